@@ -1,0 +1,3 @@
+//! `connect-worker`: the runtime that hosts connectors (herder, task loops, Kafka I/O, stores,
+//! the Kafka Connect-compatible REST API, metrics). Also a library, so a custom binary can run
+//! a worker with connectors of its own.

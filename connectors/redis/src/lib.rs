@@ -1,0 +1,2 @@
+//! `connect-redis`: the Redis sink connector and the Redis source connectors (Streams, keys,
+//! lists, pub/sub), built on `connect-core` and fred.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every check and every test, as CI does (.ci/run calls this verbatim):
+#   1. installs what is missing (redis-server, the tansu broker, kafka-python's virtualenv);
+#   2. cargo fmt --check, cargo clippy --all-targets -D warnings;
+#   3. the unit and doc tests of every crate;
+#   4. starts the real services on loopback, runs the end-to-end tests in tests/ against them,
+#      and stops exactly the processes it started, whatever happened.
+# Exits non-zero when anything fails. A test that cannot reach a service fails; none skips.
+#
+# The cargo target directory defaults to $CACHE_DIR/target, shared by every checkout on the
+# machine, so a fresh clone does not compile the dependencies again. Set CARGO_TARGET_DIR to
+# use another one.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# End-to-end tests stop by themselves; this bounds a run that hangs anyway.
+E2E_TIMEOUT="${E2E_TIMEOUT:-30m}"
+
+step() { log "== $* =="; }
+
+step "installing what is missing"
+scripts/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "unit and doc tests"
+cargo test --workspace --locked --exclude connect-e2e
+
+step "starting the services"
+trap 'scripts/services.sh stop' EXIT
+scripts/services.sh start
+
+step "end-to-end tests"
+timeout --signal=TERM --kill-after=30s "$E2E_TIMEOUT" \
+    cargo test --locked -p connect-e2e -- --test-threads="${E2E_THREADS:-4}"
+
+step "all checks and tests passed"

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""The independent Kafka client of the end-to-end tests, built on kafka-python.
+
+What our Rust code writes to Kafka is read back with this, and what it reads may be produced
+with this, so a bug shared by our code and rskafka cannot hide itself.
+
+  kafka_tool.py consume --bootstrap HOST:PORT --topic T --count N [--timeout S]
+      Reads every partition of T from the earliest offset, without a consumer group, until N
+      records arrived or S seconds passed. Prints one JSON object per record:
+      {"topic","partition","offset","timestamp","key","value","key_b64","value_b64","headers"}
+      (key/value are text, or null when absent or not UTF-8; *_b64 are exact bytes).
+      Exits 1 when fewer than N records arrived.
+
+  kafka_tool.py produce --bootstrap HOST:PORT --topic T
+      Reads JSON objects, one a line, from stdin: {"key": str|null, "value": str|null,
+      "partition": int (optional), "headers": {name: str} (optional)} and produces them,
+      waiting for every acknowledgement. Prints the number of records produced.
+"""
+
+import argparse
+import base64
+import json
+import sys
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def _text(raw):
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _b64(raw):
+    return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+def consume(args):
+    consumer = KafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=500,
+    )
+    deadline = time.monotonic() + args.timeout
+    partitions = None
+    while partitions is None and time.monotonic() < deadline:
+        partitions = consumer.partitions_for_topic(args.topic)
+        if partitions is None:
+            time.sleep(0.1)
+    if partitions is None:
+        print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
+        return 1
+    assignment = [TopicPartition(args.topic, p) for p in sorted(partitions)]
+    consumer.assign(assignment)
+    consumer.seek_to_beginning(*assignment)
+
+    seen = 0
+    while seen < args.count and time.monotonic() < deadline:
+        batches = consumer.poll(timeout_ms=200, max_records=10000)
+        for records in batches.values():
+            for r in records:
+                print(json.dumps({
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "timestamp": r.timestamp,
+                    "key": _text(r.key),
+                    "value": _text(r.value),
+                    "key_b64": _b64(r.key),
+                    "value_b64": _b64(r.value),
+                    "headers": {k: _text(v) for k, v in (r.headers or [])},
+                }))
+                seen += 1
+    consumer.close()
+    if seen < args.count:
+        print(f"read {seen} of {args.count} records from {args.topic!r} within {args.timeout} s",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def produce(args):
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=5)
+    futures = []
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        rec = json.loads(line)
+        enc = lambda s: None if s is None else s.encode("utf-8")
+        headers = [(k, enc(v)) for k, v in (rec.get("headers") or {}).items()]
+        futures.append(producer.send(args.topic, key=enc(rec.get("key")), value=enc(rec.get("value")),
+                                     partition=rec.get("partition"), headers=headers or None))
+    for f in futures:
+        f.get(timeout=args.timeout)
+    producer.close()
+    print(len(futures))
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("consume", "produce"):
+        p = sub.add_parser(name)
+        p.add_argument("--bootstrap", required=True)
+        p.add_argument("--topic", required=True)
+        p.add_argument("--timeout", type=float, default=30.0)
+        if name == "consume":
+            p.add_argument("--count", type=int, required=True)
+    args = parser.parse_args()
+    return consume(args) if args.command == "consume" else produce(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

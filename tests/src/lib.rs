@@ -1,0 +1,271 @@
+//! The end-to-end test harness: reaches the real Kafka-compatible broker (tansu) and the real
+//! redis-server that `scripts/services.sh start` runs on loopback, and reads back what our code
+//! wrote with clients we did not write (kafka-python, redis-cli).
+//!
+//! A test that cannot reach a service fails with a message saying how to start it; nothing
+//! here skips.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use fred::prelude::{Builder, Client as RedisClient, ClientLike, Config as RedisConfig};
+use rskafka::client::{Client as KafkaClient, ClientBuilder};
+use rskafka::BackoffConfig;
+
+/// What went wrong while reaching a service or running an independent client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HarnessError {
+    #[error(
+        "cannot read the services env file {path}: {source}. \
+         Start the services first: scripts/services.sh start (scripts/test.sh does it for you)"
+    )]
+    EnvFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the services env file {path} has no {key}; restart the services with scripts/services.sh start")]
+    MissingKey { path: PathBuf, key: &'static str },
+    #[error("Kafka at {bootstrap}: {source}")]
+    Kafka {
+        bootstrap: String,
+        source: rskafka::client::error::Error,
+    },
+    #[error("Redis at {url}: {source}")]
+    Redis {
+        url: String,
+        source: fred::error::Error,
+    },
+    #[error("running {program}: {detail}")]
+    Tool { program: String, detail: String },
+}
+
+/// The addresses and helper programs of the running services, as `scripts/services.sh`
+/// wrote them to its env file.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// `host:port` of the Kafka-compatible broker.
+    pub kafka_bootstrap: String,
+    /// `redis://host:port` of the redis-server.
+    pub redis_url: String,
+    /// The Python interpreter of the virtualenv that has kafka-python.
+    pub kafka_python: PathBuf,
+    /// `tests/py/kafka_tool.py`, the kafka-python command-line helper.
+    pub kafka_tool: PathBuf,
+    /// Debian's `redis-cli`.
+    pub redis_cli: PathBuf,
+    /// The host and port of the redis-server, for `redis-cli -h -p`.
+    pub redis_host: String,
+    pub redis_port: u16,
+}
+
+impl Services {
+    /// The env file written by `scripts/services.sh start`: `$CONNECT_SERVICES_ENV` when set,
+    /// else `.services/services.env` at the top of the workspace.
+    pub fn env_file() -> PathBuf {
+        match std::env::var_os("CONNECT_SERVICES_ENV") {
+            Some(path) => PathBuf::from(path),
+            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.services/services.env"),
+        }
+    }
+
+    /// Reads the services' addresses, panicking with instructions when they are not running.
+    pub fn get() -> Self {
+        match Self::load(&Self::env_file()) {
+            Ok(services) => services,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Reads the services' addresses from an env file of `KEY=value` lines.
+    pub fn load(path: &Path) -> Result<Self, HarnessError> {
+        let text = std::fs::read_to_string(path).map_err(|source| HarnessError::EnvFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        let vars: BTreeMap<&str, &str> = text
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .collect();
+        let get = |key: &'static str| {
+            vars.get(key)
+                .map(|v| v.to_string())
+                .ok_or_else(|| HarnessError::MissingKey {
+                    path: path.to_owned(),
+                    key,
+                })
+        };
+        let redis_port = get("REDIS_PORT")?;
+        Ok(Self {
+            kafka_bootstrap: get("KAFKA_BOOTSTRAP")?,
+            redis_url: get("REDIS_URL")?,
+            kafka_python: get("KAFKA_PYTHON")?.into(),
+            kafka_tool: get("KAFKA_TOOL")?.into(),
+            redis_cli: get("REDIS_CLI")?.into(),
+            redis_host: get("REDIS_HOST")?,
+            redis_port: redis_port.parse().map_err(|_| HarnessError::MissingKey {
+                path: path.to_owned(),
+                key: "REDIS_PORT (a port number)",
+            })?,
+        })
+    }
+
+    /// A connected rskafka client. Its retries stop after 20 s: rskafka's default backoff
+    /// retries forever, which would hang a test instead of failing it.
+    pub async fn kafka(&self) -> Result<KafkaClient, HarnessError> {
+        ClientBuilder::new(vec![self.kafka_bootstrap.clone()])
+            .backoff_config(BackoffConfig {
+                deadline: Some(Duration::from_secs(20)),
+                max_backoff: Duration::from_secs(1),
+                ..BackoffConfig::default()
+            })
+            .build()
+            .await
+            .map_err(|source| self.kafka_error(source))
+    }
+
+    /// Creates a topic (tansu creates none by itself) and returns its name.
+    pub async fn create_topic(
+        &self,
+        client: &KafkaClient,
+        name: &str,
+        partitions: i32,
+    ) -> Result<String, HarnessError> {
+        client
+            .controller_client()
+            .map_err(|source| self.kafka_error(source))?
+            .create_topic(name, partitions, 1, 5_000)
+            .await
+            .map_err(|source| self.kafka_error(source))?;
+        Ok(name.to_owned())
+    }
+
+    fn kafka_error(&self, source: rskafka::client::error::Error) -> HarnessError {
+        HarnessError::Kafka {
+            bootstrap: self.kafka_bootstrap.clone(),
+            source,
+        }
+    }
+
+    /// A connected fred client.
+    pub async fn redis(&self) -> Result<RedisClient, HarnessError> {
+        let redis_error = |source| HarnessError::Redis {
+            url: self.redis_url.clone(),
+            source,
+        };
+        let config = RedisConfig::from_url(&self.redis_url).map_err(redis_error)?;
+        let client = Builder::from_config(config)
+            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(5))
+            .build()
+            .map_err(redis_error)?;
+        client.init().await.map_err(redis_error)?;
+        Ok(client)
+    }
+
+    /// Runs `redis-cli` against the test server and returns its standard output.
+    pub fn redis_cli(&self, args: &[&str]) -> Result<String, HarnessError> {
+        let port = self.redis_port.to_string();
+        let mut all = vec!["-h", &self.redis_host, "-p", &port];
+        all.extend_from_slice(args);
+        run_tool(Command::new(&self.redis_cli).args(&all))
+    }
+
+    /// Reads `count` records of every partition of `topic` from the earliest offset with
+    /// kafka-python. Fails when fewer arrive within `timeout`.
+    pub fn consume_with_kafka_python(
+        &self,
+        topic: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ConsumedRecord>, HarnessError> {
+        let out = run_tool(
+            Command::new(&self.kafka_python)
+                .arg(&self.kafka_tool)
+                .args(["consume", "--bootstrap", &self.kafka_bootstrap])
+                .args(["--topic", topic])
+                .args(["--count", &count.to_string()])
+                .args(["--timeout", &timeout.as_secs_f64().to_string()]),
+        )?;
+        out.lines()
+            .map(|line| {
+                serde_json::from_str(line).map_err(|e| HarnessError::Tool {
+                    program: "kafka_tool.py consume".into(),
+                    detail: format!("unparsable output line {line:?}: {e}"),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A record as kafka-python read it back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ConsumedRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: i64,
+    /// The key as text; `None` when absent or not UTF-8 (then see `key_b64`).
+    pub key: Option<String>,
+    /// The value as text; `None` when absent (a tombstone) or not UTF-8.
+    pub value: Option<String>,
+    pub key_b64: Option<String>,
+    pub value_b64: Option<String>,
+    pub headers: BTreeMap<String, Option<String>>,
+}
+
+fn run_tool(command: &mut Command) -> Result<String, HarnessError> {
+    let program = format!("{command:?}");
+    let output = command.output().map_err(|e| HarnessError::Tool {
+        program: program.clone(),
+        detail: e.to_string(),
+    })?;
+    if !output.status.success() {
+        return Err(HarnessError::Tool {
+            program,
+            detail: format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    String::from_utf8(output.stdout).map_err(|e| HarnessError::Tool {
+        program,
+        detail: format!("output is not UTF-8: {e}"),
+    })
+}
+
+/// A name no other test of this run uses, for topics and keys: tests share one broker and one
+/// Redis, and run in parallel.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_env_file_says_how_to_start_the_services() {
+        let err = Services::load(Path::new("/nonexistent/services.env")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("scripts/services.sh start"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_key_is_named() {
+        let dir = std::env::temp_dir().join(unique_name("harness-env"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("services.env");
+        std::fs::write(&file, "KAFKA_BOOTSTRAP=127.0.0.1:1\n").unwrap();
+        let msg = Services::load(&file).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(msg.contains("REDIS_PORT"), "{msg}");
+    }
+}
