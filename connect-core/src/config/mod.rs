@@ -1,0 +1,16 @@
+//! Configuration definitions ([`ConfigDef`]), parsing of flat string maps into typed values
+//! with every problem reported at once, and Kafka Connect's REST bodies for them.
+
+mod def;
+mod info;
+mod value;
+
+pub use def::{
+    ConfigDef, ConfigErrors, ConfigKey, ConfigType, CustomCheck, DefaultValue, Importance,
+    Validator, Width,
+};
+pub use info::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo};
+pub use value::{strip_prefix, ConfigValue, ConfigValues, Password};
+
+/// A configuration as users write it: a flat map of strings.
+pub type Props = std::collections::BTreeMap<String, String>;

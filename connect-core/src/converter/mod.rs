@@ -1,0 +1,62 @@
+//! Converters: between the bytes of Kafka keys and values and Connect data.
+//!
+//! | class | aliases | |
+//! |---|---|---|
+//! | `org.apache.kafka.connect.json.JsonConverter` | `JsonConverter` | JSON, with or without the `{"schema","payload"}` envelope (`schemas.enable`, default true) |
+//! | `org.apache.kafka.connect.storage.StringConverter` | `StringConverter` | UTF-8 text |
+//! | `org.apache.kafka.connect.converters.ByteArrayConverter` | `ByteArrayConverter` | bytes as they are |
+
+mod byte_array;
+mod json;
+mod string;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::data::{Schema, Value};
+use crate::error::ConnectError;
+use crate::plugin::PluginDescriptor;
+
+/// A key or value with its optional schema.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchemaAndValue {
+    pub schema: Option<Arc<Schema>>,
+    pub value: Value,
+}
+
+impl SchemaAndValue {
+    /// A value without a schema.
+    pub fn schemaless(value: Value) -> Self {
+        Self {
+            schema: None,
+            value,
+        }
+    }
+}
+
+/// Turns Kafka bytes into Connect data and back. A converter is built for either keys or
+/// values (`is_key` in its factory) and is used from one task at a time.
+pub trait Converter: Send + Sync + fmt::Debug {
+    /// Connect data from the bytes of a Kafka key or value (`None`: absent key or tombstone).
+    fn to_connect(&self, topic: &str, data: Option<Bytes>) -> Result<SchemaAndValue, ConnectError>;
+
+    /// The bytes to write to Kafka for a key or value (`None` for `Null`).
+    /// (Kafka Connect's `fromConnectData`; the name is kept for familiarity.)
+    #[allow(clippy::wrong_self_convention)]
+    fn from_connect(
+        &self,
+        topic: &str,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Bytes>, ConnectError>;
+}
+
+/// The built-in converters, as plugins.
+pub fn builtin_plugins() -> Vec<PluginDescriptor> {
+    [json::plugins(), string::plugins(), byte_array::plugins()]
+        .into_iter()
+        .flatten()
+        .collect()
+}

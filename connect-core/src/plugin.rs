@@ -1,0 +1,326 @@
+//! Plugin descriptors and the registry that resolves the names users write in configs.
+//!
+//! A plugin resolves by its full class name, its simple name (after the last `.`), the simple
+//! name without a `Connector` suffix, and any extra alias, as in Kafka Connect:
+//! `org.apache.kafka.connect.file.FileStreamSinkConnector`, `FileStreamSinkConnector` and
+//! `FileStreamSink` all name the same connector.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::{ConfigDef, ConfigErrors, Props};
+use crate::connector::{SinkConnector, SourceConnector};
+use crate::converter::Converter;
+use crate::transforms::{Predicate, Transformation};
+
+/// The kind of a plugin, as `GET /connector-plugins` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    Source,
+    Sink,
+    Converter,
+    HeaderConverter,
+    Transformation,
+    Predicate,
+}
+
+impl PluginKind {
+    /// The name in REST bodies: `source`, `sink`, `converter`, `header_converter`,
+    /// `transformation`, `predicate`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::Sink => "sink",
+            Self::Converter => "converter",
+            Self::HeaderConverter => "header_converter",
+            Self::Transformation => "transformation",
+            Self::Predicate => "predicate",
+        }
+    }
+
+    /// Whether this is a connector kind.
+    pub fn is_connector(self) -> bool {
+        matches!(self, Self::Source | Self::Sink)
+    }
+}
+
+/// Makes a new source connector instance.
+pub type SourceFactory = Arc<dyn Fn() -> Box<dyn SourceConnector> + Send + Sync>;
+/// Makes a new sink connector instance.
+pub type SinkFactory = Arc<dyn Fn() -> Box<dyn SinkConnector> + Send + Sync>;
+/// Builds a converter from its settings; `true` for keys, `false` for values.
+pub type ConverterFactory =
+    Arc<dyn Fn(&Props, bool) -> Result<Box<dyn Converter>, ConfigErrors> + Send + Sync>;
+/// Builds a transform from its settings (the `transforms.<alias>.` keys, prefix removed).
+pub type TransformationFactory =
+    Arc<dyn Fn(&Props) -> Result<Box<dyn Transformation>, ConfigErrors> + Send + Sync>;
+/// Builds a predicate from its settings (the `predicates.<alias>.` keys, prefix removed).
+pub type PredicateFactory =
+    Arc<dyn Fn(&Props) -> Result<Box<dyn Predicate>, ConfigErrors> + Send + Sync>;
+
+/// How a plugin is instantiated; also tells its kind.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum PluginFactory {
+    Source(SourceFactory),
+    Sink(SinkFactory),
+    Converter(ConverterFactory),
+    HeaderConverter(ConverterFactory),
+    Transformation(TransformationFactory),
+    Predicate(PredicateFactory),
+}
+
+impl fmt::Debug for PluginFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PluginFactory({})", self.kind().name())
+    }
+}
+
+impl PluginFactory {
+    /// The kind of plugin this factory makes.
+    pub fn kind(&self) -> PluginKind {
+        match self {
+            Self::Source(_) => PluginKind::Source,
+            Self::Sink(_) => PluginKind::Sink,
+            Self::Converter(_) => PluginKind::Converter,
+            Self::HeaderConverter(_) => PluginKind::HeaderConverter,
+            Self::Transformation(_) => PluginKind::Transformation,
+            Self::Predicate(_) => PluginKind::Predicate,
+        }
+    }
+}
+
+/// A plugin: its names, kind, version, configuration keys and factory.
+#[derive(Debug, Clone)]
+pub struct PluginDescriptor {
+    /// The full class name (`com.redis.kafka.connect.RedisSinkConnector`).
+    pub class: String,
+    /// Extra names that resolve to this plugin, beyond the derived ones.
+    pub aliases: Vec<String>,
+    pub version: String,
+    pub config_def: ConfigDef,
+    pub factory: PluginFactory,
+}
+
+impl PluginDescriptor {
+    /// A source connector plugin; version and keys are read from a fresh instance.
+    pub fn source(
+        class: impl Into<String>,
+        factory: impl Fn() -> Box<dyn SourceConnector> + Send + Sync + 'static,
+    ) -> Self {
+        let probe = factory();
+        Self {
+            class: class.into(),
+            aliases: Vec::new(),
+            version: probe.version().to_owned(),
+            config_def: probe.config_def(),
+            factory: PluginFactory::Source(Arc::new(factory)),
+        }
+    }
+
+    /// A sink connector plugin; version and keys are read from a fresh instance.
+    pub fn sink(
+        class: impl Into<String>,
+        factory: impl Fn() -> Box<dyn SinkConnector> + Send + Sync + 'static,
+    ) -> Self {
+        let probe = factory();
+        Self {
+            class: class.into(),
+            aliases: Vec::new(),
+            version: probe.version().to_owned(),
+            config_def: probe.config_def(),
+            factory: PluginFactory::Sink(Arc::new(factory)),
+        }
+    }
+
+    /// A converter, header converter, transform or predicate plugin.
+    pub fn new(
+        class: impl Into<String>,
+        version: impl Into<String>,
+        config_def: ConfigDef,
+        factory: PluginFactory,
+    ) -> Self {
+        Self {
+            class: class.into(),
+            aliases: Vec::new(),
+            version: version.into(),
+            config_def,
+            factory,
+        }
+    }
+
+    /// This descriptor with an extra alias.
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        self.aliases.push(alias.into());
+        self
+    }
+
+    /// The plugin's kind.
+    pub fn kind(&self) -> PluginKind {
+        self.factory.kind()
+    }
+
+    /// The class name after its package: `InsertField$Value`, `RedisSinkConnector`.
+    pub fn simple_name(&self) -> &str {
+        self.class.rsplit('.').next().unwrap_or(&self.class)
+    }
+
+    /// Every name that resolves to this plugin.
+    pub fn names(&self) -> Vec<&str> {
+        let simple = self.simple_name();
+        let mut names = vec![self.class.as_str(), simple];
+        if let Some(short) = simple.strip_suffix("Connector").filter(|s| !s.is_empty()) {
+            names.push(short);
+        }
+        names.extend(self.aliases.iter().map(String::as_str));
+        names.dedup();
+        names
+    }
+
+    /// Whether `name` resolves to this plugin.
+    pub fn matches(&self, name: &str) -> bool {
+        self.names().contains(&name)
+    }
+}
+
+/// Why a plugin name did not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PluginError {
+    #[error("Failed to find any class that implements {kind} and which name matches {name}")]
+    NotFound { name: String, kind: &'static str },
+    #[error("{name} names more than one {kind} plugin ({candidates}); use the full class name")]
+    Ambiguous {
+        name: String,
+        kind: &'static str,
+        candidates: String,
+    },
+}
+
+/// The plugins a worker knows, looked up by any of their names.
+#[derive(Debug, Clone, Default)]
+pub struct Plugins {
+    plugins: Vec<PluginDescriptor>,
+}
+
+impl Plugins {
+    /// No plugins.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a plugin.
+    pub fn add(&mut self, plugin: PluginDescriptor) -> &mut Self {
+        self.plugins.push(plugin);
+        self
+    }
+
+    /// Every plugin, in the order added.
+    pub fn iter(&self) -> impl Iterator<Item = &PluginDescriptor> {
+        self.plugins.iter()
+    }
+
+    /// The plugin of one of `kinds` that `name` names. A full class name wins over aliases;
+    /// an alias shared by several plugins is an error.
+    pub fn find(&self, name: &str, kinds: &[PluginKind]) -> Result<&PluginDescriptor, PluginError> {
+        let candidates = || {
+            self.plugins
+                .iter()
+                .filter(move |p| kinds.contains(&p.kind()))
+        };
+        if let Some(exact) = candidates().find(|p| p.class == name) {
+            return Ok(exact);
+        }
+        let kind = kinds.first().map_or("plugin", |k| kind_interface(*k));
+        let mut matching = candidates().filter(|p| p.matches(name));
+        match (matching.next(), matching.next()) {
+            (Some(only), None) => Ok(only),
+            (None, _) => Err(PluginError::NotFound {
+                name: name.to_owned(),
+                kind,
+            }),
+            (Some(first), Some(second)) => Err(PluginError::Ambiguous {
+                name: name.to_owned(),
+                kind,
+                candidates: [first, second]
+                    .into_iter()
+                    .chain(matching)
+                    .map(|p| p.class.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+}
+
+/// The Java interface a kind of plugin implements, as Kafka Connect names it in errors.
+fn kind_interface(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Source | PluginKind::Sink => "Connector",
+        PluginKind::Converter => "Converter",
+        PluginKind::HeaderConverter => "HeaderConverter",
+        PluginKind::Transformation => "Transformation",
+        PluginKind::Predicate => "Predicate",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ConnectRecord;
+
+    #[derive(Debug)]
+    struct Always;
+    impl Predicate for Always {
+        fn test(&self, _: &ConnectRecord) -> bool {
+            true
+        }
+    }
+
+    fn predicate(class: &str) -> PluginDescriptor {
+        PluginDescriptor::new(
+            class,
+            "1.0",
+            ConfigDef::new(),
+            PluginFactory::Predicate(Arc::new(|_| Ok(Box::new(Always)))),
+        )
+    }
+
+    #[test]
+    fn names_follow_kafka_connects_alias_rule() {
+        let p = predicate("org.example.FileStreamSinkConnector").alias("Files");
+        assert_eq!(
+            p.names(),
+            [
+                "org.example.FileStreamSinkConnector",
+                "FileStreamSinkConnector",
+                "FileStreamSink",
+                "Files"
+            ]
+        );
+        let t = predicate("org.apache.kafka.connect.transforms.InsertField$Value");
+        assert!(t.matches("InsertField$Value"));
+        assert!(!t.matches("InsertField"));
+    }
+
+    #[test]
+    fn find_resolves_names_and_reports_missing_and_ambiguous_ones() {
+        let mut plugins = Plugins::new();
+        plugins
+            .add(predicate("a.Same"))
+            .add(predicate("b.Same"))
+            .add(predicate("c.Unique"));
+        let kinds = [PluginKind::Predicate];
+        assert_eq!(plugins.find("Unique", &kinds).unwrap().class, "c.Unique");
+        assert_eq!(plugins.find("b.Same", &kinds).unwrap().class, "b.Same");
+        assert_eq!(
+            plugins.find("Same", &kinds).unwrap_err().to_string(),
+            "Same names more than one Predicate plugin (a.Same, b.Same); use the full class name"
+        );
+        assert_eq!(
+            plugins.find("Nope", &kinds).unwrap_err().to_string(),
+            "Failed to find any class that implements Predicate and which name matches Nope"
+        );
+        assert!(plugins.find("Unique", &[PluginKind::Source]).is_err());
+    }
+}
