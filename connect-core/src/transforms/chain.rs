@@ -229,3 +229,212 @@ fn build_predicates(
     }
     built
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigDef, ConfigKey};
+    use crate::data::Value;
+    use crate::plugin::PluginDescriptor;
+
+    /// Appends its `suffix` setting to the topic.
+    #[derive(Debug)]
+    struct AppendToTopic(String);
+    impl Transformation for AppendToTopic {
+        fn apply(&self, record: &mut ConnectRecord) -> Result<Outcome, ConnectError> {
+            if record.topic == "poison" {
+                return Err(ConnectError::fatal("poisoned topic"));
+            }
+            record.topic = format!("{}{}", record.topic, self.0).into();
+            Ok(Outcome::Keep)
+        }
+    }
+
+    #[derive(Debug)]
+    struct DropAll;
+    impl Transformation for DropAll {
+        fn apply(&self, _: &mut ConnectRecord) -> Result<Outcome, ConnectError> {
+            Ok(Outcome::Drop)
+        }
+    }
+
+    #[derive(Debug)]
+    struct IsTombstone;
+    impl Predicate for IsTombstone {
+        fn test(&self, record: &ConnectRecord) -> bool {
+            record.value.is_null()
+        }
+    }
+
+    fn plugins() -> Plugins {
+        let append_def = ConfigDef::new().define(ConfigKey::new("suffix", ConfigType::String));
+        let mut plugins = Plugins::new();
+        plugins
+            .add(PluginDescriptor::new(
+                "test.AppendToTopic",
+                "1",
+                append_def.clone(),
+                PluginFactory::Transformation(Arc::new(move |props: &Props| {
+                    let config = append_def.parse(props)?;
+                    let suffix = config.string("suffix").unwrap_or_default().to_owned();
+                    Ok(Box::new(AppendToTopic(suffix)) as Box<dyn Transformation>)
+                })),
+            ))
+            .add(PluginDescriptor::new(
+                "test.DropAll",
+                "1",
+                ConfigDef::new(),
+                PluginFactory::Transformation(Arc::new(|_: &Props| {
+                    Ok(Box::new(DropAll) as Box<dyn Transformation>)
+                })),
+            ))
+            .add(PluginDescriptor::new(
+                "test.IsTombstone",
+                "1",
+                ConfigDef::new(),
+                PluginFactory::Predicate(Arc::new(|_: &Props| {
+                    Ok(Box::new(IsTombstone) as Box<dyn Predicate>)
+                })),
+            ));
+        plugins
+    }
+
+    fn props(pairs: &[(&str, &str)]) -> Props {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_transforms_key_gives_an_empty_chain() {
+        let chain = TransformChain::from_config(&props(&[("topics", "t")]), &plugins()).unwrap();
+        assert!(chain.is_empty());
+        let mut r = ConnectRecord::new("t", 1i32);
+        assert_eq!(chain.apply(&mut r).unwrap(), Outcome::Keep);
+        assert_eq!(r, ConnectRecord::new("t", 1i32));
+    }
+
+    #[test]
+    fn transforms_run_in_order_with_their_settings() {
+        let chain = TransformChain::from_config(
+            &props(&[
+                ("transforms", "a, b"),
+                ("transforms.a.type", "AppendToTopic"),
+                ("transforms.a.suffix", "-1"),
+                ("transforms.b.type", "test.AppendToTopic"),
+                ("transforms.b.suffix", "-2"),
+            ]),
+            &plugins(),
+        )
+        .unwrap();
+        let mut r = ConnectRecord::new("t", 1i32);
+        assert_eq!(chain.apply(&mut r).unwrap(), Outcome::Keep);
+        assert_eq!(r.topic, "t-1-2");
+    }
+
+    #[test]
+    fn predicates_gate_transforms_and_negate_inverts_them() {
+        let config = |negate: &str| {
+            props(&[
+                ("transforms", "drop"),
+                ("transforms.drop.type", "DropAll"),
+                ("transforms.drop.predicate", "tomb"),
+                ("transforms.drop.negate", negate),
+                ("predicates", "tomb"),
+                ("predicates.tomb.type", "IsTombstone"),
+            ])
+        };
+        let chain = TransformChain::from_config(&config("false"), &plugins()).unwrap();
+        let mut tombstone = ConnectRecord::new("t", Value::Null);
+        let mut live = ConnectRecord::new("t", 1i32);
+        assert_eq!(chain.apply(&mut tombstone).unwrap(), Outcome::Drop);
+        assert_eq!(chain.apply(&mut live).unwrap(), Outcome::Keep);
+
+        let negated = TransformChain::from_config(&config("true"), &plugins()).unwrap();
+        assert_eq!(negated.apply(&mut tombstone).unwrap(), Outcome::Keep);
+        assert_eq!(negated.apply(&mut live).unwrap(), Outcome::Drop);
+    }
+
+    #[test]
+    fn a_dropped_record_skips_the_remaining_transforms() {
+        let chain = TransformChain::from_config(
+            &props(&[
+                ("transforms", "drop,append"),
+                ("transforms.drop.type", "DropAll"),
+                ("transforms.append.type", "AppendToTopic"),
+                ("transforms.append.suffix", "-x"),
+            ]),
+            &plugins(),
+        )
+        .unwrap();
+        let mut r = ConnectRecord::new("t", 1i32);
+        assert_eq!(chain.apply(&mut r).unwrap(), Outcome::Drop);
+        assert_eq!(r.topic, "t");
+    }
+
+    #[test]
+    fn a_failing_transform_is_named_in_the_error() {
+        let chain = TransformChain::from_config(
+            &props(&[
+                ("transforms", "append"),
+                ("transforms.append.type", "AppendToTopic"),
+                ("transforms.append.suffix", "-x"),
+            ]),
+            &plugins(),
+        )
+        .unwrap();
+        let err = chain
+            .apply(&mut ConnectRecord::new("poison", 1i32))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "transform append failed: poisoned topic");
+    }
+
+    #[test]
+    fn every_configuration_problem_is_reported_at_once() {
+        let errors = TransformChain::from_config(
+            &props(&[
+                ("transforms", "a,b,c,d,a"),
+                ("transforms.a.type", "AppendToTopic"), // missing suffix
+                ("transforms.b.type", "NoSuchTransform"),
+                // c has no type
+                ("transforms.d.type", "DropAll"),
+                ("transforms.d.predicate", "unlisted"),
+                ("predicates", "p"),
+                ("predicates.p.type", "IsTombstone"),
+                ("transforms.a.negate", "true"),
+            ]),
+            &plugins(),
+        )
+        .unwrap_err();
+        let messages: Vec<String> = errors.iter().map(|(_, m)| m.to_owned()).collect();
+        assert_eq!(
+            messages,
+            [
+                "Invalid value a,b,c,d,a for configuration transforms: Duplicate alias provided.",
+                "Invalid value for configuration transforms.a.negate: negate is only valid \
+                 together with transforms.a.predicate",
+                "Missing required configuration \"transforms.a.suffix\" which has no default value.",
+                "Invalid value NoSuchTransform for configuration transforms.b.type: Failed to find \
+                 any class that implements Transformation and which name matches NoSuchTransform",
+                "Missing required configuration \"transforms.c.type\" which has no default value.",
+                "Invalid value unlisted for configuration transforms.d.predicate: the predicate \
+                 is not listed in \"predicates\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_transform_name_given_for_a_predicate_is_not_found() {
+        let errors = TransformChain::from_config(
+            &props(&[("predicates", "p"), ("predicates.p.type", "DropAll")]),
+            &plugins(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Invalid value DropAll for configuration predicates.p.type: Failed to find any class \
+             that implements Predicate and which name matches DropAll"
+        );
+    }
+}
