@@ -201,6 +201,51 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Produces JSON lines (`{"key","value","partition"?,"headers"?}`) with kafka-python,
+    /// waiting for every acknowledgement.
+    pub fn produce_with_kafka_python(&self, topic: &str, lines: &str) -> Result<(), HarnessError> {
+        use std::io::Write;
+        use std::process::Stdio;
+        let program = "kafka_tool.py produce".to_owned();
+        let tool_error = |detail: String| HarnessError::Tool {
+            program: program.clone(),
+            detail,
+        };
+        let mut child = Command::new(&self.kafka_python)
+            .arg(&self.kafka_tool)
+            .args([
+                "produce",
+                "--bootstrap",
+                &self.kafka_bootstrap,
+                "--topic",
+                topic,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| tool_error(e.to_string()))?;
+        child
+            .stdin
+            .take()
+            .ok_or_else(|| tool_error("no stdin".into()))?
+            .write_all(lines.as_bytes())
+            .map_err(|e| tool_error(e.to_string()))?;
+        let output = child
+            .wait_with_output()
+            .map_err(|e| tool_error(e.to_string()))?;
+        if !output.status.success() {
+            return Err(tool_error(format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A record as kafka-python read it back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct ConsumedRecord {

@@ -1,0 +1,222 @@
+//! The connection to the Kafka cluster: metadata, topic creation and per-partition clients.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rskafka::client::error::{Error as RsError, ProtocolError};
+use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+use rskafka::BackoffConfig;
+
+use connect_core::ConnectError;
+
+/// How to reach the cluster.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `host:port` of one or more brokers (`bootstrap.servers`).
+    pub bootstrap_servers: Vec<String>,
+    /// Sent to the brokers with every request.
+    pub client_id: String,
+    /// How long one operation retries a broker that does not answer before it fails.
+    /// rskafka retries forever by default, which would hide a dead broker.
+    pub request_timeout: Duration,
+}
+
+/// A Kafka operation that failed, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct KafkaError {
+    pub context: String,
+    #[source]
+    pub source: RsError,
+}
+
+impl KafkaError {
+    pub(crate) fn new(context: impl Into<String>, source: RsError) -> Self {
+        Self {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The broker's protocol error, if it answered with one.
+    pub fn protocol_error(&self) -> Option<ProtocolError> {
+        match &self.source {
+            RsError::ServerError { protocol_error, .. } => Some(*protocol_error),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        is_retriable(&self.source)
+    }
+}
+
+/// Whether trying again later may succeed: connection problems, timeouts and the broker errors
+/// Kafka marks retriable (leader moves, not enough replicas, ...).
+pub(crate) fn is_retriable(error: &RsError) -> bool {
+    match error {
+        RsError::InvalidResponse(_) => false,
+        RsError::ServerError { protocol_error, .. } => matches!(
+            protocol_error,
+            ProtocolError::UnknownServerError
+                | ProtocolError::CorruptMessage
+                | ProtocolError::UnknownTopicOrPartition
+                | ProtocolError::LeaderNotAvailable
+                | ProtocolError::NotLeaderOrFollower
+                | ProtocolError::RequestTimedOut
+                | ProtocolError::BrokerNotAvailable
+                | ProtocolError::ReplicaNotAvailable
+                | ProtocolError::NetworkException
+                | ProtocolError::NotEnoughReplicas
+                | ProtocolError::NotEnoughReplicasAfterAppend
+                | ProtocolError::NotController
+                | ProtocolError::KafkaStorageError
+                | ProtocolError::FencedLeaderEpoch
+                | ProtocolError::UnknownLeaderEpoch
+                | ProtocolError::OffsetNotAvailable
+                | ProtocolError::PreferredLeaderNotAvailable
+                | ProtocolError::ThrottlingQuotaExceeded
+        ),
+        _ => true,
+    }
+}
+
+impl From<KafkaError> for ConnectError {
+    fn from(e: KafkaError) -> Self {
+        let message = e.context.clone();
+        if e.is_retriable() {
+            ConnectError::retriable(message).with_source(e.source)
+        } else {
+            ConnectError::fatal(message).with_source(e.source)
+        }
+    }
+}
+
+/// The worker's connection to Kafka, shared by every task. Partition clients are created once
+/// and reused.
+#[derive(Clone)]
+pub struct Kafka {
+    client: Arc<Client>,
+    partitions: Arc<Mutex<HashMap<(String, i32), Arc<PartitionClient>>>>,
+    config: KafkaConfig,
+}
+
+impl std::fmt::Debug for Kafka {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kafka")
+            .field("bootstrap_servers", &self.config.bootstrap_servers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kafka {
+    /// Connects to the cluster.
+    pub async fn connect(config: KafkaConfig) -> Result<Self, KafkaError> {
+        let backoff = BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(1),
+            base: 2.0,
+            deadline: Some(config.request_timeout),
+        };
+        let client = ClientBuilder::new(config.bootstrap_servers.clone())
+            .client_id(config.client_id.clone())
+            .backoff_config(backoff)
+            .build()
+            .await
+            .map_err(|e| {
+                KafkaError::new(
+                    format!(
+                        "cannot connect to Kafka at {}",
+                        config.bootstrap_servers.join(",")
+                    ),
+                    e,
+                )
+            })?;
+        Ok(Self {
+            client: Arc::new(client),
+            partitions: Arc::default(),
+            config,
+        })
+    }
+
+    /// Every topic with its partitions.
+    pub async fn topics(&self) -> Result<Vec<(String, Vec<i32>)>, KafkaError> {
+        let topics = self
+            .client
+            .list_topics()
+            .await
+            .map_err(|e| KafkaError::new("cannot list topics", e))?;
+        Ok(topics
+            .into_iter()
+            .map(|t| (t.name, t.partitions.into_iter().collect()))
+            .collect())
+    }
+
+    /// The partitions of a topic, or `None` when it does not exist.
+    pub async fn partitions(&self, topic: &str) -> Result<Option<Vec<i32>>, KafkaError> {
+        Ok(self
+            .topics()
+            .await?
+            .into_iter()
+            .find(|(name, _)| name == topic)
+            .map(|(_, partitions)| partitions))
+    }
+
+    /// Creates a topic; `Ok(false)` when it already existed.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<bool, KafkaError> {
+        let context = || format!("cannot create topic {name}");
+        let controller = self
+            .client
+            .controller_client()
+            .map_err(|e| KafkaError::new(context(), e))?;
+        let timeout_ms = i32::try_from(self.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        match controller
+            .create_topic(name, partitions, replication_factor, timeout_ms)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(RsError::ServerError {
+                protocol_error: ProtocolError::TopicAlreadyExists,
+                ..
+            }) => Ok(false),
+            Err(e) => Err(KafkaError::new(context(), e)),
+        }
+    }
+
+    /// The client of one partition, created on first use.
+    pub async fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<PartitionClient>, KafkaError> {
+        let key = (topic.to_owned(), partition);
+        if let Some(client) = self.lock_partitions().get(&key) {
+            return Ok(Arc::clone(client));
+        }
+        let client = self
+            .client
+            .partition_client(topic, partition, UnknownTopicHandling::Retry)
+            .await
+            .map_err(|e| {
+                KafkaError::new(format!("cannot reach partition {topic}-{partition}"), e)
+            })?;
+        let client = Arc::new(client);
+        self.lock_partitions().insert(key, Arc::clone(&client));
+        Ok(client)
+    }
+
+    fn lock_partitions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, i32), Arc<PartitionClient>>> {
+        // A poisoned lock only means another task panicked mid-insert; the map is still valid.
+        self.partitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything that talks to Kafka, on rskafka: the connection and metadata ([`Kafka`]), the
+//! batching producer ([`Producer`]), per-partition fetchers ([`fetcher`]) and Kafka's
+//! partitioner. rskafka stays inside this module so another client could replace it.
+
+mod client;
+pub mod fetcher;
+pub mod partitioner;
+pub mod producer;
+
+pub use client::{Kafka, KafkaConfig, KafkaError};
+pub use producer::{ProduceError, Producer, ProducerConfig, ProducerRecord};
