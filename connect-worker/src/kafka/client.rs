@@ -95,12 +95,15 @@ impl From<KafkaError> for ConnectError {
     }
 }
 
+/// Partition clients by topic and partition.
+type PartitionClients = HashMap<(String, i32), Arc<PartitionClient>>;
+
 /// The worker's connection to Kafka, shared by every task. Partition clients are created once
 /// and reused.
 #[derive(Clone)]
 pub struct Kafka {
     client: Arc<Client>,
-    partitions: Arc<Mutex<HashMap<(String, i32), Arc<PartitionClient>>>>,
+    partitions: Arc<Mutex<PartitionClients>>,
     config: KafkaConfig,
 }
 
