@@ -2,5 +2,7 @@
 //! the Kafka Connect-compatible REST API, metrics). Also a library, so a custom binary can run
 //! a worker with connectors of its own.
 
+pub mod config;
 pub mod kafka;
 pub mod properties;
+pub mod store;

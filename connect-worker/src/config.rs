@@ -1,0 +1,368 @@
+//! The worker configuration: a Java `.properties` file with Kafka Connect's key names, each key
+//! also settable from the environment as `CONNECT_` + the key in upper case, as the widely used
+//! container images do (`.` -> `_`, `-` -> `__`, `_` -> `___`: `CONNECT_BOOTSTRAP_SERVERS`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use connect_core::config::{
+    ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Props, Validator,
+};
+
+/// Keys starting with these are settings of something else (converters, clients) and are
+/// passed on rather than checked here.
+const PASSED_ON_PREFIXES: &[&str] = &[
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "producer.",
+    "consumer.",
+    "admin.",
+    "listeners.https.",
+    "config.providers.",
+];
+
+/// Kafka Connect keys we accept but that have no effect here; warned about at start.
+const IGNORED_KEYS: &[&str] = &[
+    "plugin.path",
+    "plugin.discovery",
+    "header.converter",
+    "rest.host.name",
+    "rest.port",
+    "internal.key.converter",
+    "internal.value.converter",
+];
+
+/// The worker's keys, their types, defaults and documentation.
+pub fn config_def() -> ConfigDef {
+    let group = "Worker";
+    ConfigDef::new()
+        .define(
+            ConfigKey::new("bootstrap.servers", ConfigType::List)
+                .default_value("localhost:9092")
+                .validator(Validator::EachItem(Box::new(Validator::regex(r"[^\s:]+:\d+"))))
+                .importance(Importance::High)
+                .doc("Kafka brokers to connect to first, as host:port, comma-separated.")
+                .group(group, 1),
+        )
+        .define(
+            ConfigKey::new("listeners", ConfigType::List)
+                .default_value("http://0.0.0.0:8083")
+                .validator(Validator::EachItem(Box::new(Validator::regex(
+                    r"https?://[^\s/]*:\d+",
+                ))))
+                .importance(Importance::High)
+                .doc("Where the REST API listens, as http://host:port. Only http is supported so far.")
+                .group(group, 2),
+        )
+        .define(
+            ConfigKey::new("key.converter", ConfigType::Class)
+                .default_value("org.apache.kafka.connect.json.JsonConverter")
+                .importance(Importance::High)
+                .doc("Converter of record keys, unless a connector sets its own. Its settings are the keys under key.converter. (e.g. key.converter.schemas.enable). Kafka Connect has no default; ours is JsonConverter.")
+                .group(group, 3),
+        )
+        .define(
+            ConfigKey::new("value.converter", ConfigType::Class)
+                .default_value("org.apache.kafka.connect.json.JsonConverter")
+                .importance(Importance::High)
+                .doc("Converter of record values, unless a connector sets its own. Its settings are the keys under value.converter.. Kafka Connect has no default; ours is JsonConverter.")
+                .group(group, 4),
+        )
+        .define(
+            ConfigKey::new("offset.storage.file.filename", ConfigType::String)
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::High)
+                .doc("File in which source and sink offsets are stored (written atomically).")
+                .group(group, 5),
+        )
+        .define(
+            ConfigKey::new("config.storage.file.filename", ConfigType::String)
+                .optional()
+                .importance(Importance::High)
+                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them). Default: the offsets file name followed by .configs.")
+                .group(group, 6),
+        )
+        .define(
+            ConfigKey::new("offset.flush.interval.ms", ConfigType::Long)
+                .default_value("60000")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .doc("How often offsets are committed (and sink tasks flushed).")
+                .group(group, 7),
+        )
+        .define(
+            ConfigKey::new("offset.flush.timeout.ms", ConfigType::Long)
+                .default_value("5000")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .doc("How long a source task's offset commit waits for outstanding records before it is skipped until the next interval.")
+                .group(group, 8),
+        )
+        .define(
+            ConfigKey::new("task.shutdown.graceful.timeout.ms", ConfigType::Long)
+                .default_value("5000")
+                .validator(Validator::at_least(0))
+                .importance(Importance::Low)
+                .doc("How long tasks get to finish in-flight work and store offsets when stopping.")
+                .group(group, 9),
+        )
+        .define(
+            ConfigKey::new("request.timeout.ms", ConfigType::Long)
+                .default_value("30000")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .doc("How long one Kafka operation keeps retrying an unreachable broker before it fails.")
+                .group(group, 10),
+        )
+        .define(
+            ConfigKey::new("client.id", ConfigType::String)
+                .default_value("connect-worker")
+                .importance(Importance::Low)
+                .doc("Client id sent to the Kafka brokers.")
+                .group(group, 11),
+        )
+        .define(
+            ConfigKey::new("topic.creation.enable", ConfigType::Boolean)
+                .default_value("true")
+                .importance(Importance::Low)
+                .doc("Whether source connectors create their topics when missing (topic.creation.default.partitions, default 1).")
+                .group(group, 12),
+        )
+}
+
+/// The parsed worker configuration.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub bootstrap_servers: Vec<String>,
+    /// `host:port` of each listener.
+    pub listeners: Vec<String>,
+    pub key_converter: String,
+    pub value_converter: String,
+    pub offsets_file: PathBuf,
+    pub configs_file: PathBuf,
+    pub offset_flush_interval: Duration,
+    pub offset_flush_timeout: Duration,
+    pub task_shutdown_timeout: Duration,
+    pub request_timeout: Duration,
+    pub client_id: String,
+    pub topic_creation_enable: bool,
+    /// Every key as given (file, then environment), for the passed-on prefixes.
+    pub props: Props,
+}
+
+impl WorkerConfig {
+    /// Parses the file's keys overridden by the `CONNECT_*` environment variables, reporting
+    /// every problem at once.
+    pub fn parse(
+        file: Props,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigErrors> {
+        let mut props = file;
+        props.extend(env_overrides(env));
+        let values = config_def().parse(&props)?;
+        let millis = |key: &str| Duration::from_millis(values.long(key).unwrap_or(0).max(0) as u64);
+        let offsets_file = PathBuf::from(
+            values
+                .string("offset.storage.file.filename")
+                .unwrap_or_default(),
+        );
+        let configs_file = match values.string("config.storage.file.filename") {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => {
+                let mut name = offsets_file.clone().into_os_string();
+                name.push(".configs");
+                PathBuf::from(name)
+            }
+        };
+        Ok(Self {
+            bootstrap_servers: values.list("bootstrap.servers").to_vec(),
+            listeners: values
+                .list("listeners")
+                .iter()
+                .map(|l| {
+                    l.trim_start_matches("http://")
+                        .trim_start_matches("https://")
+                        .to_owned()
+                })
+                .collect(),
+            key_converter: values
+                .string("key.converter")
+                .unwrap_or_default()
+                .to_owned(),
+            value_converter: values
+                .string("value.converter")
+                .unwrap_or_default()
+                .to_owned(),
+            offsets_file,
+            configs_file,
+            offset_flush_interval: millis("offset.flush.interval.ms"),
+            offset_flush_timeout: millis("offset.flush.timeout.ms"),
+            task_shutdown_timeout: millis("task.shutdown.graceful.timeout.ms"),
+            request_timeout: millis("request.timeout.ms"),
+            client_id: values.string("client.id").unwrap_or_default().to_owned(),
+            topic_creation_enable: values.boolean("topic.creation.enable").unwrap_or(true),
+            props,
+        })
+    }
+
+    /// Given keys that mean nothing here: unknown ones (likely typos) and Kafka Connect keys we
+    /// ignore, each with the reason, for warnings at start.
+    pub fn unused_keys(&self) -> Vec<(String, &'static str)> {
+        let def = config_def();
+        self.props
+            .keys()
+            .filter(|k| def.key(k).is_none())
+            .filter(|k| !PASSED_ON_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .map(|k| {
+                let reason = if IGNORED_KEYS.contains(&k.as_str()) {
+                    "accepted for compatibility with Kafka Connect; it has no effect here"
+                } else {
+                    "unknown key; ignored"
+                };
+                (k.clone(), reason)
+            })
+            .collect()
+    }
+
+    /// The settings under `prefix` (e.g. `value.converter.`), prefix removed.
+    pub fn with_prefix(&self, prefix: &str) -> Props {
+        connect_core::config::strip_prefix(&self.props, prefix)
+    }
+}
+
+/// The worker keys set by `CONNECT_*` environment variables.
+pub fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    env.into_iter()
+        .filter_map(|(name, value)| {
+            let rest = name.strip_prefix("CONNECT_")?;
+            (!rest.is_empty()).then(|| (env_name_to_key(rest), value))
+        })
+        .collect()
+}
+
+/// `BOOTSTRAP_SERVERS` -> `bootstrap.servers`; `__` is `-` and `___` is `_`.
+fn env_name_to_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+        .replace("___", "\u{0}")
+        .replace("__", "-")
+        .replace('_', ".")
+        .replace('\u{0}', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Props {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_file_values() {
+        let c = WorkerConfig::parse(
+            props(&[("offset.storage.file.filename", "/var/lib/connect/offsets")]),
+            [],
+        )
+        .unwrap();
+        assert_eq!(c.bootstrap_servers, ["localhost:9092"]);
+        assert_eq!(c.listeners, ["0.0.0.0:8083"]);
+        assert_eq!(
+            c.value_converter,
+            "org.apache.kafka.connect.json.JsonConverter"
+        );
+        assert_eq!(c.offset_flush_interval, Duration::from_secs(60));
+        assert_eq!(
+            c.configs_file,
+            PathBuf::from("/var/lib/connect/offsets.configs")
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let c = WorkerConfig::parse(
+            props(&[
+                ("offset.storage.file.filename", "/o"),
+                ("bootstrap.servers", "a:1"),
+            ]),
+            [
+                ("CONNECT_BOOTSTRAP_SERVERS".to_owned(), "b:2,c:3".to_owned()),
+                (
+                    "CONNECT_OFFSET_FLUSH_INTERVAL_MS".to_owned(),
+                    "1000".to_owned(),
+                ),
+                (
+                    "CONNECT_VALUE_CONVERTER_SCHEMAS_ENABLE".to_owned(),
+                    "false".to_owned(),
+                ),
+                ("HOME".to_owned(), "/root".to_owned()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.bootstrap_servers, ["b:2", "c:3"]);
+        assert_eq!(c.offset_flush_interval, Duration::from_secs(1));
+        assert_eq!(
+            c.with_prefix("value.converter."),
+            props(&[("schemas.enable", "false")])
+        );
+    }
+
+    #[test]
+    fn env_names_follow_the_container_images_rule() {
+        assert_eq!(env_name_to_key("BOOTSTRAP_SERVERS"), "bootstrap.servers");
+        assert_eq!(env_name_to_key("SOME__DASHED_KEY"), "some-dashed.key");
+        assert_eq!(env_name_to_key("UNDER___SCORE"), "under_score");
+    }
+
+    #[test]
+    fn every_invalid_value_is_reported() {
+        let errors = WorkerConfig::parse(
+            props(&[
+                ("bootstrap.servers", "localhost"),
+                ("offset.flush.interval.ms", "soon"),
+                ("listeners", "ftp://x:1"),
+            ]),
+            [],
+        )
+        .unwrap_err();
+        let text = errors.to_string();
+        assert!(
+            text.contains("Missing required configuration \"offset.storage.file.filename\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("Invalid value localhost for configuration bootstrap.servers"),
+            "{text}"
+        );
+        assert!(text.contains("Invalid value soon for configuration offset.flush.interval.ms: Not a number of type LONG"), "{text}");
+        assert!(
+            text.contains("Invalid value ftp://x:1 for configuration listeners"),
+            "{text}"
+        );
+        assert_eq!(errors.len(), 4);
+    }
+
+    #[test]
+    fn unknown_and_ignored_keys_are_reported_for_warnings() {
+        let c = WorkerConfig::parse(
+            props(&[
+                ("offset.storage.file.filename", "/o"),
+                ("plugin.path", "/opt"),
+                ("bootstrap.server", "typo:1"),
+                ("producer.compression.type", "lz4"),
+            ]),
+            [],
+        )
+        .unwrap();
+        let unused = c.unused_keys();
+        assert_eq!(unused.len(), 2);
+        assert_eq!(unused[0].0, "bootstrap.server");
+        assert!(unused[0].1.starts_with("unknown"));
+        assert_eq!(unused[1].0, "plugin.path");
+        assert!(unused[1].1.contains("no effect"));
+    }
+}

@@ -1,0 +1,29 @@
+//! Where the worker keeps what must survive a restart: offsets, and connector configurations
+//! with their target states. Behind traits so a Kafka-topic-backed store can be added for a
+//! distributed mode; the file stores here serve standalone mode.
+
+mod configs;
+mod file;
+mod offsets;
+
+pub use configs::{ConfigStore, ConnectorRecord, FileConfigStore, TargetState};
+pub use file::write_atomically;
+pub use offsets::{FileOffsetStore, OffsetStore, SourceOffsets};
+
+/// A store that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid store file: {message}")]
+    Corrupt { path: String, message: String },
+}

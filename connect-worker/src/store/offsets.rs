@@ -1,0 +1,220 @@
+//! Offsets by connector: source partitions' offsets, and sink tasks' Kafka offsets in the same
+//! shape the REST API shows (`{"kafka_topic","kafka_partition"}` -> `{"kafka_offset"}`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use connect_core::record::SourceMap;
+
+use super::file::{read_if_exists, write_atomically};
+use super::StoreError;
+
+/// A partition and its offset, both opaque JSON maps.
+pub type SourceOffsets = Vec<(SourceMap, SourceMap)>;
+
+/// Stores offsets by connector and partition.
+pub trait OffsetStore: Send + Sync + std::fmt::Debug {
+    /// The stored offset of one partition of a connector.
+    fn get(&self, connector: &str, partition: &SourceMap) -> Option<SourceMap>;
+
+    /// Every stored partition and offset of a connector.
+    fn all(&self, connector: &str) -> SourceOffsets;
+
+    /// Stores offsets (a `None` offset removes the partition), durably, all or nothing.
+    fn put(
+        &self,
+        connector: &str,
+        offsets: Vec<(SourceMap, Option<SourceMap>)>,
+    ) -> Result<(), StoreError>;
+
+    /// Removes every offset of a connector.
+    fn remove_connector(&self, connector: &str) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    connector: String,
+    partition: SourceMap,
+    offset: SourceMap,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct OffsetsFile {
+    version: u32,
+    offsets: Vec<Entry>,
+}
+
+/// Connector name and the partition as canonical JSON text: the map key.
+type Key = (String, String);
+
+/// Offsets in a JSON file, rewritten atomically on every change (offsets are stored once per
+/// flush interval, so the file stays small and the writes rare).
+#[derive(Debug)]
+pub struct FileOffsetStore {
+    path: PathBuf,
+    offsets: Mutex<BTreeMap<Key, (SourceMap, SourceMap)>>,
+}
+
+impl FileOffsetStore {
+    /// Opens the store, reading the file if it exists.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_owned();
+        let mut offsets = BTreeMap::new();
+        if let Some(bytes) = read_if_exists(&path)? {
+            let file: OffsetsFile =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            for e in file.offsets {
+                offsets.insert(key(&e.connector, &e.partition), (e.partition, e.offset));
+            }
+        }
+        Ok(Self {
+            path,
+            offsets: Mutex::new(offsets),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, (SourceMap, SourceMap)>> {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn save(&self, offsets: &BTreeMap<Key, (SourceMap, SourceMap)>) -> Result<(), StoreError> {
+        let file = OffsetsFile {
+            version: 1,
+            offsets: offsets
+                .iter()
+                .map(|((connector, _), (partition, offset))| Entry {
+                    connector: connector.clone(),
+                    partition: partition.clone(),
+                    offset: offset.clone(),
+                })
+                .collect(),
+        };
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| StoreError::Corrupt {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        write_atomically(&self.path, &bytes)
+    }
+}
+
+fn key(connector: &str, partition: &SourceMap) -> Key {
+    // Keys sorted, so equal maps give equal text whatever their insertion order.
+    let sorted: BTreeMap<&String, &Json> = partition.iter().collect();
+    (
+        connector.to_owned(),
+        serde_json::to_string(&sorted).unwrap_or_default(),
+    )
+}
+
+impl OffsetStore for FileOffsetStore {
+    fn get(&self, connector: &str, partition: &SourceMap) -> Option<SourceMap> {
+        self.lock()
+            .get(&key(connector, partition))
+            .map(|(_, offset)| offset.clone())
+    }
+
+    fn all(&self, connector: &str) -> SourceOffsets {
+        self.lock()
+            .iter()
+            .filter(|((c, _), _)| c == connector)
+            .map(|(_, (p, o))| (p.clone(), o.clone()))
+            .collect()
+    }
+
+    fn put(
+        &self,
+        connector: &str,
+        offsets: Vec<(SourceMap, Option<SourceMap>)>,
+    ) -> Result<(), StoreError> {
+        let mut guard = self.lock();
+        let mut next = guard.clone();
+        for (partition, offset) in offsets {
+            let k = key(connector, &partition);
+            match offset {
+                Some(offset) => {
+                    next.insert(k, (partition, offset));
+                }
+                None => {
+                    next.remove(&k);
+                }
+            }
+        }
+        self.save(&next)?;
+        *guard = next;
+        Ok(())
+    }
+
+    fn remove_connector(&self, connector: &str) -> Result<(), StoreError> {
+        let mut guard = self.lock();
+        let mut next = guard.clone();
+        next.retain(|(c, _), _| c != connector);
+        self.save(&next)?;
+        *guard = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(v: Json) -> SourceMap {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn offsets_survive_a_reopen_and_partitions_match_whatever_their_key_order() {
+        let path = std::env::temp_dir().join(format!("offsets-{}.json", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let store = FileOffsetStore::open(&path).unwrap();
+        let p = map(json!({"kafka_topic": "t", "kafka_partition": 0}));
+        let p_reordered = map(json!({"kafka_partition": 0, "kafka_topic": "t"}));
+        store
+            .put(
+                "sink",
+                vec![(p.clone(), Some(map(json!({"kafka_offset": 42}))))],
+            )
+            .unwrap();
+        store
+            .put(
+                "source",
+                vec![(map(json!({"file": "a"})), Some(map(json!({"position": 7}))))],
+            )
+            .unwrap();
+
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(
+            reopened.get("sink", &p_reordered),
+            Some(map(json!({"kafka_offset": 42})))
+        );
+        assert_eq!(reopened.all("source").len(), 1);
+        assert_eq!(reopened.get("other", &p), None);
+
+        reopened.put("sink", vec![(p.clone(), None)]).unwrap();
+        assert!(reopened.all("sink").is_empty());
+        reopened.remove_connector("source").unwrap();
+        assert!(FileOffsetStore::open(&path)
+            .unwrap()
+            .all("source")
+            .is_empty());
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_naming_it() {
+        let path = std::env::temp_dir().join(format!("offsets-bad-{}.json", std::process::id()));
+        std::fs::write(&path, b"{not json").unwrap();
+        let err = FileOffsetStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains("is not a valid store file"), "{err}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}
