@@ -61,8 +61,11 @@ pub trait SinkConnector: Connector {
 /// Where a record landed in Kafka, passed to [`SourceTask::commit_record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
+    /// The topic the record was written to.
     pub topic: Text,
+    /// The partition of the topic the record was written to.
     pub partition: i32,
+    /// The record's offset within its partition.
     pub offset: i64,
     /// Milliseconds since the Unix epoch.
     pub timestamp: Option<i64>,
@@ -179,9 +182,11 @@ pub trait SinkTask: Send {
         Ok(())
     }
 
-    /// Writes a batch. A retriable error makes the worker retry the same batch after a
-    /// back-off; a fatal one fails the task.
-    async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectError>;
+    /// Writes a batch. A retriable error makes the worker hand over the same batch again
+    /// after a back-off (the records are borrowed so that costs no copy); a fatal one fails
+    /// the task. Records the task cannot write but should not fail on go to the
+    /// [`ErrantRecordReporter`].
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError>;
 
     /// Makes everything `put` so far durable in the outside system.
     async fn flush(&mut self, offsets: &Offsets) -> Result<(), ConnectError> {

@@ -130,15 +130,15 @@
 //!         Ok(())
 //!     }
 //!
-//!     async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), ConnectError> {
+//!     async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
 //!         for record in records {
 //!             let Some(key) = record.key.as_str().map(str::to_owned) else {
 //!                 return Err(ConnectError::fatal(format!(
 //!                     "record at {}@{} has no string key", record.original, record.kafka_offset)));
 //!             };
-//!             match record.record.value {
+//!             match &record.value {
 //!                 Value::Null => self.table.remove(&key), // a tombstone deletes
-//!                 value => self.table.insert(key, value),
+//!                 value => self.table.insert(key, value.clone()),
 //!             };
 //!         }
 //!         Ok(())
@@ -161,8 +161,8 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let mut sink = LastValueSink::default();
-//! sink.put(vec![record(0, "a", 1i64.into()), record(1, "b", 2i64.into()),
-//!               record(2, "a", Value::Null)]).await.unwrap();
+//! sink.put(&[record(0, "a", 1i64.into()), record(1, "b", 2i64.into()),
+//!             record(2, "a", Value::Null)]).await.unwrap();
 //! assert_eq!(sink.table.len(), 1);
 //! assert_eq!(sink.table["b"], Value::Int64(2));
 //!
@@ -171,6 +171,8 @@
 //! assert_eq!(sink.pre_commit(offsets.clone()).await.unwrap(), offsets);
 //! # });
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod connector;

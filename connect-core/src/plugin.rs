@@ -16,11 +16,17 @@ use crate::transforms::{Predicate, Transformation};
 /// The kind of a plugin, as `GET /connector-plugins` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PluginKind {
+    /// A source connector (`source`).
     Source,
+    /// A sink connector (`sink`).
     Sink,
+    /// A key or value converter (`converter`).
     Converter,
+    /// A header converter (`header_converter`).
     HeaderConverter,
+    /// A single message transform (`transformation`).
     Transformation,
+    /// A predicate for conditional transforms (`predicate`).
     Predicate,
 }
 
@@ -62,11 +68,17 @@ pub type PredicateFactory =
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum PluginFactory {
+    /// Makes source connectors.
     Source(SourceFactory),
+    /// Makes sink connectors.
     Sink(SinkFactory),
+    /// Builds key or value converters.
     Converter(ConverterFactory),
+    /// Builds header converters.
     HeaderConverter(ConverterFactory),
+    /// Builds transforms.
     Transformation(TransformationFactory),
+    /// Builds predicates.
     Predicate(PredicateFactory),
 }
 
@@ -97,8 +109,11 @@ pub struct PluginDescriptor {
     pub class: String,
     /// Extra names that resolve to this plugin, beyond the derived ones.
     pub aliases: Vec<String>,
+    /// The plugin's version, as `GET /connector-plugins` shows it.
     pub version: String,
+    /// The plugin's configuration keys.
     pub config_def: ConfigDef,
+    /// How to instantiate the plugin; also tells its kind.
     pub factory: PluginFactory,
 }
 
@@ -187,12 +202,22 @@ impl PluginDescriptor {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PluginError {
+    /// No plugin of the wanted kind has this name.
     #[error("Failed to find any class that implements {kind} and which name matches {name}")]
-    NotFound { name: String, kind: &'static str },
+    NotFound {
+        /// The name looked up.
+        name: String,
+        /// The Java interface of the wanted kind (`Connector`, `Converter`, ...).
+        kind: &'static str,
+    },
+    /// Several plugins of the wanted kind share this name.
     #[error("{name} names more than one {kind} plugin ({candidates}); use the full class name")]
     Ambiguous {
+        /// The name looked up.
         name: String,
+        /// The Java interface of the wanted kind (`Connector`, `Converter`, ...).
         kind: &'static str,
+        /// The full class names of the matching plugins, comma-separated.
         candidates: String,
     },
 }

@@ -13,7 +13,9 @@ pub type SourceMap = serde_json::Map<String, serde_json::Value>;
 /// A partition of a Kafka topic.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct TopicPartition {
+    /// The topic's name.
     pub topic: Text,
+    /// The partition's number within the topic.
     pub partition: i32,
 }
 
@@ -37,8 +39,11 @@ impl fmt::Display for TopicPartition {
 /// A record header: a name and a value with an optional schema.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
+    /// The header's name.
     pub key: Text,
+    /// The header's value.
     pub value: Value,
+    /// The value's schema; `None` for schemaless values.
     pub schema: Option<Arc<Schema>>,
 }
 
@@ -114,7 +119,9 @@ impl<'a> IntoIterator for &'a Headers {
 /// The key or the value of a record: the two places a `$Key` or `$Value` transform works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordPart {
+    /// The record's key, with its schema.
     Key,
+    /// The record's value, with its schema.
     Value,
 }
 
@@ -125,14 +132,17 @@ pub struct ConnectRecord {
     pub topic: Text,
     /// The Kafka partition; `None` on a source record lets the worker choose (by key).
     pub partition: Option<i32>,
+    /// The key's schema; `None` for a schemaless key.
     pub key_schema: Option<Arc<Schema>>,
     /// `Null` when the record has no key.
     pub key: Value,
+    /// The value's schema; `None` for a schemaless value.
     pub value_schema: Option<Arc<Schema>>,
     /// `Null` for a tombstone.
     pub value: Value,
     /// Milliseconds since the Unix epoch.
     pub timestamp: Option<i64>,
+    /// The record's headers.
     pub headers: Headers,
 }
 
@@ -170,6 +180,7 @@ pub struct SourceRecord {
     pub source_partition: SourceMap,
     /// The position within the source partition; committed once the record is in Kafka.
     pub source_offset: SourceMap,
+    /// The record itself; also reachable through `Deref`.
     pub record: ConnectRecord,
 }
 
@@ -205,18 +216,23 @@ impl DerefMut for SourceRecord {
 /// Kafka's timestamp type of a record read from a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimestampType {
+    /// The record's timestamp type is unknown or it has no timestamp.
     #[default]
     NoTimestampType,
+    /// The timestamp was set by the producer when creating the record.
     CreateTime,
+    /// The timestamp was set by the broker when appending the record to the log.
     LogAppendTime,
 }
 
 /// A record read from Kafka, handed to a sink task.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SinkRecord {
+    /// The record itself; also reachable through `Deref`.
     pub record: ConnectRecord,
     /// The record's offset in its partition.
     pub kafka_offset: i64,
+    /// What the record's timestamp means.
     pub timestamp_type: TimestampType,
     /// Where the record was read from, before transforms changed its topic or partition:
     /// the partition whose offset the worker commits.

@@ -3,6 +3,11 @@
 //! a worker with connectors of its own.
 
 pub mod config;
+pub mod connector_config;
+pub mod convert;
+pub mod herder;
 pub mod kafka;
 pub mod properties;
+pub mod status;
 pub mod store;
+pub mod task;

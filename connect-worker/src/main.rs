@@ -1,12 +1,8 @@
-//! The `connect-worker` binary.
+//! The `connect-worker` binary (being wired to the worker library).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    eprintln!(
-        "connect-worker {}: the worker runtime is not built yet (see issue #4); \
-         nothing to run",
-        env!("CARGO_PKG_VERSION")
-    );
+    eprintln!("connect-worker: not wired yet");
     ExitCode::FAILURE
 }

@@ -50,7 +50,7 @@ async fn keyed_records_land_in_the_partitions_the_java_partitioner_picks() {
     const N: usize = 3000;
     let producer = Producer::new(kafka.clone(), ProducerConfig::default());
     let metadata = producer
-        .send((0..N).map(|i| keyed(&ours, i)).collect())
+        .send(&(0..N).map(|i| keyed(&ours, i)).collect::<Vec<_>>())
         .await
         .expect("send");
     assert_eq!(metadata.len(), N);
@@ -124,8 +124,8 @@ async fn unkeyed_records_of_a_batch_share_one_partition() {
             })
             .collect::<Vec<_>>()
     };
-    let first = producer.send(batch(10)).await.unwrap();
-    let second = producer.send(batch(10)).await.unwrap();
+    let first = producer.send(&batch(10)).await.unwrap();
+    let second = producer.send(&batch(10)).await.unwrap();
     assert!(first.iter().all(|m| m.partition == first[0].partition));
     assert!(second.iter().all(|m| m.partition == second[0].partition));
     assert_ne!(first[0].partition, second[0].partition);
@@ -141,7 +141,7 @@ async fn sending_to_a_missing_topic_or_partition_is_an_error() {
     let kafka = kafka(&services).await;
     let producer = Producer::new(kafka.clone(), ProducerConfig::default());
     let missing = unique_name("missing");
-    let err = producer.send(vec![keyed(&missing, 1)]).await.unwrap_err();
+    let err = producer.send(&[keyed(&missing, 1)]).await.unwrap_err();
     assert!(matches!(err, ProduceError::UnknownTopic(_)), "{err}");
     assert_eq!(err.to_string(), format!("topic {missing} does not exist"));
 
@@ -149,7 +149,7 @@ async fn sending_to_a_missing_topic_or_partition_is_an_error() {
     kafka.create_topic(&topic, 2, 1).await.unwrap();
     let mut record = keyed(&topic, 1);
     record.partition = Some(5);
-    let err = producer.send(vec![record]).await.unwrap_err();
+    let err = producer.send(&[record]).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("partition 5 of topic {topic} does not exist (it has 2)")

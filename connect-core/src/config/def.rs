@@ -11,11 +11,17 @@ use super::value::{ConfigValue, ConfigValues, Password};
 /// The type of a configuration key, with Kafka Connect's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigType {
+    /// A boolean, parsed from `true` or `false` in any case.
     Boolean,
+    /// Any text, with surrounding whitespace trimmed.
     String,
+    /// A 16-bit signed integer.
     Short,
+    /// A 32-bit signed integer.
     Int,
+    /// A 64-bit signed integer.
     Long,
+    /// A 64-bit floating-point number.
     Double,
     /// Comma-separated values.
     List,
@@ -70,8 +76,11 @@ impl ConfigType {
 /// How important a key is, for documentation and UIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Importance {
+    /// High importance (`HIGH`).
     High,
+    /// Medium importance (`MEDIUM`).
     Medium,
+    /// Low importance (`LOW`).
     Low,
 }
 
@@ -89,9 +98,13 @@ impl Importance {
 /// The width of a key's input field in UIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Width {
+    /// No width given (`NONE`).
     None,
+    /// A short input field (`SHORT`).
     Short,
+    /// A medium input field (`MEDIUM`).
     Medium,
+    /// A long input field (`LONG`).
     Long,
 }
 
@@ -126,7 +139,12 @@ pub type CustomCheck = Arc<dyn Fn(&ConfigValue) -> Result<(), String> + Send + S
 #[non_exhaustive]
 pub enum Validator {
     /// A number within bounds (inclusive; either may be open).
-    Range { min: Option<f64>, max: Option<f64> },
+    Range {
+        /// The smallest value allowed; `None` for no lower bound.
+        min: Option<f64>,
+        /// The largest value allowed; `None` for no upper bound.
+        max: Option<f64>,
+    },
     /// One of these strings, exactly.
     OneOf(Vec<String>),
     /// One of these strings, in any case.
@@ -278,16 +296,25 @@ impl fmt::Debug for Validator {
 /// One configuration key: its type, default, validator and documentation.
 #[derive(Debug, Clone)]
 pub struct ConfigKey {
+    /// The key's name, as written in a configuration.
     pub name: String,
+    /// The type its values parse to.
     pub ty: ConfigType,
+    /// Whether the key is required, and its value when not given.
     pub default: DefaultValue,
+    /// The check of the parsed value, if any.
     pub validator: Option<Validator>,
+    /// How important the key is.
     pub importance: Importance,
+    /// A description of the key for users.
     pub documentation: String,
+    /// The group the key is shown in, if any.
     pub group: Option<String>,
     /// The key's position within its group; -1 when not given.
     pub order_in_group: i32,
+    /// The width of the key's input field in UIs.
     pub width: Width,
+    /// The name UIs show; the key's name by default.
     pub display_name: String,
     /// Keys whose meaning depends on this one.
     pub dependents: Vec<String>,

@@ -11,17 +11,28 @@ use super::value::{ConfigValue, Password};
 /// A key's definition, as `GET /connector-plugins/{p}/config` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigKeyInfo {
+    /// The key's name.
     pub name: String,
+    /// The key's type name (`STRING`, `INT`, ...), shown as `type`.
     #[serde(rename = "type")]
     pub ty: &'static str,
+    /// Whether the key has no default and must be given.
     pub required: bool,
+    /// The default as a user would write it (`[hidden]` for passwords); `None` when there is none.
     pub default_value: Option<String>,
+    /// The importance name (`HIGH`, `MEDIUM` or `LOW`).
     pub importance: &'static str,
+    /// The key's description.
     pub documentation: String,
+    /// The group the key belongs to, if any.
     pub group: Option<String>,
+    /// The key's position within its group; -1 when not given.
     pub order: i32,
+    /// The UI width name (`NONE`, `SHORT`, `MEDIUM` or `LONG`).
     pub width: &'static str,
+    /// The name UIs show for the key.
     pub display_name: String,
+    /// Keys whose meaning depends on this one.
     pub dependents: Vec<String>,
 }
 
@@ -52,26 +63,37 @@ impl From<&ConfigKey> for ConfigKeyInfo {
 /// A key's value and problems, as `/config/validate` reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigValueInfo {
+    /// The key's name.
     pub name: String,
+    /// The parsed value, or the raw one when invalid (`[hidden]` for passwords); `None` if none.
     pub value: Option<String>,
+    /// Values a UI may offer for the key.
     pub recommended_values: Vec<String>,
+    /// Every problem found with the value; empty when it is valid.
     pub errors: Vec<String>,
+    /// Whether UIs should show the key; always `true` here.
     pub visible: bool,
 }
 
 /// A key's definition with its value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigInfo {
+    /// The key's definition.
     pub definition: ConfigKeyInfo,
+    /// The key's value and problems.
     pub value: ConfigValueInfo,
 }
 
 /// The body of `PUT /connector-plugins/{p}/config/validate`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigInfos {
+    /// The name given to [`ConfigDef::validate`], usually the connector's class name.
     pub name: String,
+    /// The total number of problems over all keys.
     pub error_count: usize,
+    /// The key groups, in order of first appearance.
     pub groups: Vec<String>,
+    /// Each key's definition and value.
     pub configs: Vec<ConfigInfo>,
 }
 

@@ -41,15 +41,23 @@ impl fmt::Display for Password {
 pub enum ConfigValue {
     /// An optional key without a value.
     Null,
+    /// A [`ConfigType::Boolean`](super::ConfigType::Boolean) value.
     Boolean(bool),
+    /// A [`ConfigType::Short`](super::ConfigType::Short) value.
     Short(i16),
+    /// A [`ConfigType::Int`](super::ConfigType::Int) value.
     Int(i32),
+    /// A [`ConfigType::Long`](super::ConfigType::Long) value.
     Long(i64),
+    /// A [`ConfigType::Double`](super::ConfigType::Double) value.
     Double(f64),
+    /// A [`ConfigType::String`](super::ConfigType::String) value.
     String(String),
+    /// A [`ConfigType::List`](super::ConfigType::List) value: the items, trimmed.
     List(Vec<String>),
     /// A plugin or class name.
     Class(String),
+    /// A [`ConfigType::Password`](super::ConfigType::Password) value, hidden when printed.
     Password(Password),
 }
 

@@ -8,6 +8,7 @@
 
 mod byte_array;
 mod json;
+mod json_schema;
 mod string;
 
 use std::fmt;
@@ -22,7 +23,9 @@ use crate::plugin::PluginDescriptor;
 /// A key or value with its optional schema.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SchemaAndValue {
+    /// The schema of the value; `None` for schemaless data.
     pub schema: Option<Arc<Schema>>,
+    /// The key or value itself.
     pub value: Value,
 }
 

@@ -71,7 +71,9 @@ impl Serialize for Value {
             Value::Int16(n) => serializer.serialize_i16(*n),
             Value::Int32(n) => serializer.serialize_i32(*n),
             Value::Int64(n) => serializer.serialize_i64(*n),
-            Value::Float32(n) => serialize_float(f64::from(*n), serializer),
+            // f32 stays f32 so 12.34f32 prints as 12.34, not as its widened f64 digits.
+            Value::Float32(n) if n.is_finite() => serializer.serialize_f32(*n),
+            Value::Float32(_) => serializer.serialize_unit(),
             Value::Float64(n) => serialize_float(*n, serializer),
             Value::String(s) => serializer.serialize_str(s),
             Value::Bytes(b) => serializer.serialize_str(&BASE64.encode(b)),
@@ -305,5 +307,6 @@ mod tests {
         let m = Value::Map(vec![(Value::Int32(1), Value::from("one"))]);
         assert_eq!(m.to_json(), serde_json::json!([[1, "one"]]));
         assert_eq!(Value::Float64(f64::NAN).to_json(), serde_json::Value::Null);
+        assert_eq!(Value::Float32(12.34).to_json_bytes(), b"12.34");
     }
 }

@@ -4,7 +4,6 @@ mod json;
 mod schema;
 mod value;
 
-#[allow(unused_imports)] // used by the JSON converter
 pub(crate) use json::BASE64;
 pub use schema::{logical, Field, Schema, SchemaType};
 pub use value::{Struct, Text, Value};

@@ -25,20 +25,31 @@ pub mod logical {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum SchemaType {
+    /// A boolean (`boolean`).
     Boolean,
+    /// An 8-bit signed integer (`int8`).
     Int8,
+    /// A 16-bit signed integer (`int16`).
     Int16,
+    /// A 32-bit signed integer (`int32`).
     Int32,
+    /// A 64-bit signed integer (`int64`).
     Int64,
+    /// A 32-bit IEEE 754 floating-point number (`float`).
     Float32,
+    /// A 64-bit IEEE 754 floating-point number (`double`).
     Float64,
+    /// A UTF-8 string (`string`).
     String,
+    /// A sequence of bytes (`bytes`).
     Bytes,
     /// Elements of one schema.
     Array(Arc<Schema>),
     /// Keys and values of one schema each.
     Map {
+        /// The schema of every key.
         keys: Arc<Schema>,
+        /// The schema of every value.
         values: Arc<Schema>,
     },
     /// Named fields, in order.

@@ -14,21 +14,33 @@ pub type Text = ByteString;
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub enum Value {
+    /// No value.
     #[default]
     Null,
+    /// A boolean.
     Boolean(bool),
+    /// An 8-bit signed integer.
     Int8(i8),
+    /// A 16-bit signed integer.
     Int16(i16),
+    /// A 32-bit signed integer.
     Int32(i32),
+    /// A 64-bit signed integer.
     Int64(i64),
+    /// A 32-bit floating-point number.
     Float32(f32),
+    /// A 64-bit floating-point number.
     Float64(f64),
+    /// UTF-8 text.
     String(Text),
+    /// A sequence of bytes.
     Bytes(Bytes),
+    /// Elements, in order.
     Array(Vec<Value>),
     /// Entries in the order they were read. Without a schema, a JSON object is a map with
     /// string keys, as in Kafka Connect.
     Map(Vec<(Value, Value)>),
+    /// Named fields, in order.
     Struct(Struct),
 }
 

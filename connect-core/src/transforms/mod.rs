@@ -18,6 +18,7 @@ mod header_from;
 mod hoist_field;
 mod insert_field;
 mod insert_header;
+mod java_date_format;
 mod mask_field;
 mod predicates;
 mod regex_router;

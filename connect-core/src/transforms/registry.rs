@@ -1,5 +1,4 @@
 //! Helpers to describe the built-in transforms and predicates as plugins.
-#![allow(dead_code)] // TEMPORARY: the transforms using these are being written
 
 use std::sync::Arc;
 

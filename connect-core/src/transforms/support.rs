@@ -1,5 +1,4 @@
 //! Pieces the built-in transforms share.
-#![allow(dead_code)] // TEMPORARY: the transforms using these are being written
 
 use std::fmt;
 use std::sync::{Arc, Mutex};

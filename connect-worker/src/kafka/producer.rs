@@ -57,6 +57,18 @@ impl ProducerRecord {
     }
 }
 
+/// The compression of a `compression.type` setting (`none`, `gzip`, `snappy`, `lz4`, `zstd`);
+/// anything else is none.
+pub fn compression(setting: Option<&str>) -> Compression {
+    match setting.map(str::trim) {
+        Some("gzip") => Compression::Gzip,
+        Some("snappy") => Compression::Snappy,
+        Some("lz4") => Compression::Lz4,
+        Some("zstd") => Compression::Zstd,
+        _ => Compression::NoCompression,
+    }
+}
+
 /// Producer settings.
 #[derive(Debug, Clone)]
 pub struct ProducerConfig {
@@ -119,13 +131,16 @@ impl Producer {
     /// Sends every record and waits for the broker's acknowledgements. The metadata are in the
     /// order of `records`. Records of one partition keep their order; a retried request may
     /// write some records twice (rskafka has no idempotent producer): at-least-once.
+    ///
+    /// The records are borrowed so the caller can send them again after a failure; each
+    /// attempt copies the payloads once into rskafka's owned records.
     pub async fn send(
         &self,
-        records: Vec<ProducerRecord>,
+        records: &[ProducerRecord],
     ) -> Result<Vec<RecordMetadata>, ProduceError> {
         let mut sticky_choice: HashMap<Text, i32> = HashMap::new();
-        let mut groups: HashMap<(Text, i32), Vec<(usize, ProducerRecord)>> = HashMap::new();
-        for (index, record) in records.into_iter().enumerate() {
+        let mut groups: HashMap<(Text, i32), Vec<(usize, &ProducerRecord)>> = HashMap::new();
+        for (index, record) in records.iter().enumerate() {
             let count = self.partition_count(&record.topic).await?;
             let partition = match (record.partition, &record.key) {
                 (Some(p), _) if p >= 0 && p < count => p,
@@ -172,17 +187,17 @@ impl Producer {
         &self,
         topic: Text,
         partition: i32,
-        records: Vec<(usize, ProducerRecord)>,
+        records: Vec<(usize, &ProducerRecord)>,
     ) -> Result<Vec<(usize, RecordMetadata)>, ProduceError> {
         let client = self.kafka.partition(&topic, partition).await?;
         let mut acked = Vec::with_capacity(records.len());
         let sizes: Vec<usize> = records.iter().map(|(_, r)| r.approximate_size()).collect();
         let mut records = records.into_iter();
         for chunk_len in chunk_lengths(&sizes, self.config.max_request_bytes) {
-            let chunk: Vec<(usize, ProducerRecord)> = records.by_ref().take(chunk_len).collect();
+            let chunk: Vec<(usize, &ProducerRecord)> = records.by_ref().take(chunk_len).collect();
             let timestamps: Vec<Option<i64>> = chunk.iter().map(|(_, r)| r.timestamp).collect();
             let indexes: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
-            let batch: Vec<Record> = chunk.into_iter().map(|(_, r)| to_rskafka(r)).collect();
+            let batch: Vec<&ProducerRecord> = chunk.into_iter().map(|(_, r)| r).collect();
             let offsets = self
                 .produce_with_retries(&client, batch)
                 .await
@@ -205,12 +220,13 @@ impl Producer {
     async fn produce_with_retries(
         &self,
         client: &rskafka::client::partition::PartitionClient,
-        batch: Vec<Record>,
+        batch: Vec<&ProducerRecord>,
     ) -> Result<Vec<i64>, rskafka::client::error::Error> {
         let deadline = Instant::now() + self.config.delivery_timeout;
         let mut backoff = Duration::from_millis(100);
         loop {
-            match client.produce(batch.clone(), self.config.compression).await {
+            let records = batch.iter().map(|r| to_rskafka(r)).collect();
+            match client.produce(records, self.config.compression).await {
                 Ok(offsets) => return Ok(offsets),
                 Err(e) if is_retriable(&e) && Instant::now() + backoff <= deadline => {
                     tracing::warn!(
@@ -255,19 +271,18 @@ impl Producer {
     }
 }
 
-fn to_rskafka(record: ProducerRecord) -> Record {
+fn to_rskafka(record: &ProducerRecord) -> Record {
     let timestamp = record
         .timestamp
         .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
         .unwrap_or_else(Utc::now);
     Record {
-        // Vec::from(Bytes) reuses the buffer when the Bytes is its only owner.
-        key: record.key.map(Vec::from),
-        value: record.value.map(Vec::from),
+        key: record.key.as_deref().map(<[u8]>::to_vec),
+        value: record.value.as_deref().map(<[u8]>::to_vec),
         headers: record
             .headers
-            .into_iter()
-            .map(|(k, v)| (k, Vec::from(v)))
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_vec()))
             .collect(),
         timestamp,
     }

@@ -1,0 +1,123 @@
+//! `GET|PATCH|DELETE /connectors/{name}/offsets` (KIP-875): reading, altering and resetting a
+//! connector's stored offsets. Changes are allowed only while the connector is STOPPED.
+
+use serde_json::Value as Json;
+
+use connect_core::plugin::PluginKind;
+use connect_core::record::SourceMap;
+
+use super::{ConnectorOffsets, Herder, HerderError, PartitionOffset, Result};
+use crate::store::TargetState;
+
+/// The answer to a successful alter.
+pub const ALTERED: &str = "The offsets for this connector have been altered successfully";
+/// The answer to a successful reset.
+pub const RESET: &str = "The offsets for this connector have been reset successfully";
+
+impl Herder {
+    /// The connector's stored offsets.
+    pub async fn offsets(&self, name: &str) -> Result<ConnectorOffsets> {
+        if !self.connectors.lock().await.contains_key(name) {
+            return Err(HerderError::NotFound(name.to_owned()));
+        }
+        Ok(ConnectorOffsets {
+            offsets: self
+                .shared
+                .offsets
+                .all(name)
+                .into_iter()
+                .map(|(partition, offset)| PartitionOffset {
+                    partition,
+                    offset: Some(offset),
+                })
+                .collect(),
+        })
+    }
+
+    /// Alters offsets (`None` removes a partition's offset); the connector must be STOPPED.
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        offsets: Vec<PartitionOffset>,
+    ) -> Result<&'static str> {
+        let connectors = self.connectors.lock().await;
+        let connector = connectors
+            .get(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        require_stopped(name, connector.target)?;
+        if offsets.is_empty() {
+            return Err(HerderError::BadRequest(
+                "Partitions / offsets need to be provided for an alter offsets request".into(),
+            ));
+        }
+        if connector.config.kind() == PluginKind::Sink {
+            for entry in &offsets {
+                check_sink_offset(entry)?;
+            }
+        }
+        let changes = offsets
+            .into_iter()
+            .map(|e| (e.partition, e.offset))
+            .collect();
+        self.shared
+            .offsets
+            .put(name, changes)
+            .map_err(|e| HerderError::Internal(e.to_string()))?;
+        Ok(ALTERED)
+    }
+
+    /// Removes every offset of the connector; it must be STOPPED.
+    pub async fn reset_offsets(&self, name: &str) -> Result<&'static str> {
+        let connectors = self.connectors.lock().await;
+        let connector = connectors
+            .get(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        require_stopped(name, connector.target)?;
+        self.shared
+            .offsets
+            .remove_connector(name)
+            .map_err(|e| HerderError::Internal(e.to_string()))?;
+        Ok(RESET)
+    }
+}
+
+fn require_stopped(name: &str, target: TargetState) -> Result<()> {
+    if target == TargetState::Stopped {
+        return Ok(());
+    }
+    Err(HerderError::BadRequest(format!(
+        "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+    )))
+}
+
+/// A sink offset must name a topic and partition and give a non-negative offset (or null).
+fn check_sink_offset(entry: &PartitionOffset) -> Result<()> {
+    let bad = |message: String| Err(HerderError::BadRequest(message));
+    let partition: &SourceMap = &entry.partition;
+    match (partition.get("kafka_topic"), partition.get("kafka_partition")) {
+        (Some(Json::String(topic)), Some(p)) if !topic.is_empty() => {
+            if !p.as_i64().is_some_and(|p| (0..=i64::from(i32::MAX)).contains(&p)) {
+                return bad(format!(
+                    "Failed to parse the following Kafka partition value in the provided offsets: '{p}'. Partition values for sink connectors need to be integers."
+                ));
+            }
+        }
+        _ => {
+            return bad(
+                "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'".into(),
+            )
+        }
+    }
+    match &entry.offset {
+        None => Ok(()),
+        Some(offset) => match offset.get("kafka_offset") {
+            Some(o) if o.as_i64().is_some_and(|o| o >= 0) => Ok(()),
+            Some(o) => bad(format!(
+                "Failed to parse the following Kafka offset value in the provided offsets: '{o}'. Offset values for sink connectors need to be non-negative integers."
+            )),
+            None => bad(
+                "The offset for a sink connector should either be null or contain the key 'kafka_offset'".into(),
+            ),
+        },
+    }
+}

@@ -1,0 +1,367 @@
+//! Starting and stopping a connector's instance and tasks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use connect_core::config::Props;
+use connect_core::connector::{SinkConnector, SourceConnector};
+use connect_core::plugin::PluginFactory;
+use connect_core::record::TopicPartition;
+use connect_core::ConnectError;
+
+use super::assign::assign;
+use super::Shared;
+use crate::connector_config::ConnectorConfig;
+use crate::status::{SharedStatus, State};
+use crate::store::TargetState;
+use crate::task::{self, ActiveTopics, TaskEnv, TaskId, TaskTarget};
+
+/// How often a sink's topics are listed again, to pick up new partitions and topics matching
+/// `topics.regex`.
+pub(super) const TOPIC_REFRESH: Duration = Duration::from_secs(5);
+
+/// A started connector instance.
+pub(super) enum Instance {
+    Source(Box<dyn SourceConnector>),
+    Sink(Box<dyn SinkConnector>),
+}
+
+/// A running task.
+pub(super) struct Task {
+    pub status: SharedStatus,
+    pub target: watch::Sender<TaskTarget>,
+    pub handle: JoinHandle<()>,
+    /// Sink tasks: their partitions.
+    pub assignment: Option<watch::Sender<Vec<TopicPartition>>>,
+}
+
+/// A connector the herder owns.
+pub(super) struct Connector {
+    pub config: Arc<ConnectorConfig>,
+    pub target: TargetState,
+    pub status: SharedStatus,
+    pub instance: Option<Instance>,
+    pub task_configs: Vec<Props>,
+    pub tasks: Vec<Option<Task>>,
+    /// Sinks: the task that refreshes partition assignments.
+    pub assigner: Option<JoinHandle<()>>,
+    /// The topics the tasks used since the last reset.
+    pub active_topics: ActiveTopics,
+}
+
+impl Connector {
+    pub fn new(config: ConnectorConfig, target: TargetState) -> Self {
+        Self {
+            config: Arc::new(config),
+            target,
+            status: SharedStatus::new(State::Unassigned),
+            instance: None,
+            task_configs: Vec::new(),
+            tasks: Vec::new(),
+            assigner: None,
+            active_topics: ActiveTopics::default(),
+        }
+    }
+
+    /// Brings the connector to its target state from nothing running.
+    pub async fn start(&mut self, shared: &Shared) {
+        if self.target == TargetState::Stopped {
+            self.status.set(State::Stopped);
+            return;
+        }
+        match self.start_instance().await {
+            Ok(()) => {
+                self.status.set(if self.target == TargetState::Paused {
+                    State::Paused
+                } else {
+                    State::Running
+                });
+                self.start_tasks(shared).await;
+            }
+            Err(e) => {
+                tracing::error!(connector = %self.config.name, error = %e.trace(), "connector failed to start");
+                self.status.fail(e.trace());
+            }
+        }
+    }
+
+    async fn start_instance(&mut self) -> Result<(), ConnectError> {
+        let config = &self.config;
+        let (instance, task_configs) = match &config.plugin.factory {
+            PluginFactory::Source(make) => {
+                let mut c = make();
+                c.start(&config.props).await?;
+                let tasks = c.task_configs(config.tasks_max)?;
+                (Instance::Source(c), tasks)
+            }
+            PluginFactory::Sink(make) => {
+                let mut c = make();
+                c.start(&config.props).await?;
+                let tasks = c.task_configs(config.tasks_max)?;
+                (Instance::Sink(c), tasks)
+            }
+            _ => return Err(ConnectError::fatal("the plugin is not a connector")),
+        };
+        self.instance = Some(instance);
+        if config.tasks_max_enforce && task_configs.len() > config.tasks_max {
+            return Err(ConnectError::fatal(format!(
+                "The connector {} has generated {} tasks, which is greater than {}, the maximum number of tasks it is configured to create.",
+                config.name,
+                task_configs.len(),
+                config.tasks_max
+            )));
+        }
+        // Every task gets the connector's settings under its own (as Kafka Connect does).
+        self.task_configs = task_configs
+            .into_iter()
+            .map(|task| {
+                let mut props = config.props.clone();
+                props.extend(task);
+                props
+            })
+            .collect();
+        Ok(())
+    }
+
+    async fn start_tasks(&mut self, shared: &Shared) {
+        let assignments = match self.sink_assignment(shared).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.status.fail(e.trace());
+                return;
+            }
+        };
+        self.tasks = (0..self.task_configs.len()).map(|_| None).collect();
+        for index in 0..self.task_configs.len() {
+            let partitions = assignments
+                .as_ref()
+                .map(|a| a.get(index).cloned().unwrap_or_default());
+            self.start_task(shared, index, partitions);
+        }
+        if assignments.is_some() {
+            self.assigner = Some(self.spawn_assigner(shared));
+        }
+    }
+
+    /// Starts (or restarts) one task.
+    pub fn start_task(
+        &mut self,
+        shared: &Shared,
+        index: usize,
+        partitions: Option<Vec<TopicPartition>>,
+    ) {
+        let Some(instance) = &self.instance else {
+            return;
+        };
+        let Some(props) = self.task_configs.get(index).cloned() else {
+            return;
+        };
+        let initial = if self.target == TargetState::Paused {
+            TaskTarget::Pause
+        } else {
+            TaskTarget::Run
+        };
+        let (target_tx, target_rx) = watch::channel(initial);
+        let status = SharedStatus::new(State::Unassigned);
+        let env = TaskEnv {
+            id: TaskId {
+                connector: self.config.name.clone(),
+                task: index,
+            },
+            connector: Arc::clone(&self.config),
+            task_props: props,
+            plugins: Arc::clone(&shared.plugins),
+            worker: Arc::clone(&shared.worker),
+            kafka: shared.kafka.clone(),
+            producer: Arc::clone(&shared.producer),
+            offsets: Arc::clone(&shared.offsets),
+            status: status.clone(),
+            target: target_rx,
+            active_topics: self.active_topics.clone(),
+        };
+        let (handle, assignment) = match instance {
+            Instance::Source(c) => (tokio::spawn(task::source::run(env, c.create_task())), None),
+            Instance::Sink(c) => {
+                let (tx, rx) = watch::channel(partitions.unwrap_or_default());
+                (
+                    tokio::spawn(task::sink::run(env, c.create_task(), rx)),
+                    Some(tx),
+                )
+            }
+        };
+        if let Some(slot) = self.tasks.get_mut(index) {
+            *slot = Some(Task {
+                status,
+                target: target_tx,
+                handle,
+                assignment,
+            });
+        }
+    }
+
+    /// For sinks, the partitions of each task now.
+    async fn sink_assignment(
+        &self,
+        shared: &Shared,
+    ) -> Result<Option<Vec<Vec<TopicPartition>>>, ConnectError> {
+        let Some(selection) = &self.config.topics else {
+            return Ok(None);
+        };
+        let topics = shared.kafka.topics().await?;
+        Ok(Some(assign(&topics, selection, self.task_configs.len())))
+    }
+
+    /// Re-lists topics now and then and hands tasks their new partitions when they change.
+    fn spawn_assigner(&self, shared: &Shared) -> JoinHandle<()> {
+        let Some(selection) = self.config.topics.clone() else {
+            return tokio::spawn(async {});
+        };
+        let senders: Vec<Option<watch::Sender<Vec<TopicPartition>>>> = self
+            .tasks
+            .iter()
+            .map(|t| t.as_ref().and_then(|t| t.assignment.clone()))
+            .collect();
+        let kafka = shared.kafka.clone();
+        let name = self.config.name.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TOPIC_REFRESH).await;
+                match kafka.topics().await {
+                    Ok(topics) => {
+                        let next = assign(&topics, &selection, senders.len());
+                        for (sender, partitions) in senders.iter().zip(next) {
+                            if let Some(sender) = sender {
+                                sender.send_if_modified(|current| {
+                                    let changed = *current != partitions;
+                                    if changed {
+                                        *current = partitions;
+                                    }
+                                    changed
+                                });
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(connector = %name, error = %e, "cannot list topics to refresh the assignment")
+                    }
+                }
+            }
+        })
+    }
+
+    /// Restarts the connector instance. When its task configurations change, every task is
+    /// restarted with the new ones (returns `true`); otherwise the tasks keep running.
+    pub async fn restart_instance(&mut self, shared: &Shared) -> bool {
+        if let Some(instance) = self.instance.take() {
+            stop_instance(instance, &self.config.name).await;
+        }
+        let previous = std::mem::take(&mut self.task_configs);
+        match self.start_instance().await {
+            Ok(()) => {
+                self.status.set(if self.target == TargetState::Paused {
+                    State::Paused
+                } else {
+                    State::Running
+                });
+                if self.task_configs == previous {
+                    return false;
+                }
+                if let Some(assigner) = self.assigner.take() {
+                    assigner.abort();
+                }
+                let tasks: Vec<Task> = self.tasks.drain(..).flatten().collect();
+                stop_tasks(
+                    tasks,
+                    shared.worker.task_shutdown_timeout,
+                    &self.config.name,
+                )
+                .await;
+                self.start_tasks(shared).await;
+                true
+            }
+            Err(e) => {
+                self.task_configs = previous;
+                self.status.fail(e.trace());
+                false
+            }
+        }
+    }
+
+    /// Stops one task and starts it again with the same configuration and partitions.
+    pub async fn restart_task(&mut self, shared: &Shared, index: usize, timeout: Duration) {
+        let partitions = self
+            .tasks
+            .get(index)
+            .and_then(Option::as_ref)
+            .and_then(|t| t.assignment.as_ref().map(|a| a.borrow().clone()));
+        self.stop_task(index, timeout).await;
+        self.start_task(shared, index, partitions);
+    }
+
+    /// Sets every task's target (pause or resume).
+    pub fn set_task_targets(&self, target: TaskTarget) {
+        for task in self.tasks.iter().flatten() {
+            // A failed task stays FAILED until restarted (its loop has ended).
+            let _ = task.target.send(target);
+        }
+    }
+
+    /// Stops one task and waits for it, up to `timeout`.
+    pub async fn stop_task(&mut self, index: usize, timeout: Duration) {
+        let Some(task) = self.tasks.get_mut(index).and_then(Option::take) else {
+            return;
+        };
+        stop_tasks(vec![task], timeout, &self.config.name).await;
+    }
+
+    /// Stops the tasks and the instance.
+    pub async fn stop(&mut self, timeout: Duration) {
+        if let Some(assigner) = self.assigner.take() {
+            assigner.abort();
+        }
+        let tasks: Vec<Task> = self.tasks.drain(..).flatten().collect();
+        stop_tasks(tasks, timeout, &self.config.name).await;
+        if let Some(instance) = self.instance.take() {
+            stop_instance(instance, &self.config.name).await;
+        }
+        self.task_configs.clear();
+    }
+}
+
+async fn stop_instance(instance: Instance, connector: &str) {
+    let result = match instance {
+        Instance::Source(mut c) => c.stop().await,
+        Instance::Sink(mut c) => c.stop().await,
+    };
+    if let Err(e) = result {
+        tracing::warn!(connector, error = %e, "stopping the connector failed");
+    }
+}
+
+/// Asks tasks to stop, waits for all of them in parallel up to `timeout`, then aborts the rest.
+async fn stop_tasks(tasks: Vec<Task>, timeout: Duration, connector: &str) {
+    for task in &tasks {
+        let _ = task.target.send(TaskTarget::Stop);
+    }
+    let waits = tasks.into_iter().map(|task| async move {
+        let abort = task.handle.abort_handle();
+        if tokio::time::timeout(timeout, task.handle).await.is_err() {
+            abort.abort();
+            false
+        } else {
+            true
+        }
+    });
+    let finished = futures::future::join_all(waits).await;
+    let aborted = finished.iter().filter(|f| !**f).count();
+    if aborted > 0 {
+        tracing::warn!(
+            connector,
+            aborted,
+            "tasks did not stop within task.shutdown.graceful.timeout.ms and were aborted"
+        );
+    }
+}

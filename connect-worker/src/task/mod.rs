@@ -1,0 +1,121 @@
+//! The task loops: a source task's poll -> transform -> convert -> produce -> commit cycle and
+//! a sink task's fetch -> convert -> transform -> put -> commit cycle, with Kafka Connect's
+//! error handling.
+
+mod errors;
+pub mod sink;
+pub mod source;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use connect_core::config::Props;
+use connect_core::plugin::Plugins;
+
+use crate::config::WorkerConfig;
+use crate::connector_config::ConnectorConfig;
+use crate::kafka::{Kafka, Producer};
+use crate::status::SharedStatus;
+use crate::store::OffsetStore;
+
+pub use errors::RecordErrors;
+
+/// What the herder wants a task to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskTarget {
+    Run,
+    Pause,
+    Stop,
+}
+
+/// A task's identity: its connector and number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    pub connector: String,
+    pub task: usize,
+}
+
+impl std::fmt::Display for TaskId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.connector, self.task)
+    }
+}
+
+/// Everything a task loop needs from the worker.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    pub id: TaskId,
+    pub connector: Arc<ConnectorConfig>,
+    /// The task's own configuration, from the connector's `task_configs`.
+    pub task_props: Props,
+    pub plugins: Arc<Plugins>,
+    pub worker: Arc<WorkerConfig>,
+    pub kafka: Kafka,
+    pub producer: Arc<Producer>,
+    pub offsets: Arc<dyn OffsetStore>,
+    pub status: SharedStatus,
+    pub target: watch::Receiver<TaskTarget>,
+    /// The topics the connector's tasks used (KIP-558 active topics).
+    pub active_topics: ActiveTopics,
+}
+
+/// The topics a connector's tasks wrote to or read from since the last reset.
+#[derive(Debug, Clone, Default)]
+pub struct ActiveTopics(Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>);
+
+impl ActiveTopics {
+    /// Records a topic as used.
+    pub fn add(&self, topic: &str) {
+        let mut topics = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !topics.contains(topic) {
+            topics.insert(topic.to_owned());
+        }
+    }
+
+    /// The topics, sorted.
+    pub fn list(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets every topic.
+    pub fn reset(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl TaskEnv {
+    /// The current target.
+    pub(crate) fn target(&self) -> TaskTarget {
+        *self.target.borrow()
+    }
+
+    /// Waits while paused; returns the target once it is not `Pause`.
+    pub(crate) async fn wait_while_paused(&mut self) -> TaskTarget {
+        loop {
+            let target = *self.target.borrow_and_update();
+            if target != TaskTarget::Pause {
+                return target;
+            }
+            if self.target.changed().await.is_err() {
+                return TaskTarget::Stop; // the herder is gone
+            }
+        }
+    }
+
+    /// Sleeps for `delay` unless the target changes first (so stop is prompt during back-off).
+    pub(crate) async fn back_off(&mut self, delay: Duration) {
+        let _ = tokio::time::timeout(delay, self.target.changed()).await;
+    }
+}
+
+/// The next back-off delay: doubling from 100 ms, capped at `max` (and at 10 s).
+pub(crate) fn next_backoff(current: Duration, max: Duration) -> Duration {
+    (current * 2).clamp(Duration::from_millis(100), max.min(Duration::from_secs(10)))
+}

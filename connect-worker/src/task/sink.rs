@@ -1,0 +1,598 @@
+//! The sink task loop: per-partition fetchers -> converters -> transforms -> `put`, and every
+//! `offset.flush.interval.ms` (or when the task asks) `pre_commit` -> offsets stored.
+//!
+//! Sink offsets live in the worker's offset store under Kafka Connect's REST shape:
+//! partition `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset to
+//! read). A new sink starts at the earliest offset.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::json;
+use tokio::sync::watch;
+
+use connect_core::config::Props;
+use connect_core::connector::{ErrantRecordReporter, Offsets, SinkTask, SinkTaskContext};
+use connect_core::record::{SinkRecord, SourceMap, TopicPartition};
+use connect_core::transforms::{Outcome, TransformChain};
+use connect_core::ConnectError;
+
+use super::{next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use crate::connector_config::DeadLetterQueue;
+use crate::convert::Converters;
+use crate::kafka::fetcher::{FetchConfig, FetchedRecord, Fetchers};
+use crate::kafka::{Producer, ProducerRecord};
+use crate::status::State;
+
+/// The most records handed to one `put` (the Java consumer's `max.poll.records`).
+const MAX_BATCH_RECORDS: usize = 500;
+/// How long one round waits for data before checking for pause, stop and commits.
+const FETCH_WAIT: Duration = Duration::from_millis(500);
+
+/// The offset store's partition key of a Kafka partition.
+pub fn partition_key(tp: &TopicPartition) -> SourceMap {
+    let mut map = SourceMap::new();
+    map.insert("kafka_topic".into(), json!(tp.topic.to_string()));
+    map.insert("kafka_partition".into(), json!(tp.partition));
+    map
+}
+
+/// The offset store's value of a Kafka offset.
+pub fn offset_value(offset: i64) -> SourceMap {
+    let mut map = SourceMap::new();
+    map.insert("kafka_offset".into(), json!(offset));
+    map
+}
+
+/// Requests a task made through its context, applied by the loop between batches.
+#[derive(Debug, Default)]
+struct Requests {
+    seeks: Vec<(TopicPartition, i64)>,
+    pause: BTreeSet<TopicPartition>,
+    resume: BTreeSet<TopicPartition>,
+    commit: bool,
+}
+
+struct Context {
+    config: Props,
+    assignment: Mutex<Vec<TopicPartition>>,
+    requests: Mutex<Requests>,
+    reporter: Option<Arc<dyn ErrantRecordReporter>>,
+}
+
+impl Context {
+    fn requests(&self) -> std::sync::MutexGuard<'_, Requests> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl SinkTaskContext for Context {
+    fn offset(&self, partition: &TopicPartition, offset: i64) {
+        self.requests().seeks.push((partition.clone(), offset));
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        self.assignment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn pause(&self, partitions: &[TopicPartition]) {
+        let mut r = self.requests();
+        for p in partitions {
+            r.resume.remove(p);
+            r.pause.insert(p.clone());
+        }
+    }
+
+    fn resume(&self, partitions: &[TopicPartition]) {
+        let mut r = self.requests();
+        for p in partitions {
+            r.pause.remove(p);
+            r.resume.insert(p.clone());
+        }
+    }
+
+    fn request_commit(&self) {
+        self.requests().commit = true;
+    }
+
+    fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
+        self.reporter.clone()
+    }
+
+    fn config(&self) -> &Props {
+        &self.config
+    }
+}
+
+/// Takes the records a task reports (KIP-610): fails the task under `errors.tolerance=none`;
+/// otherwise logs and, with a dead-letter queue, writes them there (re-encoded with the
+/// connector's converters).
+struct Reporter {
+    task: String,
+    tolerate_all: bool,
+    converters: Arc<Converters>,
+    producer: Arc<Producer>,
+    dead_letter_queue: Option<DeadLetterQueue>,
+}
+
+#[async_trait]
+impl ErrantRecordReporter for Reporter {
+    async fn report(&self, record: &SinkRecord, error: &ConnectError) -> Result<(), ConnectError> {
+        if !self.tolerate_all {
+            return Err(ConnectError::fatal(format!(
+                "Tolerance exceeded in error handler: the task reported {}@{}: {}",
+                record.original, record.original_offset, error
+            )));
+        }
+        tracing::warn!(task = %self.task, record = %format!("{}@{}", record.original, record.original_offset), error = %error, "the task reported an errant record");
+        if let Some(dlq) = &self.dead_letter_queue {
+            let mut out = self.converters.to_producer_record(record)?;
+            out.topic = dlq.topic.as_str().into();
+            out.partition = None;
+            if dlq.context_headers {
+                out.headers.extend(context_headers(
+                    &record.original,
+                    record.original_offset,
+                    &self.task,
+                    "TASK_PUT",
+                    "connector task",
+                    error,
+                ));
+            }
+            self.producer.send(&[out]).await.map_err(|e| {
+                ConnectError::retriable("cannot write to the dead-letter queue").with_source(e)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Kafka Connect's `__connect.errors.*` headers on a dead-letter record.
+fn context_headers(
+    tp: &TopicPartition,
+    offset: i64,
+    task: &str,
+    stage: &str,
+    class: &str,
+    error: &ConnectError,
+) -> Vec<(String, Bytes)> {
+    let (connector, task_id) = task.rsplit_once('-').unwrap_or((task, "0"));
+    let message = match error {
+        ConnectError::Fatal { message, .. } | ConnectError::Retriable { message, .. } => {
+            message.clone()
+        }
+        other => other.to_string(),
+    };
+    [
+        ("__connect.errors.topic", tp.topic.to_string()),
+        ("__connect.errors.partition", tp.partition.to_string()),
+        ("__connect.errors.offset", offset.to_string()),
+        ("__connect.errors.connector.name", connector.to_owned()),
+        ("__connect.errors.task.id", task_id.to_owned()),
+        ("__connect.errors.stage", stage.to_owned()),
+        ("__connect.errors.class.name", class.to_owned()),
+        (
+            "__connect.errors.exception.class.name",
+            "org.apache.kafka.connect.errors.DataException".to_owned(),
+        ),
+        ("__connect.errors.exception.message", message),
+        ("__connect.errors.exception.stacktrace", error.trace()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Bytes::from(v)))
+    .collect()
+}
+
+/// Where each partition is: the next offset to read and the last committed one.
+#[derive(Debug, Default)]
+struct Positions {
+    next: BTreeMap<TopicPartition, i64>,
+    committed: BTreeMap<TopicPartition, i64>,
+}
+
+/// Runs a sink task until it is stopped or fails; `assignment` carries the partitions the
+/// herder gives it.
+pub async fn run(
+    mut env: TaskEnv,
+    mut task: Box<dyn SinkTask>,
+    assignment: watch::Receiver<Vec<TopicPartition>>,
+) {
+    let id = env.id.to_string();
+    let result = run_inner(&mut env, task.as_mut(), assignment).await;
+    if let Err(e) = task.stop().await {
+        tracing::warn!(task = %id, error = %e, "stopping the task failed");
+    }
+    match result {
+        Ok(()) => tracing::info!(task = %id, "task stopped"),
+        Err(e) => {
+            tracing::error!(task = %id, error = %e.trace(), "task failed");
+            env.status.fail(e.trace());
+        }
+    }
+}
+
+struct Loop<'a> {
+    env: &'a mut TaskEnv,
+    task: &'a mut dyn SinkTask,
+    ctx: Arc<Context>,
+    fetchers: Fetchers,
+    positions: Positions,
+    paused_by_task: BTreeSet<TopicPartition>,
+    errors: RecordErrors,
+    converters: Arc<Converters>,
+    chain: TransformChain,
+}
+
+async fn run_inner(
+    env: &mut TaskEnv,
+    task: &mut dyn SinkTask,
+    mut assignment: watch::Receiver<Vec<TopicPartition>>,
+) -> Result<(), ConnectError> {
+    let converters = Arc::new(Converters::for_connector(
+        &env.plugins,
+        &env.worker,
+        &env.connector.props,
+    )?);
+    let chain = TransformChain::from_config(&env.connector.props, &env.plugins)?;
+    let policy = env.connector.errors.clone();
+    let reporter: Arc<dyn ErrantRecordReporter> = Arc::new(Reporter {
+        task: env.id.to_string(),
+        tolerate_all: policy.tolerate_all,
+        converters: Arc::clone(&converters),
+        producer: Arc::clone(&env.producer),
+        dead_letter_queue: policy.dead_letter_queue.clone(),
+    });
+    let ctx = Arc::new(Context {
+        config: env.task_props.clone(),
+        assignment: Mutex::default(),
+        requests: Mutex::default(),
+        reporter: Some(reporter),
+    });
+    task.start(
+        &env.task_props,
+        Arc::clone(&ctx) as Arc<dyn SinkTaskContext>,
+    )
+    .await?;
+    env.status.set(State::Running);
+    tracing::info!(task = %env.id, "sink task started");
+
+    let fetchers = Fetchers::new(env.kafka.clone(), FetchConfig::default(), 64);
+    let errors = RecordErrors::new(policy, env.id.to_string());
+    let mut l = Loop {
+        env,
+        task,
+        ctx,
+        fetchers,
+        positions: Positions::default(),
+        paused_by_task: BTreeSet::new(),
+        errors,
+        converters,
+        chain,
+    };
+    let initial = assignment.borrow_and_update().clone();
+    l.assign(initial).await?;
+    let mut last_commit = Instant::now();
+    loop {
+        match l.env.target() {
+            TaskTarget::Stop => break,
+            TaskTarget::Pause => {
+                l.commit().await;
+                l.fetchers.stop_all();
+                l.env.status.set(State::Paused);
+                if l.env.wait_while_paused().await == TaskTarget::Stop {
+                    break;
+                }
+                l.env.status.set(State::Running);
+                l.start_fetchers();
+            }
+            TaskTarget::Run => {}
+        }
+        if assignment.has_changed().unwrap_or(false) {
+            let next = assignment.borrow_and_update().clone();
+            l.commit().await;
+            l.assign(next).await?;
+        }
+        l.apply_requests();
+        let batches = l
+            .fetchers
+            .next(MAX_BATCH_RECORDS, FETCH_WAIT)
+            .await
+            .map_err(ConnectError::from)?;
+        let mut records = Vec::new();
+        for batch in batches {
+            let tp = batch.partition;
+            for fetched in batch.records {
+                let offset = fetched.offset;
+                if let Some(record) = l.convert(&tp, fetched).await? {
+                    records.push(record);
+                }
+                l.positions.next.insert(tp.clone(), offset + 1);
+            }
+        }
+        if !records.is_empty() {
+            l.put(&records).await?;
+        }
+        let commit_requested = std::mem::take(&mut l.ctx.requests().commit);
+        if commit_requested || last_commit.elapsed() >= l.env.worker.offset_flush_interval {
+            l.commit().await;
+            last_commit = Instant::now();
+        }
+    }
+    l.commit().await;
+    let assigned = l.ctx.assignment();
+    l.fetchers.stop_all();
+    l.task.close(&assigned).await
+}
+
+impl Loop<'_> {
+    /// Moves to a new assignment: closes partitions no longer assigned, opens new ones at
+    /// their stored offsets (or the earliest), and lets the task seek.
+    async fn assign(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ConnectError> {
+        let old = self.ctx.assignment();
+        let removed: Vec<TopicPartition> = old
+            .iter()
+            .filter(|p| !partitions.contains(p))
+            .cloned()
+            .collect();
+        let added: Vec<TopicPartition> = partitions
+            .iter()
+            .filter(|p| !old.contains(p))
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            self.task.close(&removed).await?;
+            for p in &removed {
+                self.fetchers.stop(p);
+                self.positions.next.remove(p);
+                self.positions.committed.remove(p);
+                self.paused_by_task.remove(p);
+            }
+        }
+        *self
+            .ctx
+            .assignment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = partitions;
+        if added.is_empty() {
+            return Ok(());
+        }
+        for p in &added {
+            self.env.active_topics.add(&p.topic);
+            let stored = self
+                .env
+                .offsets
+                .get(&self.env.id.connector, &partition_key(p))
+                .and_then(|o| o.get("kafka_offset").and_then(|v| v.as_i64()));
+            if let Some(offset) = stored {
+                self.positions.committed.insert(p.clone(), offset);
+            }
+            self.positions.next.insert(p.clone(), stored.unwrap_or(0));
+        }
+        self.task.open(&added).await?;
+        tracing::info!(task = %self.env.id, partitions = ?added, "partitions assigned");
+        self.apply_requests();
+        for p in &added {
+            if !self.paused_by_task.contains(p) {
+                let offset = self.positions.next.get(p).copied().unwrap_or(0);
+                self.fetchers.start(p.clone(), offset);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the seeks, pauses and resumes the task asked for.
+    fn apply_requests(&mut self) {
+        let (seeks, pause, resume) = {
+            let mut r = self.ctx.requests();
+            (
+                std::mem::take(&mut r.seeks),
+                std::mem::take(&mut r.pause),
+                std::mem::take(&mut r.resume),
+            )
+        };
+        for (p, offset) in seeks {
+            if self.positions.next.contains_key(&p) {
+                self.positions.next.insert(p.clone(), offset);
+                if !self.paused_by_task.contains(&p) {
+                    self.fetchers.start(p, offset);
+                }
+            }
+        }
+        for p in pause {
+            self.fetchers.stop(&p);
+            self.paused_by_task.insert(p);
+        }
+        for p in resume {
+            if self.paused_by_task.remove(&p) {
+                let offset = self.positions.next.get(&p).copied().unwrap_or(0);
+                self.fetchers.start(p, offset);
+            }
+        }
+    }
+
+    /// Restarts the fetchers of every assigned, unpaused partition at its position.
+    fn start_fetchers(&mut self) {
+        let starts: Vec<(TopicPartition, i64)> = self
+            .positions
+            .next
+            .iter()
+            .filter(|(p, _)| !self.paused_by_task.contains(*p))
+            .map(|(p, o)| (p.clone(), *o))
+            .collect();
+        for (p, offset) in starts {
+            self.fetchers.start(p, offset);
+        }
+    }
+
+    /// Converts and transforms one fetched record; `None` when it is dropped or tolerated.
+    async fn convert(
+        &mut self,
+        tp: &TopicPartition,
+        fetched: FetchedRecord,
+    ) -> Result<Option<SinkRecord>, ConnectError> {
+        let converters = Arc::clone(&self.converters);
+        let converted = self
+            .errors
+            .retry(|| converters.to_sink_record(&tp.topic, tp.partition, &fetched))
+            .await;
+        let mut record = match converted {
+            Ok(record) => record,
+            Err(e) => {
+                self.tolerate(tp, &fetched, "VALUE_CONVERTER", "converter", e)
+                    .await?;
+                return Ok(None);
+            }
+        };
+        let chain = &self.chain;
+        match self.errors.retry(|| chain.apply(&mut record.record)).await {
+            Ok(Outcome::Keep) => Ok(Some(record)),
+            Ok(Outcome::Drop) => Ok(None),
+            Err(e) => {
+                self.tolerate(tp, &fetched, "TRANSFORMATION", "transformation", e)
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies the error policy to a failed record, writing it to the dead-letter queue when
+    /// tolerated and one is configured.
+    async fn tolerate(
+        &mut self,
+        tp: &TopicPartition,
+        fetched: &FetchedRecord,
+        stage: &str,
+        class: &str,
+        error: ConnectError,
+    ) -> Result<(), ConnectError> {
+        let dlq_record = self.errors.policy().dead_letter_queue.clone().map(|dlq| {
+            let mut headers = fetched.headers.clone();
+            if dlq.context_headers {
+                headers.extend(context_headers(
+                    tp,
+                    fetched.offset,
+                    &self.env.id.to_string(),
+                    stage,
+                    class,
+                    &error,
+                ));
+            }
+            (
+                dlq,
+                ProducerRecord {
+                    topic: "".into(),
+                    partition: None,
+                    key: fetched.key.clone(),
+                    value: fetched.value.clone(),
+                    headers,
+                    timestamp: Some(fetched.timestamp),
+                },
+            )
+        });
+        self.errors
+            .tolerate(stage, || format!("{tp}@{}", fetched.offset), error)?;
+        if let Some((dlq, mut record)) = dlq_record {
+            record.topic = dlq.topic.as_str().into();
+            if self.env.kafka.partitions(&dlq.topic).await?.is_none() {
+                self.env
+                    .kafka
+                    .create_topic(&dlq.topic, 1, dlq.replication_factor)
+                    .await?;
+            }
+            self.env.producer.send(&[record]).await.map_err(|e| {
+                ConnectError::fatal("cannot write to the dead-letter queue").with_source(e)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Hands a batch to the task, retrying it after retriable errors until it is taken or the
+    /// task is stopped.
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
+        let mut backoff = Duration::ZERO;
+        loop {
+            match self.task.put(records).await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_retriable() => {
+                    if self.env.target() == TaskTarget::Stop {
+                        // Not committed: the records are read again after a restart.
+                        return Ok(());
+                    }
+                    backoff = next_backoff(backoff, self.env.connector.errors.retry_delay_max);
+                    tracing::warn!(task = %self.env.id, error = %e, "put failed, retrying the batch in {backoff:?}");
+                    self.env.back_off(backoff).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Asks the task which offsets are safe and stores them. A failure is logged and the
+    /// partitions rewind to their last committed offsets, as Kafka Connect does.
+    async fn commit(&mut self) {
+        let current: Offsets = self.positions.next.clone();
+        if current.is_empty() {
+            return;
+        }
+        match self.task.pre_commit(current).await {
+            Ok(safe) => {
+                let changed: Vec<(SourceMap, Option<SourceMap>)> = safe
+                    .iter()
+                    .filter(|(p, o)| {
+                        self.positions.next.contains_key(*p)
+                            && self.positions.committed.get(*p) != Some(*o)
+                    })
+                    .map(|(p, o)| (partition_key(p), Some(offset_value(*o))))
+                    .collect();
+                if changed.is_empty() {
+                    return;
+                }
+                let store = Arc::clone(&self.env.offsets);
+                let connector = self.env.id.connector.clone();
+                let stored =
+                    tokio::task::spawn_blocking(move || store.put(&connector, changed)).await;
+                match stored {
+                    Ok(Ok(())) => {
+                        for (p, o) in safe {
+                            if self.positions.next.contains_key(&p) {
+                                self.positions.committed.insert(p, o);
+                            }
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(task = %self.env.id, error = %e, "cannot store sink offsets")
+                    }
+                    Err(e) => {
+                        tracing::error!(task = %self.env.id, error = %e, "storing sink offsets panicked")
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(task = %self.env.id, error = %e.trace(), "flush failed; rewinding to the last committed offsets");
+                let rewinds: Vec<(TopicPartition, i64)> = self
+                    .positions
+                    .next
+                    .keys()
+                    .map(|p| {
+                        (
+                            p.clone(),
+                            self.positions.committed.get(p).copied().unwrap_or(0),
+                        )
+                    })
+                    .collect();
+                for (p, offset) in rewinds {
+                    self.positions.next.insert(p.clone(), offset);
+                    if !self.paused_by_task.contains(&p) {
+                        self.fetchers.start(p, offset);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The source task loop: poll -> transforms -> converters -> producer -> acknowledgements ->
+//! `commit_record`, and every `offset.flush.interval.ms` the offsets are stored and the task's
+//! `commit` is called. One batch is in flight at a time, so memory stays bounded by the batch
+//! and every stored offset belongs to a record Kafka acknowledged.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_core::config::Props;
+use connect_core::connector::{SourceTask, SourceTaskContext};
+use connect_core::record::{SourceMap, SourceRecord};
+use connect_core::transforms::{Outcome, TransformChain};
+use connect_core::ConnectError;
+
+use super::{next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use crate::convert::Converters;
+use crate::kafka::ProduceError;
+use crate::status::State;
+use crate::store::OffsetStore;
+
+/// What a source task reads its committed offsets from.
+struct Context {
+    connector: String,
+    offsets: Arc<dyn OffsetStore>,
+    config: Props,
+}
+
+impl SourceTaskContext for Context {
+    fn offset(&self, partition: &SourceMap) -> Option<SourceMap> {
+        self.offsets.get(&self.connector, partition)
+    }
+
+    fn config(&self) -> &Props {
+        &self.config
+    }
+}
+
+/// Runs a source task until it is stopped or fails; the status tells which.
+pub async fn run(mut env: TaskEnv, mut task: Box<dyn SourceTask>) {
+    let id = env.id.to_string();
+    let result = run_inner(&mut env, task.as_mut()).await;
+    if let Err(e) = task.stop().await {
+        tracing::warn!(task = %id, error = %e, "stopping the task failed");
+    }
+    match result {
+        Ok(()) => tracing::info!(task = %id, "task stopped"),
+        Err(e) => {
+            tracing::error!(task = %id, error = %e.trace(), "task failed");
+            env.status.fail(e.trace());
+        }
+    }
+}
+
+async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), ConnectError> {
+    let converters = Converters::for_connector(&env.plugins, &env.worker, &env.connector.props)?;
+    let chain = TransformChain::from_config(&env.connector.props, &env.plugins)?;
+    let mut errors = RecordErrors::new(env.connector.errors.clone(), env.id.to_string());
+    let context = Arc::new(Context {
+        connector: env.id.connector.clone(),
+        offsets: Arc::clone(&env.offsets),
+        config: env.task_props.clone(),
+    });
+    task.start(&env.task_props, context).await?;
+    env.status.set(State::Running);
+    tracing::info!(task = %env.id, "source task started");
+
+    let mut pending: HashMap<String, (SourceMap, SourceMap)> = HashMap::new();
+    let mut known_topics: HashSet<String> = HashSet::new();
+    let mut last_flush = Instant::now();
+    let mut backoff = Duration::ZERO;
+    loop {
+        match env.target() {
+            TaskTarget::Stop => break,
+            TaskTarget::Pause => {
+                commit_offsets(env, task, &mut pending).await?;
+                env.status.set(State::Paused);
+                if env.wait_while_paused().await == TaskTarget::Stop {
+                    break;
+                }
+                env.status.set(State::Running);
+            }
+            TaskTarget::Run => {}
+        }
+        let mut records = match task.poll().await {
+            Ok(records) => {
+                backoff = Duration::ZERO;
+                records
+            }
+            Err(e) if e.is_retriable() => {
+                backoff = next_backoff(backoff, env.connector.errors.retry_delay_max);
+                tracing::warn!(task = %env.id, error = %e, "poll failed, retrying in {backoff:?}");
+                env.back_off(backoff).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if !records.is_empty() {
+            send(
+                env,
+                task,
+                &chain,
+                &converters,
+                &mut errors,
+                &mut records,
+                &mut known_topics,
+            )
+            .await?;
+            for record in records {
+                let key = partition_key(&record.source_partition);
+                pending.insert(key, (record.source_partition, record.source_offset));
+            }
+        }
+        if last_flush.elapsed() >= env.worker.offset_flush_interval {
+            commit_offsets(env, task, &mut pending).await?;
+            last_flush = Instant::now();
+        }
+    }
+    commit_offsets(env, task, &mut pending).await
+}
+
+/// Transforms, converts and sends a batch, then tells the task which records Kafka has.
+async fn send(
+    env: &mut TaskEnv,
+    task: &mut dyn SourceTask,
+    chain: &TransformChain,
+    converters: &Converters,
+    errors: &mut RecordErrors,
+    records: &mut [SourceRecord],
+    known_topics: &mut HashSet<String>,
+) -> Result<(), ConnectError> {
+    let mut to_send = Vec::with_capacity(records.len());
+    let mut sent_index = Vec::with_capacity(records.len());
+    for (i, record) in records.iter_mut().enumerate() {
+        let outcome = errors.retry(|| chain.apply(&mut record.record)).await;
+        match outcome {
+            Ok(Outcome::Keep) => {}
+            Ok(Outcome::Drop) => continue,
+            Err(e) => {
+                errors.tolerate("transformation", || describe(record), e)?;
+                continue;
+            }
+        }
+        match errors
+            .retry(|| converters.to_producer_record(&record.record))
+            .await
+        {
+            Ok(kafka_record) => {
+                to_send.push(kafka_record);
+                sent_index.push(i);
+            }
+            Err(e) => errors.tolerate("conversion", || describe(record), e)?,
+        }
+    }
+    for topic in to_send
+        .iter()
+        .map(|r| r.topic.to_string())
+        .collect::<HashSet<_>>()
+    {
+        if !known_topics.contains(&topic) {
+            ensure_topic(env, &topic).await?;
+            env.active_topics.add(&topic);
+            known_topics.insert(topic);
+        }
+    }
+    let mut backoff = Duration::ZERO;
+    let metadata = loop {
+        match env.producer.send(&to_send).await {
+            Ok(metadata) => break metadata,
+            Err(ProduceError::Kafka(e)) if e.is_retriable() => {
+                backoff = next_backoff(backoff, env.connector.errors.retry_delay_max);
+                tracing::warn!(task = %env.id, error = %e, "produce failed, retrying in {backoff:?}");
+                env.back_off(backoff).await;
+                if env.target() == TaskTarget::Stop {
+                    return Err(ConnectError::retriable(
+                        "stopped while records were not yet written to Kafka; they will be polled again",
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(ConnectError::fatal("cannot write records to Kafka").with_source(e))
+            }
+        }
+    };
+    for (index, meta) in sent_index.into_iter().zip(metadata.iter()) {
+        task.commit_record(&records[index], meta);
+    }
+    Ok(())
+}
+
+/// Creates a missing topic when topic creation is on (Kafka Connect's `topic.creation.*`).
+async fn ensure_topic(env: &TaskEnv, topic: &str) -> Result<(), ConnectError> {
+    if env.kafka.partitions(topic).await?.is_some() {
+        return Ok(());
+    }
+    if !env.worker.topic_creation_enable {
+        return Err(ConnectError::fatal(format!(
+            "topic {topic} does not exist and topic.creation.enable=false"
+        )));
+    }
+    let (partitions, replication) = env.connector.topic_creation;
+    if env
+        .kafka
+        .create_topic(topic, partitions, replication)
+        .await?
+    {
+        tracing::info!(task = %env.id, topic, partitions, "created topic");
+    }
+    Ok(())
+}
+
+/// Stores the offsets of everything acknowledged so far, then lets the task commit.
+async fn commit_offsets(
+    env: &TaskEnv,
+    task: &mut dyn SourceTask,
+    pending: &mut HashMap<String, (SourceMap, SourceMap)>,
+) -> Result<(), ConnectError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let offsets = pending.drain().map(|(_, (p, o))| (p, Some(o))).collect();
+    let store = Arc::clone(&env.offsets);
+    let connector = env.id.connector.clone();
+    tokio::task::spawn_blocking(move || store.put(&connector, offsets))
+        .await
+        .map_err(|e| ConnectError::fatal("storing offsets panicked").with_source(e))?
+        .map_err(|e| ConnectError::retriable("cannot store source offsets").with_source(e))?;
+    task.commit().await
+}
+
+fn partition_key(partition: &SourceMap) -> String {
+    serde_json::to_string(partition).unwrap_or_default()
+}
+
+fn describe(record: &SourceRecord) -> String {
+    format!(
+        "topic {} source partition {} offset {}",
+        record.topic,
+        serde_json::Value::Object(record.source_partition.clone()),
+        serde_json::Value::Object(record.source_offset.clone())
+    )
+}

@@ -1,0 +1,186 @@
+//! Tests of the FileStream sink connector and task.
+
+use std::path::{Path, PathBuf};
+
+use connect_core::connector::ErrantRecordReporter;
+use connect_core::data::{Struct, Value};
+use connect_core::record::{ConnectRecord, TopicPartition};
+
+use super::*;
+
+/// A directory of its own for each test, removed at the end.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("connect-file-sink-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A context that offers nothing; the task uses none of it.
+struct NoContext(Props);
+
+impl SinkTaskContext for NoContext {
+    fn offset(&self, _: &TopicPartition, _: i64) {}
+    fn assignment(&self) -> Vec<TopicPartition> {
+        Vec::new()
+    }
+    fn pause(&self, _: &[TopicPartition]) {}
+    fn resume(&self, _: &[TopicPartition]) {}
+    fn request_commit(&self) {}
+    fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
+        None
+    }
+    fn config(&self) -> &Props {
+        &self.0
+    }
+}
+
+fn props(file: &Path) -> Props {
+    Props::from([
+        ("file".to_owned(), file.display().to_string()),
+        ("topics".to_owned(), "users".to_owned()),
+    ])
+}
+
+async fn started(props: &Props) -> FileStreamSinkTask {
+    let mut task = FileStreamSinkTask::default();
+    task.start(props, Arc::new(NoContext(props.clone())))
+        .await
+        .unwrap();
+    task
+}
+
+fn record(offset: i64, value: Value) -> SinkRecord {
+    SinkRecord::new(
+        "users".into(),
+        0,
+        offset,
+        ConnectRecord::new("users", value),
+    )
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test]
+async fn writes_values_one_per_line_visible_after_flush() {
+    let dir = TempDir::new("write");
+    let path = dir.file("out.txt");
+    let mut task = started(&props(&path)).await;
+    assert_eq!(read(&path), ""); // created at start
+
+    task.put(&[
+        record(0, Value::from("first line")),
+        record(1, Value::Int64(42)),
+        record(2, Value::Boolean(true)),
+        record(3, Value::from("ünïcødé")),
+    ])
+    .await
+    .unwrap();
+    // Buffered until flush.
+    assert_eq!(read(&path), "");
+
+    let offsets = Offsets::from([(TopicPartition::new("users", 0), 4)]);
+    task.flush(&offsets).await.unwrap();
+    assert_eq!(read(&path), "first line\n42\ntrue\nünïcødé\n");
+
+    // What the worker calls: pre_commit flushes and keeps every offset.
+    task.put(&[record(4, Value::from("more"))]).await.unwrap();
+    let committed = task.pre_commit(offsets.clone()).await.unwrap();
+    assert_eq!(committed, offsets);
+    assert_eq!(read(&path), "first line\n42\ntrue\nünïcødé\nmore\n");
+    task.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn null_values_are_written_as_null_and_composites_by_display() {
+    let dir = TempDir::new("null");
+    let path = dir.file("out.txt");
+    let mut task = started(&props(&path)).await;
+    let st = Value::Struct(Struct::new().with("id", 1i64).with("name", "a"));
+    task.put(&[
+        record(0, Value::Null),
+        record(1, Value::from("")),
+        record(2, st),
+    ])
+    .await
+    .unwrap();
+    task.flush(&Offsets::new()).await.unwrap();
+    assert_eq!(read(&path), "null\n\n{\"id\":1,\"name\":\"a\"}\n");
+}
+
+#[tokio::test]
+async fn appends_to_an_existing_file_and_stop_flushes() {
+    let dir = TempDir::new("append");
+    let path = dir.file("out.txt");
+    std::fs::write(&path, "old\n").unwrap();
+    let mut task = started(&props(&path)).await;
+    task.put(&[record(0, Value::from("new"))]).await.unwrap();
+    assert_eq!(read(&path), "old\n");
+    task.stop().await.unwrap();
+    assert_eq!(read(&path), "old\nnew\n");
+    // A stopped task writes no more, and says so.
+    let err = task.put(&[record(1, Value::Null)]).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Fatal { .. }));
+    task.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_created_fails_start() {
+    let dir = TempDir::new("nodir");
+    let path = dir.file("missing-dir").join("out.txt");
+    let props = props(&path);
+    let err = FileStreamSinkTask::default()
+        .start(&props, Arc::new(NoContext(props.clone())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::Fatal { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Couldn't find or create file '{}' for FileStreamSinkTask",
+            path.display()
+        )
+    );
+    assert!(err.trace().contains("Caused by: "), "{}", err.trace());
+}
+
+#[tokio::test]
+async fn config_errors_and_task_configs() {
+    let mut connector = FileStreamSinkConnector::default();
+    let no_file = Props::from([("topics".to_owned(), "users".to_owned())]);
+    let expected = "Missing required configuration \"file\" which has no default value.";
+    assert_eq!(connector.validate(&no_file).to_string(), expected);
+    let err = connector.start(&no_file).await.unwrap_err();
+    assert!(matches!(err, ConnectError::Config(_)));
+    assert_eq!(err.to_string(), expected);
+    let err = FileStreamSinkTask::default()
+        .start(&no_file, Arc::new(NoContext(no_file.clone())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectError::Config(_)));
+
+    let props = props(Path::new("out.txt"));
+    assert!(connector.validate(&props).is_empty());
+    connector.start(&props).await.unwrap();
+    assert_eq!(connector.task_configs(3).unwrap(), vec![props.clone(); 3]);
+    assert!(connector.task_configs(0).unwrap().is_empty());
+    let _task = connector.create_task();
+    connector.stop().await.unwrap();
+}
