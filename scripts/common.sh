@@ -18,6 +18,8 @@ VENV_DIR="$CACHE_DIR/venv"
 VENV_PYTHON="$VENV_DIR/bin/python"
 # Pinned so every run tests against the same independent client.
 KAFKA_PYTHON_VERSION="2.2.15"
+# A third-party Kafka Connect REST client: the worker must work with it unchanged.
+KAFKA_CONNECT_PY_VERSION="1.0.0"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -1,45 +1,76 @@
 #!/usr/bin/env bash
-# The main job, on real services: starts Kafka (tansu) and Redis on loopback, puts records in a
-# Kafka topic and shows them arriving in Redis, then stops everything it started.
+# The main job, on real services: Kafka (tansu) and Redis on loopback, the connect-worker
+# started, connectors created over the REST API with curl, and records visibly moving.
 #
-# The connect-worker runtime does not exist yet (issue #4). Until it does, this demo moves the
-# records with kafka-python and redis-cli, to show the services the worker will use are up and
-# talking; the worker will take this glue's place.
+# Until the Redis connectors exist (issues #5, #6), the demo moves lines from a file into a
+# Kafka topic with FileStreamSource and from the topic into another file with FileStreamSink,
+# as Kafka's own quickstart does, and reads the topic back with kafka-python.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 scripts/install-deps.sh
-trap 'scripts/services.sh stop' EXIT
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+log "building connect-worker"
+cargo build --quiet --release --locked -p connect-worker
+WORKER_BIN="$CARGO_TARGET_DIR/release/connect-worker"
+
+DEMO_DIR="$(mktemp -d)"
+WORKER_PID=""
+cleanup() {
+    if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
+        kill -TERM "$WORKER_PID" 2>/dev/null || true
+        wait "$WORKER_PID" 2>/dev/null || true
+    fi
+    scripts/services.sh stop
+    rm -rf "$DEMO_DIR"
+}
+trap cleanup EXIT
 scripts/services.sh start
 # shellcheck disable=SC1090
 source "$SERVICES_ENV"
 
-TOPIC=orders
-"$TANSU_BIN" topic create "$TOPIC" --partitions 4 --broker "$KAFKA_BROKER_URL" >/dev/null
-log "created topic $TOPIC (4 partitions) on $KAFKA_BOOTSTRAP"
+REST_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+REST="http://127.0.0.1:$REST_PORT"
+cat >"$DEMO_DIR/worker.properties" <<PROPS
+bootstrap.servers=$KAFKA_BOOTSTRAP
+listeners=http://127.0.0.1:$REST_PORT
+offset.storage.file.filename=$DEMO_DIR/connect.offsets
+offset.flush.interval.ms=1000
+key.converter=org.apache.kafka.connect.storage.StringConverter
+value.converter=org.apache.kafka.connect.storage.StringConverter
+PROPS
+"$WORKER_BIN" "$DEMO_DIR/worker.properties" >"$DEMO_DIR/worker.log" 2>&1 &
+WORKER_PID=$!
+for _ in $(seq 1 100); do
+    curl -sf "$REST/" >/dev/null 2>&1 && break
+    kill -0 "$WORKER_PID" 2>/dev/null || { cat "$DEMO_DIR/worker.log" >&2; die "the worker exited"; }
+    sleep 0.1
+done
+log "connect-worker up: $(curl -sf "$REST/")"
+
+show() { printf '\n$ %s\n' "$*"; "$@"; echo; }
+touch "$DEMO_DIR/orders.txt"
+show curl -s -X POST -H 'Content-Type: application/json' "$REST/connectors" -d "{
+  \"name\": \"orders-in\",
+  \"config\": {\"connector.class\": \"FileStreamSource\", \"file\": \"$DEMO_DIR/orders.txt\", \"topic\": \"orders\"}}"
+show curl -s -X POST -H 'Content-Type: application/json' "$REST/connectors" -d "{
+  \"name\": \"orders-out\",
+  \"config\": {\"connector.class\": \"FileStreamSink\", \"file\": \"$DEMO_DIR/orders-copy.txt\", \"topics\": \"orders\"}}"
 
 for i in $(seq 1 10); do
-    printf '{"key": "order-%d", "value": "{\\"id\\": %d, \\"amount\\": %d.50}"}\n' "$i" "$i" "$((i * 7))"
-done | "$KAFKA_PYTHON" "$KAFKA_TOOL" produce --bootstrap "$KAFKA_BOOTSTRAP" --topic "$TOPIC" >/dev/null
-log "produced 10 records to $TOPIC with kafka-python"
-
-# Kafka -> Redis: every record becomes SET orders:<key> <value>, written in one pipeline.
-"$KAFKA_PYTHON" "$KAFKA_TOOL" consume --bootstrap "$KAFKA_BOOTSTRAP" --topic "$TOPIC" --count 10 |
-    "$KAFKA_PYTHON" -c '
-import json, sys
-def resp(*args):
-    out = "*%d\r\n" % len(args)
-    for a in args:
-        b = a.encode()
-        out += "$%d\r\n%s\r\n" % (len(b), a)
-    return out
-for line in sys.stdin:
-    r = json.loads(line)
-    sys.stdout.write(resp("SET", "orders:" + r["key"], r["value"]))
-' | redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --pipe >/dev/null
-log "moved them into Redis at $REDIS_URL; what Redis holds now:"
-
-for key in $(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --scan --pattern 'orders:*' | sort -t- -k2 -n); do
-    printf '  %-10s %s\n' "$key" "$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --raw GET "$key")"
+    echo "{\"order\": $i, \"amount\": $((i * 7)).50}" >>"$DEMO_DIR/orders.txt"
+    sleep 0.3
 done
+for _ in $(seq 1 100); do
+    [ "$(wc -l <"$DEMO_DIR/orders-copy.txt" 2>/dev/null || echo 0)" -ge 10 ] && break
+    sleep 0.1
+done
+show curl -s "$REST/connectors?expand=status"
+printf '\nWhat the sink wrote (%s):\n' "$DEMO_DIR/orders-copy.txt"
+cat "$DEMO_DIR/orders-copy.txt"
+printf '\nWhat kafka-python reads from the topic:\n'
+"$KAFKA_PYTHON" "$KAFKA_TOOL" consume --bootstrap "$KAFKA_BOOTSTRAP" --topic orders --count 10 |
+    "$KAFKA_PYTHON" -c 'import json, sys; [print(" ", r["partition"], r["offset"], r["value"]) for r in map(json.loads, sys.stdin)]'
+show curl -s "$REST/connectors/orders-in/offsets"
+cmp -s "$DEMO_DIR/orders.txt" "$DEMO_DIR/orders-copy.txt" && log "the copy is identical to the input, byte for byte"

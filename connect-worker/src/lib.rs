@@ -2,12 +2,15 @@
 //! the Kafka Connect-compatible REST API, metrics). Also a library, so a custom binary can run
 //! a worker with connectors of its own.
 
+pub mod cli;
 pub mod config;
 pub mod connector_config;
 pub mod convert;
 pub mod herder;
 pub mod kafka;
 pub mod properties;
+pub mod rest;
 pub mod status;
 pub mod store;
 pub mod task;
+pub mod worker;

@@ -1,8 +1,7 @@
-//! The `connect-worker` binary (being wired to the worker library).
+//! The `connect-worker` binary; see `connect-worker --help`.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    eprintln!("connect-worker: not wired yet");
-    ExitCode::FAILURE
+    connect_worker::cli::main(connect_worker::worker::Worker::builder())
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use connect_core::config::{ConfigInfos, Props};
+use connect_core::config::{ConfigInfos, Password, Props};
 use connect_core::plugin::{PluginKind, Plugins};
 
 use crate::config::WorkerConfig;
@@ -140,8 +140,20 @@ impl Herder {
     }
 
     /// Creates or replaces a connector's configuration; `true` when it was created.
-    pub async fn put_config(&self, name: &str, props: Props) -> Result<(bool, ConnectorInfo)> {
+    ///
+    /// A value of `[hidden]` for a key the connector already has keeps the stored value: it is
+    /// a secret the REST API masked, sent back by a client that GETs a config and PUTs it.
+    pub async fn put_config(&self, name: &str, mut props: Props) -> Result<(bool, ConnectorInfo)> {
         let mut connectors = self.connectors.lock().await;
+        if let Some(existing) = connectors.get(name) {
+            for (key, value) in props.iter_mut() {
+                if value == Password::HIDDEN {
+                    if let Some(stored) = existing.config.props.get(key) {
+                        value.clone_from(stored);
+                    }
+                }
+            }
+        }
         let config = self.check(name, props)?;
         match connectors.get_mut(name) {
             None => {

@@ -1,0 +1,323 @@
+//! `/connectors` and `/connectors/{name}/...` except offsets: creating, reading, updating and
+//! deleting connectors, their status and tasks, restarts, pause, resume and stop. Every
+//! configuration in a response goes through [`masked`] first.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+
+use connect_core::plugin::Plugins;
+
+use super::body;
+use super::complete;
+use super::error::ApiError;
+use super::extract::{bool_param, query_pairs, task_id, JsonBody, Params};
+use super::mask::{hide, masked, secret_keys};
+use crate::herder::{ConnectorInfo, Herder, HerderError, TaskInfo};
+use crate::store::TargetState;
+
+/// The routes of this module.
+pub fn routes() -> Router<Herder> {
+    Router::new()
+        .route("/connectors", get(list).post(create))
+        .route("/connectors/{name}", get(info).delete(destroy))
+        .route(
+            "/connectors/{name}/config",
+            get(config).put(put_config).patch(patch_config),
+        )
+        .route("/connectors/{name}/status", get(status))
+        .route("/connectors/{name}/tasks", get(tasks))
+        .route("/connectors/{name}/tasks-config", get(tasks_config))
+        .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(restart_task),
+        )
+        .route("/connectors/{name}/restart", post(restart))
+        .route("/connectors/{name}/pause", put(pause))
+        .route("/connectors/{name}/resume", put(resume))
+        .route("/connectors/{name}/stop", put(stop))
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// `GET /connectors`, or with `?expand=status` / `?expand=info` (repeatable) an object keyed
+/// by connector name. As in Kafka Connect, any `expand` key switches to the object form,
+/// unknown expansions are ignored and connectors deleted meanwhile are left out.
+async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
+    let pairs = query_pairs(query.as_deref());
+    if !pairs.iter().any(|(k, _)| k == "expand") {
+        let names = complete(&herder, |h| async move { Ok(h.connector_names().await) }).await?;
+        return Ok(Json(Value::from(names)));
+    }
+    let mut expansions: Vec<String> = Vec::new();
+    for (_, value) in pairs.into_iter().filter(|(k, _)| k == "expand") {
+        if !expansions.contains(&value) {
+            expansions.push(value);
+        }
+    }
+    let body = complete(&herder, move |h| async move {
+        let mut body = Map::new();
+        'connectors: for name in h.connector_names().await {
+            let mut entry = Map::new();
+            for expansion in &expansions {
+                let value = match expansion.as_str() {
+                    "status" => h.status(&name).await.and_then(to_json),
+                    "info" => h
+                        .info(&name)
+                        .await
+                        .map(|info| masked_info(info, h.plugins()))
+                        .and_then(to_json),
+                    _ => continue,
+                };
+                match value {
+                    Ok(value) => {
+                        entry.insert(expansion.clone(), value);
+                    }
+                    Err(HerderError::NotFound(_)) => continue 'connectors,
+                    Err(e) => return Err(e),
+                }
+            }
+            body.insert(name, Value::Object(entry));
+        }
+        Ok(Value::Object(body))
+    })
+    .await?;
+    Ok(Json(body))
+}
+
+/// `POST /connectors`: 201 with `Location` and the new connector's info.
+async fn create(State(herder): State<Herder>, JsonBody(request): JsonBody) -> Result<Response> {
+    let request = body::create_request(request)?;
+    let name = request.name.clone();
+    let info = complete(&herder, move |h| async move {
+        h.create(&request.name, request.config, request.initial_state)
+            .await
+    })
+    .await?;
+    Ok(created(&name, masked_info(info, herder.plugins())))
+}
+
+/// `GET /connectors/{name}`.
+async fn info(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+) -> Result<Json<ConnectorInfo>> {
+    let info = complete(&herder, move |h| async move { h.info(&name).await }).await?;
+    Ok(Json(masked_info(info, herder.plugins())))
+}
+
+/// `DELETE /connectors/{name}`: 204. Offsets are kept, as in Kafka Connect.
+async fn destroy(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
+    complete(&herder, move |h| async move { h.delete(&name).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /connectors/{name}/config`: the flat configuration.
+async fn config(State(herder): State<Herder>, Params(name): Params<String>) -> Result<Response> {
+    let config = complete(&herder, move |h| async move { h.config(&name).await }).await?;
+    Ok(Json(masked(config, herder.plugins())).into_response())
+}
+
+/// `PUT /connectors/{name}/config`: 201 (with `Location`) when created, else 200.
+async fn put_config(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+    JsonBody(config): JsonBody,
+) -> Result<Response> {
+    let props = body::config_map(config, "The connector configuration")?;
+    let target = name.clone();
+    let (was_created, info) = complete(&herder, move |h| async move {
+        h.put_config(&target, props).await
+    })
+    .await?;
+    let info = masked_info(info, herder.plugins());
+    Ok(if was_created {
+        created(&name, info)
+    } else {
+        Json(info).into_response()
+    })
+}
+
+/// `PATCH /connectors/{name}/config` (KIP-477): changes some keys, `null` removes one.
+async fn patch_config(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+    JsonBody(patch): JsonBody,
+) -> Result<Json<ConnectorInfo>> {
+    let patch = body::config_patch(patch)?;
+    let info = complete(&herder, move |h| async move {
+        h.patch_config(&name, patch).await
+    })
+    .await?;
+    Ok(Json(masked_info(info, herder.plugins())))
+}
+
+/// `GET /connectors/{name}/status`.
+async fn status(State(herder): State<Herder>, Params(name): Params<String>) -> Result<Response> {
+    let status = complete(&herder, move |h| async move { h.status(&name).await }).await?;
+    Ok(Json(status).into_response())
+}
+
+/// `GET /connectors/{name}/tasks`: each task's id and configuration.
+async fn tasks(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+) -> Result<Json<Vec<TaskInfo>>> {
+    Ok(Json(masked_tasks(&herder, name).await?))
+}
+
+/// `GET /connectors/{name}/tasks-config` (deprecated by KIP-970): the task configurations
+/// keyed by `<connector>-<task>`, as Jackson prints Kafka's `ConnectorTaskId` map keys.
+async fn tasks_config(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+) -> Result<Json<Value>> {
+    tracing::warn!("The 'GET /connectors/{{connector}}/tasks-config' endpoint is deprecated; use 'GET /connectors/{{connector}}/tasks' instead");
+    let mut body = Map::new();
+    for task in masked_tasks(&herder, name).await? {
+        let key = format!("{}-{}", task.id.connector, task.id.task);
+        body.insert(
+            key,
+            Value::from_iter(task.config.into_iter().map(|(k, v)| (k, Value::String(v)))),
+        );
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+/// `GET /connectors/{name}/tasks/{task}/status`.
+async fn task_status(
+    State(herder): State<Herder>,
+    Params((name, task)): Params<(String, String)>,
+) -> Result<Response> {
+    let task = task_id(&task)?;
+    let state = complete(
+        &herder,
+        move |h| async move { h.task_status(&name, task).await },
+    )
+    .await?;
+    Ok(Json(state).into_response())
+}
+
+/// `POST /connectors/{name}/tasks/{task}/restart`: 204.
+async fn restart_task(
+    State(herder): State<Herder>,
+    Params((name, task)): Params<(String, String)>,
+) -> Result<StatusCode> {
+    let task = task_id(&task)?;
+    complete(&herder, move |h| async move {
+        h.restart_task(&name, task).await
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /connectors/{name}/restart?includeTasks=&onlyFailed=` (KIP-745): both false (the
+/// default) restarts the connector only and answers 204 without a body, as before KIP-745;
+/// otherwise 202 with the status, the instances being restarted shown as RESTARTING.
+async fn restart(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    let pairs = query_pairs(query.as_deref());
+    let include_tasks = bool_param(&pairs, "includeTasks", false)?;
+    let only_failed = bool_param(&pairs, "onlyFailed", false)?;
+    let answer = complete(&herder, move |h| async move {
+        h.restart(&name, include_tasks, only_failed).await
+    })
+    .await?;
+    Ok(match answer {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(status) => (StatusCode::ACCEPTED, Json(status)).into_response(),
+    })
+}
+
+/// `PUT /connectors/{name}/pause`: 202; idempotent.
+async fn pause(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
+    set_target(&herder, name, TargetState::Paused).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `PUT /connectors/{name}/resume`: 202; idempotent.
+async fn resume(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
+    set_target(&herder, name, TargetState::Started).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `PUT /connectors/{name}/stop` (KIP-875): 204; idempotent.
+async fn stop(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
+    set_target(&herder, name, TargetState::Stopped).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_target(herder: &Herder, name: String, target: TargetState) -> Result<()> {
+    complete(
+        herder,
+        move |h| async move { h.set_target(&name, target).await },
+    )
+    .await
+}
+
+/// The connector's tasks with their configurations masked by the connector's secret keys:
+/// task configurations reuse the connector's key names but need not carry `connector.class`.
+async fn masked_tasks(herder: &Herder, name: String) -> Result<Vec<TaskInfo>> {
+    complete(herder, move |h| async move {
+        let config = h.config(&name).await?;
+        let secrets = secret_keys(&config, h.plugins());
+        let mut tasks = h.task_infos(&name).await?;
+        for task in &mut tasks {
+            let mut own = secret_keys(&task.config, h.plugins());
+            own.extend(secrets.iter().cloned());
+            hide(&mut task.config, &own);
+        }
+        Ok(tasks)
+    })
+    .await
+}
+
+fn masked_info(mut info: ConnectorInfo, plugins: &Plugins) -> ConnectorInfo {
+    info.config = masked(info.config, plugins);
+    info
+}
+
+fn to_json<T: serde::Serialize>(value: T) -> std::result::Result<Value, HerderError> {
+    serde_json::to_value(value).map_err(|e| HerderError::Internal(e.to_string()))
+}
+
+/// 201 with `Location: /connectors/{name}` (the name percent-encoded, so any name makes a
+/// valid header) and the connector's info.
+fn created(name: &str, info: ConnectorInfo) -> Response {
+    let mut response = (StatusCode::CREATED, Json(info)).into_response();
+    if let Ok(location) = HeaderValue::try_from(format!("/connectors/{}", encode_segment(name))) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Percent-encodes everything in a path segment but RFC 3986's unreserved characters.
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_segments_are_percent_encoded() {
+        assert_eq!(encode_segment("file-sink_1.a~"), "file-sink_1.a~");
+        assert_eq!(encode_segment("a b/é"), "a%20b%2F%C3%A9");
+    }
+}

@@ -1,0 +1,180 @@
+//! The worker over real HTTP, driven by a third-party Kafka Connect REST client
+//! (kafka-connect-py, unchanged) through create, status, pause, resume, restart and delete.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
+
+use std::process::Command;
+use std::time::Duration;
+
+use connect_core::config::Props;
+use connect_e2e::{unique_name, Services};
+use connect_worker::config::WorkerConfig;
+use connect_worker::worker::Worker;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a worker with its REST API on a free port until the returned sender is dropped.
+async fn running_worker(
+    services: &Services,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let dir = std::env::temp_dir().join(unique_name("rest-worker"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let props: Props = [
+        ("bootstrap.servers", services.kafka_bootstrap.as_str()),
+        ("listeners", &format!("http://127.0.0.1:{port}")),
+        (
+            "offset.storage.file.filename",
+            dir.join("offsets.json").to_str().unwrap(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = WorkerConfig::parse(props, []).unwrap();
+    let worker = Worker::builder().config(config).build().await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        worker
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    // Wait until the listener answers.
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (url, stop, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_connect_py_drives_the_worker_unchanged() {
+    let services = Services::get();
+    let kafka = services.kafka().await.unwrap();
+    let topic = unique_name("client");
+    services.create_topic(&kafka, &topic, 2).await.unwrap();
+    let (url, stop, handle) = running_worker(&services).await;
+    let out = std::env::temp_dir().join(unique_name("client-out.txt"));
+    let config = serde_json::json!({
+        "connector.class": "FileStreamSink",
+        "file": out.to_str().unwrap(),
+        "topics": topic,
+    });
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("py/connect_client_check.py");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&services.kafka_python)
+            .arg(script)
+            .args(["--url", &url, "--name", "py-client-sink"])
+            .args(["--config-json", &config.to_string()])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for step in [
+        "created",
+        "running",
+        "paused",
+        "resumed",
+        "restarted with tasks",
+        "task restarted",
+        "deleted",
+    ] {
+        assert!(
+            stdout.contains(&format!("ok: {step}")),
+            "missing step {step}:\n{stdout}"
+        );
+    }
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_topics_are_listed_and_reset() {
+    let services = Services::get();
+    let kafka = services.kafka().await.unwrap();
+    let topic = unique_name("active");
+    services.create_topic(&kafka, &topic, 1).await.unwrap();
+    let (url, stop, handle) = running_worker(&services).await;
+    let out = std::env::temp_dir().join(unique_name("active-out.txt"));
+    let body = serde_json::json!({"name": "active", "config": {
+        "connector.class": "FileStreamSink", "file": out.to_str().unwrap(), "topics": topic}});
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let created = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body.to_string(),
+        &format!("{url}/connectors"),
+    ]);
+    assert!(created.ends_with("\n201"), "{created}");
+    let expected = format!("{{\"active\":{{\"topics\":[\"{topic}\"]}}}}\n200");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = curl(&[&format!("{url}/connectors/active/topics")]);
+        if got == expected {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        curl(&[
+            "-X",
+            "PUT",
+            &format!("{url}/connectors/active/topics/reset")
+        ]),
+        "\n202"
+    );
+    assert_eq!(
+        curl(&[&format!("{url}/connectors/active/topics")]),
+        "{\"active\":{\"topics\":[]}}\n200"
+    );
+    assert_eq!(
+        curl(&[&format!("{url}/connectors/nope/topics")]),
+        "{\"error_code\":404,\"message\":\"Connector nope not found\"}\n404"
+    );
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
