@@ -38,7 +38,8 @@ trap 'scripts/services.sh stop' EXIT
 scripts/services.sh start
 
 step "end-to-end tests"
-timeout --signal=TERM --kill-after=30s "$E2E_TIMEOUT" \
+# Worker logs from tests that install the subscriber: warnings and errors only.
+RUST_LOG="${RUST_LOG:-warn}" timeout --signal=TERM --kill-after=30s "$E2E_TIMEOUT" \
     cargo test --locked -p connect-e2e -- --test-threads="${E2E_THREADS:-4}"
 
 step "all checks and tests passed"

@@ -52,7 +52,7 @@ pub fn main(builder: WorkerBuilder) -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
-    init_logging();
+    crate::logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,12 +70,6 @@ pub fn main(builder: WorkerBuilder) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
 async fn run(

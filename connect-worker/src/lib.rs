@@ -8,6 +8,7 @@ pub mod connector_config;
 pub mod convert;
 pub mod herder;
 pub mod kafka;
+pub mod logging;
 pub mod properties;
 pub mod rest;
 pub mod status;

@@ -178,3 +178,69 @@ async fn active_topics_are_listed_and_reset() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_levels_change_at_runtime() {
+    connect_worker::logging::init();
+    let services = Services::get();
+    let (url, stop, handle) = running_worker(&services).await;
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let put = |logger: &str, body: &str, query: &str| {
+        curl(&[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+            &format!("{url}/admin/loggers/{logger}{query}"),
+        ])
+    };
+    let all = curl(&[&format!("{url}/admin/loggers")]);
+    assert!(
+        all.contains("\"root\":{\"last_modified\":null,\"level\":\"")
+            || all.contains("\"root\":{\"level\":"),
+        "{all}"
+    );
+    assert!(all.ends_with("\n200"), "{all}");
+
+    assert_eq!(
+        put("connect_worker::task", r#"{"level":"DEBUG"}"#, ""),
+        "[\"connect_worker::task\"]\n200"
+    );
+    assert_eq!(
+        curl(&[&format!("{url}/admin/loggers/connect_worker::task::sink")]),
+        "{\"level\":\"DEBUG\"}\n200"
+    );
+    let listed = curl(&[&format!("{url}/admin/loggers")]);
+    assert!(listed.contains("\"connect_worker::task\":{"), "{listed}");
+    assert!(listed.contains("\"level\":\"DEBUG\""), "{listed}");
+    assert_eq!(
+        put(
+            "connect_worker::task",
+            r#"{"level":"INFO"}"#,
+            "?scope=cluster"
+        ),
+        "\n204"
+    );
+    assert_eq!(
+        put("connect_worker", r#"{"level":"verbose"}"#, ""),
+        "{\"error_code\":404,\"message\":\"Invalid log level 'verbose'.\"}\n404"
+    );
+    assert_eq!(
+        put("connect_worker", r#"{"nolevel":1}"#, ""),
+        "{\"error_code\":400,\"message\":\"The request body must specify a log level\"}\n400"
+    );
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -18,6 +18,7 @@ pub mod body;
 pub mod connectors;
 pub mod error;
 pub mod extract;
+pub mod loggers;
 pub mod mask;
 pub mod offsets;
 pub mod plugins;
@@ -54,6 +55,7 @@ pub fn router(herder: Herder) -> Router {
         .merge(offsets::routes())
         .merge(plugins::routes())
         .merge(topics::routes())
+        .merge(loggers::routes())
         .fallback(not_found)
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,0 +1,67 @@
+//! `GET /admin/loggers`, `GET|PUT /admin/loggers/{logger}` (KIP-495): log levels, changed at
+//! runtime. Loggers are `tracing` targets (module paths) and `root`.
+
+use axum::extract::RawQuery;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::extract::{query_pairs, JsonBody, Params};
+use crate::herder::Herder;
+use crate::logging::{self, LevelError, LogLevels};
+
+/// The routes of this module.
+pub fn routes() -> Router<Herder> {
+    Router::new()
+        .route("/admin/loggers", get(all))
+        .route("/admin/loggers/{logger}", get(one).put(set))
+}
+
+fn levels() -> Result<&'static LogLevels, ApiError> {
+    logging::levels().ok_or_else(|| {
+        ApiError::internal(
+            "Log levels are not managed by this process (logging was set up elsewhere)",
+        )
+    })
+}
+
+/// `{"<logger>": {"level", "last_modified"}}`.
+async fn all() -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(levels()?.all())))
+}
+
+/// `{"level": ...}` of one logger (its own or its nearest parent's).
+async fn one(Params(logger): Params<String>) -> Result<Json<Value>, ApiError> {
+    let level = levels()?
+        .get(&logger)
+        .ok_or_else(|| ApiError::not_found(format!("Logger {logger} not found.")))?;
+    Ok(Json(json!({ "level": level.level })))
+}
+
+/// Sets a level: 200 with the loggers affected (`scope=worker`, the default), or 204 for
+/// `scope=cluster` (one worker is the whole cluster in standalone mode).
+async fn set(
+    Params(logger): Params<String>,
+    RawQuery(query): RawQuery,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let cluster = query_pairs(query.as_deref())
+        .into_iter()
+        .any(|(k, v)| k == "scope" && v.eq_ignore_ascii_case("cluster"));
+    let level = body
+        .get("level")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("The request body must specify a log level"))?;
+    let affected = levels()?.set(&logger, level).map_err(|e| match e {
+        LevelError::InvalidLevel(_) => ApiError::not_found(e.to_string()),
+        LevelError::InvalidLogger(_) => ApiError::bad_request(e.to_string()),
+        _ => ApiError::internal(e.to_string()),
+    })?;
+    if cluster {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    Ok((StatusCode::OK, Json(json!(affected))).into_response())
+}
