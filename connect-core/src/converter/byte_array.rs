@@ -1,8 +1,6 @@
 //! Kafka Connect's `ByteArrayConverter`: keys and values as the bytes they are, both ways,
 //! without copying.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use super::json_schema::kafka_type;
@@ -10,32 +8,15 @@ use super::{Converter, SchemaAndValue};
 use crate::config::{ConfigDef, ConfigErrors, Props};
 use crate::data::{Schema, SchemaType, Value};
 use crate::error::ConnectError;
-use crate::plugin::{ConverterFactory, PluginDescriptor, PluginFactory};
+use crate::plugin::PluginDescriptor;
 
 const CLASS: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";
 
 /// The byte array converter, as a converter and a header converter (Kafka's is both).
 pub(crate) fn plugins() -> Vec<PluginDescriptor> {
-    let version = env!("CARGO_PKG_VERSION");
-    let factory = || -> ConverterFactory {
-        Arc::new(|props: &Props, _is_key: bool| {
-            Ok(Box::new(ByteArrayConverter::new(props)?) as Box<dyn Converter>)
-        })
-    };
-    vec![
-        PluginDescriptor::new(
-            CLASS,
-            version,
-            ConfigDef::new(),
-            PluginFactory::Converter(factory()),
-        ),
-        PluginDescriptor::new(
-            CLASS,
-            version,
-            ConfigDef::new(),
-            PluginFactory::HeaderConverter(factory()),
-        ),
-    ]
+    super::converter_plugins(CLASS, ConfigDef::new(), |props| {
+        Ok(Box::new(ByteArrayConverter::new(props)?) as Box<dyn Converter>)
+    })
 }
 
 /// Kafka Connect's `org.apache.kafka.connect.converters.ByteArrayConverter`. It has no

@@ -23,7 +23,7 @@ use crate::config::{
 };
 use crate::data::{Schema, Value};
 use crate::error::ConnectError;
-use crate::plugin::{ConverterFactory, PluginDescriptor, PluginFactory};
+use crate::plugin::PluginDescriptor;
 
 const CLASS: &str = "org.apache.kafka.connect.json.JsonConverter";
 const SCHEMAS_ENABLE: &str = "schemas.enable";
@@ -36,26 +36,9 @@ const SCRATCH_KEEP: usize = 1 << 20;
 
 /// The JSON converter, as a converter and a header converter (Kafka's is both).
 pub(crate) fn plugins() -> Vec<PluginDescriptor> {
-    let version = env!("CARGO_PKG_VERSION");
-    let factory = || -> ConverterFactory {
-        Arc::new(|props: &Props, _is_key: bool| {
-            Ok(Box::new(JsonConverter::new(props)?) as Box<dyn Converter>)
-        })
-    };
-    vec![
-        PluginDescriptor::new(
-            CLASS,
-            version,
-            config_def(),
-            PluginFactory::Converter(factory()),
-        ),
-        PluginDescriptor::new(
-            CLASS,
-            version,
-            config_def(),
-            PluginFactory::HeaderConverter(factory()),
-        ),
-    ]
+    super::converter_plugins(CLASS, config_def(), |props| {
+        Ok(Box::new(JsonConverter::new(props)?) as Box<dyn Converter>)
+    })
 }
 
 /// Kafka's `JsonConverterConfig` (its `converter.type` is implied by how we are built).

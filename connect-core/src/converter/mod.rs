@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::config::{ConfigDef, ConfigErrors, Props};
 use crate::data::{Schema, Value};
 use crate::error::ConnectError;
-use crate::plugin::PluginDescriptor;
+use crate::plugin::{ConverterFactory, PluginDescriptor, PluginFactory};
 
 /// A key or value with its optional schema.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,6 +55,35 @@ pub trait Converter: Send + Sync + fmt::Debug {
         schema: Option<&Schema>,
         value: &Value,
     ) -> Result<Option<Bytes>, ConnectError>;
+}
+
+/// Builds a converter from its settings (keys and values are converted alike).
+pub(crate) type ConverterBuilder = fn(&Props) -> Result<Box<dyn Converter>, ConfigErrors>;
+
+/// A converter class as both a converter and a header converter plugin (Kafka's built-in
+/// converters are both).
+pub(crate) fn converter_plugins(
+    class: &str,
+    config_def: ConfigDef,
+    build: ConverterBuilder,
+) -> Vec<PluginDescriptor> {
+    let version = env!("CARGO_PKG_VERSION");
+    let factory =
+        || -> ConverterFactory { Arc::new(move |props: &Props, _is_key: bool| build(props)) };
+    vec![
+        PluginDescriptor::new(
+            class,
+            version,
+            config_def.clone(),
+            PluginFactory::Converter(factory()),
+        ),
+        PluginDescriptor::new(
+            class,
+            version,
+            config_def,
+            PluginFactory::HeaderConverter(factory()),
+        ),
+    ]
 }
 
 /// The built-in converters, as plugins.

@@ -15,33 +15,16 @@ use crate::config::{
 };
 use crate::data::{Schema, Text, Value};
 use crate::error::ConnectError;
-use crate::plugin::{ConverterFactory, PluginDescriptor, PluginFactory};
+use crate::plugin::PluginDescriptor;
 
 const CLASS: &str = "org.apache.kafka.connect.storage.StringConverter";
 const ENCODING: &str = "converter.encoding";
 
 /// The string converter, as a converter and a header converter (Kafka's is both).
 pub(crate) fn plugins() -> Vec<PluginDescriptor> {
-    let version = env!("CARGO_PKG_VERSION");
-    let factory = || -> ConverterFactory {
-        Arc::new(|props: &Props, _is_key: bool| {
-            Ok(Box::new(StringConverter::new(props)?) as Box<dyn Converter>)
-        })
-    };
-    vec![
-        PluginDescriptor::new(
-            CLASS,
-            version,
-            config_def(),
-            PluginFactory::Converter(factory()),
-        ),
-        PluginDescriptor::new(
-            CLASS,
-            version,
-            config_def(),
-            PluginFactory::HeaderConverter(factory()),
-        ),
-    ]
+    super::converter_plugins(CLASS, config_def(), |props| {
+        Ok(Box::new(StringConverter::new(props)?) as Box<dyn Converter>)
+    })
 }
 
 /// Kafka's `StringConverterConfig`, its default included (`UTF-8`).
@@ -191,6 +174,7 @@ fn java_float(out: &mut String, scientific: String, finite: bool) {
 mod tests {
     use super::*;
     use crate::data::Struct;
+    use crate::plugin::PluginFactory;
 
     fn converter() -> StringConverter {
         StringConverter::new(&Props::new()).unwrap()

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use connect_core::config::Props;
 use connect_core::plugin::Plugins;
+use connect_core::ConnectError;
 
 use crate::config::WorkerConfig;
 use crate::connector_config::ConnectorConfig;
@@ -112,6 +113,24 @@ impl TaskEnv {
     /// Sleeps for `delay` unless the target changes first (so stop is prompt during back-off).
     pub(crate) async fn back_off(&mut self, delay: Duration) {
         let _ = tokio::time::timeout(delay, self.target.changed()).await;
+    }
+}
+
+/// Ends a task loop: stops the task, then records how it ended (FAILED with the trace, or
+/// stopped as asked).
+pub(crate) async fn finish<F>(env: &TaskEnv, result: Result<(), ConnectError>, stop: F)
+where
+    F: std::future::Future<Output = Result<(), ConnectError>>,
+{
+    if let Err(e) = stop.await {
+        tracing::warn!(task = %env.id, error = %e, "stopping the task failed");
+    }
+    match result {
+        Ok(()) => tracing::info!(task = %env.id, "task stopped"),
+        Err(e) => {
+            tracing::error!(task = %env.id, error = %e.trace(), "task failed");
+            env.status.fail(e.trace());
+        }
     }
 }
 

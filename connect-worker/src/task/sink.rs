@@ -20,7 +20,7 @@ use connect_core::record::{SinkRecord, SourceMap, TopicPartition};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
-use super::{next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use super::{finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
 use crate::kafka::fetcher::{FetchConfig, FetchedRecord, Fetchers};
@@ -203,18 +203,8 @@ pub async fn run(
     mut task: Box<dyn SinkTask>,
     assignment: watch::Receiver<Vec<TopicPartition>>,
 ) {
-    let id = env.id.to_string();
     let result = run_inner(&mut env, task.as_mut(), assignment).await;
-    if let Err(e) = task.stop().await {
-        tracing::warn!(task = %id, error = %e, "stopping the task failed");
-    }
-    match result {
-        Ok(()) => tracing::info!(task = %id, "task stopped"),
-        Err(e) => {
-            tracing::error!(task = %id, error = %e.trace(), "task failed");
-            env.status.fail(e.trace());
-        }
-    }
+    finish(&env, result, task.stop()).await;
 }
 
 struct Loop<'a> {

@@ -13,7 +13,7 @@ use connect_core::record::{SourceMap, SourceRecord};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
-use super::{next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use super::{finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
 use crate::convert::Converters;
 use crate::kafka::ProduceError;
 use crate::status::State;
@@ -38,18 +38,8 @@ impl SourceTaskContext for Context {
 
 /// Runs a source task until it is stopped or fails; the status tells which.
 pub async fn run(mut env: TaskEnv, mut task: Box<dyn SourceTask>) {
-    let id = env.id.to_string();
     let result = run_inner(&mut env, task.as_mut()).await;
-    if let Err(e) = task.stop().await {
-        tracing::warn!(task = %id, error = %e, "stopping the task failed");
-    }
-    match result {
-        Ok(()) => tracing::info!(task = %id, "task stopped"),
-        Err(e) => {
-            tracing::error!(task = %id, error = %e.trace(), "task failed");
-            env.status.fail(e.trace());
-        }
-    }
+    finish(&env, result, task.stop()).await;
 }
 
 async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), ConnectError> {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::data::{logical, Field, SchemaType, Struct};
+use crate::plugin::PluginFactory;
 
 fn converter(settings: &[(&str, &str)]) -> JsonConverter {
     let props: Props = settings
