@@ -217,3 +217,53 @@ async fn fetchers_read_what_kafka_python_wrote_from_any_offset() {
         .collect();
     assert_eq!(offsets, [249]);
 }
+
+#[tokio::test]
+async fn fetchers_stop_reading_when_the_sink_does_not_keep_up() {
+    let services = Services::get();
+    let kafka = kafka(&services).await;
+    let topic = unique_name("backpressure");
+    kafka.create_topic(&topic, 1, 1).await.unwrap();
+    // 20,000 records in 200 small requests, so the log holds small record batches.
+    let producer = Producer::new(kafka.clone(), ProducerConfig::default());
+    for chunk in 0..200 {
+        let records: Vec<_> = (0..100).map(|i| keyed(&topic, chunk * 100 + i)).collect();
+        producer.send(&records).await.unwrap();
+    }
+    let config = FetchConfig {
+        max_partition_bytes: 4096,
+        buffered_batches_per_partition: 2,
+        ..FetchConfig::default()
+    };
+    let mut fetchers = Fetchers::new(kafka, config, 1);
+    fetchers.start(TopicPartition::new(topic.as_str(), 0), 0);
+    // A sink that does not ask for records: the fetcher must stop once its buffer is full.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let buffered: usize = fetchers
+        .next(usize::MAX, Duration::from_millis(10))
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.records.len())
+        .sum();
+    // Two buffered fetches (plus one waiting to be sent) of at most a few small batches each.
+    assert!(buffered > 0, "nothing was read");
+    assert!(
+        buffered <= 1000,
+        "{buffered} of 20,000 records were read ahead"
+    );
+    // Reading resumes as the sink takes records.
+    let mut total = buffered;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while total < 20_000 {
+        assert!(tokio::time::Instant::now() < deadline, "read {total}");
+        total += fetchers
+            .next(usize::MAX, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.records.len())
+            .sum::<usize>();
+    }
+    assert_eq!(total, 20_000);
+}
