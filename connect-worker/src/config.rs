@@ -254,13 +254,7 @@ fn env_name_to_key(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use connect_core::config::props;
 
     #[test]
     fn defaults_and_file_values() {

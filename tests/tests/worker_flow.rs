@@ -6,19 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use connect_core::config::Props;
+use connect_core::config::props;
 use connect_e2e::{unique_name, Services};
 use connect_worker::config::WorkerConfig;
 use connect_worker::herder::Herder;
 use connect_worker::store::TargetState;
 use connect_worker::worker::Worker;
-
-fn props(pairs: &[(&str, &str)]) -> Props {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name(name));

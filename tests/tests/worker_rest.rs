@@ -66,6 +66,25 @@ async fn running_worker(
     (url, stop, handle)
 }
 
+/// Stops a worker started by [`running_worker`] and waits for its shutdown.
+async fn stop_worker(stop: tokio::sync::oneshot::Sender<()>, handle: tokio::task::JoinHandle<()>) {
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Runs curl and returns the body and the status code on a last line of its own.
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_connect_py_drives_the_worker_unchanged() {
     let services = Services::get();
@@ -111,11 +130,7 @@ async fn kafka_connect_py_drives_the_worker_unchanged() {
             "missing step {step}:\n{stdout}"
         );
     }
-    drop(stop);
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_worker(stop, handle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,14 +143,6 @@ async fn active_topics_are_listed_and_reset() {
     let out = std::env::temp_dir().join(unique_name("active-out.txt"));
     let body = serde_json::json!({"name": "active", "config": {
         "connector.class": "FileStreamSink", "file": out.to_str().unwrap(), "topics": topic}});
-    let curl = |args: &[&str]| {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}"])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap()
-    };
     let created = curl(&[
         "-X",
         "POST",
@@ -172,11 +179,7 @@ async fn active_topics_are_listed_and_reset() {
         curl(&[&format!("{url}/connectors/nope/topics")]),
         "{\"error_code\":404,\"message\":\"Connector nope not found\"}\n404"
     );
-    drop(stop);
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_worker(stop, handle).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,14 +187,6 @@ async fn log_levels_change_at_runtime() {
     connect_worker::logging::init();
     let services = Services::get();
     let (url, stop, handle) = running_worker(&services).await;
-    let curl = |args: &[&str]| {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}"])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap()
-    };
     let put = |logger: &str, body: &str, query: &str| {
         curl(&[
             "-X",
@@ -238,9 +233,5 @@ async fn log_levels_change_at_runtime() {
         put("connect_worker", r#"{"nolevel":1}"#, ""),
         "{\"error_code\":400,\"message\":\"The request body must specify a log level\"}\n400"
     );
-    drop(stop);
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .unwrap()
-        .unwrap();
+    stop_worker(stop, handle).await;
 }

@@ -14,3 +14,11 @@ pub use value::{strip_prefix, ConfigValue, ConfigValues, Password};
 
 /// A configuration as users write it: a flat map of strings.
 pub type Props = std::collections::BTreeMap<String, String>;
+
+/// A configuration from `(key, value)` pairs: `props(&[("topic", "orders")])`.
+pub fn props(pairs: &[(&str, &str)]) -> Props {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

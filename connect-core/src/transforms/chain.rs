@@ -233,6 +233,7 @@ fn build_predicates(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::props;
     use crate::config::{ConfigDef, ConfigKey};
     use crate::data::Value;
     use crate::plugin::PluginDescriptor;
@@ -297,13 +298,6 @@ mod tests {
                 })),
             ));
         plugins
-    }
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

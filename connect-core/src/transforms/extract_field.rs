@@ -130,14 +130,9 @@ pub(super) fn map_put(entries: &mut Vec<(Value, Value)>, key: &Text, value: Valu
     }
 }
 
-/// A flat string map from pairs, for tests.
+/// A flat string map from pairs, for the transforms' tests.
 #[cfg(test)]
-pub(super) fn props(pairs: &[(&str, &str)]) -> Props {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+pub(super) use crate::config::props;
 
 // ---------------------------------------------------------------------------------------------
 // Field paths (Kafka's FieldSyntaxVersion and SingleFieldPath, KIP-821).

@@ -234,15 +234,9 @@ impl fmt::Display for HeaderFrom {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::props;
     use crate::data::{Field, SchemaType, Struct};
     use crate::record::Header;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn transform(operation: &str, extra: &[(&str, &str)]) -> Box<dyn Transformation> {
         let mut p = props(&[

@@ -133,14 +133,8 @@ impl Predicate for RecordIsTombstone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::props;
     use crate::data::Value;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn topic_name_matches_the_whole_name() {

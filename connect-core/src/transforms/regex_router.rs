@@ -203,13 +203,7 @@ impl Transformation for RegexRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::props;
 
     fn route(regex: &str, replacement: &str, topic: &str) -> String {
         let t = build(&props(&[("regex", regex), ("replacement", replacement)])).unwrap();

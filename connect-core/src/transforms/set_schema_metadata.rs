@@ -137,14 +137,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::config::props;
     use crate::data::Field;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn transform(pairs: &[(&str, &str)], part: RecordPart) -> Box<dyn Transformation> {
         build(&props(pairs), part).unwrap()

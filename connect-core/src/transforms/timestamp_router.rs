@@ -149,15 +149,9 @@ impl Transformation for TimestampRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::props;
 
     const MILLIS: i64 = 1_705_321_845_123; // 2024-01-15T12:30:45.123Z
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn route(
         pairs: &[(&str, &str)],

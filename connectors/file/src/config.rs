@@ -134,13 +134,7 @@ impl SinkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> Props {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use connect_core::config::props;
 
     #[test]
     fn source_defaults_and_trimming() {
