@@ -217,6 +217,8 @@ struct Loop<'a> {
     errors: RecordErrors,
     converters: Arc<Converters>,
     chain: TransformChain,
+    /// Whether the dead-letter queue topic is known to exist (checked once).
+    dlq_exists: bool,
 }
 
 async fn run_inner(
@@ -264,6 +266,7 @@ async fn run_inner(
         errors,
         converters,
         chain,
+        dlq_exists: false,
     };
     let initial = assignment.borrow_and_update().clone();
     l.assign(initial).await?;
@@ -426,7 +429,7 @@ impl Loop<'_> {
         tp: &TopicPartition,
         fetched: FetchedRecord,
     ) -> Result<Option<SinkRecord>, ConnectError> {
-        let converters = Arc::clone(&self.converters);
+        let converters = &self.converters;
         let converted = self
             .errors
             .retry(|| converters.to_sink_record(&tp.topic, tp.partition, &fetched))
@@ -489,11 +492,14 @@ impl Loop<'_> {
             .tolerate(stage, || format!("{tp}@{}", fetched.offset), error)?;
         if let Some((dlq, mut record)) = dlq_record {
             record.topic = dlq.topic.as_str().into();
-            if self.env.kafka.partitions(&dlq.topic).await?.is_none() {
-                self.env
-                    .kafka
-                    .create_topic(&dlq.topic, 1, dlq.replication_factor)
-                    .await?;
+            if !self.dlq_exists {
+                if self.env.kafka.partitions(&dlq.topic).await?.is_none() {
+                    self.env
+                        .kafka
+                        .create_topic(&dlq.topic, 1, dlq.replication_factor)
+                        .await?;
+                }
+                self.dlq_exists = true;
             }
             self.env.producer.send(&[record]).await.map_err(|e| {
                 ConnectError::fatal("cannot write to the dead-letter queue").with_source(e)
