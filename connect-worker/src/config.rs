@@ -124,6 +124,14 @@ pub fn config_def() -> ConfigDef {
                 .group(group, 11),
         )
         .define(
+            ConfigKey::new("producer.compression.type", ConfigType::String)
+                .default_value("none")
+                .validator(Validator::one_of(&["none", "gzip", "snappy", "lz4", "zstd"]))
+                .importance(Importance::Low)
+                .doc("Compression of the record batches sources write to Kafka.")
+                .group(group, 13),
+        )
+        .define(
             ConfigKey::new("topic.creation.enable", ConfigType::Boolean)
                 .default_value("true")
                 .importance(Importance::Low)
@@ -319,6 +327,7 @@ mod tests {
                 ("bootstrap.servers", "localhost"),
                 ("offset.flush.interval.ms", "soon"),
                 ("listeners", "ftp://x:1"),
+                ("producer.compression.type", "brotli"),
             ]),
             [],
         )
@@ -337,7 +346,8 @@ mod tests {
             text.contains("Invalid value ftp://x:1 for configuration listeners"),
             "{text}"
         );
-        assert_eq!(errors.len(), 4);
+        assert!(text.contains("Invalid value brotli for configuration producer.compression.type: String must be one of: none, gzip, snappy, lz4, zstd"), "{text}");
+        assert_eq!(errors.len(), 5);
     }
 
     #[test]

@@ -57,8 +57,8 @@ impl ProducerRecord {
     }
 }
 
-/// The compression of a `compression.type` setting (`none`, `gzip`, `snappy`, `lz4`, `zstd`);
-/// anything else is none.
+/// The compression of a `compression.type` setting (`none`, `gzip`, `snappy`, `lz4`, `zstd`;
+/// the worker config refuses any other value).
 pub fn compression(setting: Option<&str>) -> Compression {
     match setting.map(str::trim) {
         Some("gzip") => Compression::Gzip,
