@@ -262,3 +262,141 @@ async fn a_poison_record_fails_the_task_without_tolerance() {
     assert_eq!(status.connector.state, "RUNNING");
     w.herder().shutdown().await;
 }
+
+mod failing_sink {
+    //! A sink whose `put` always fails with a retriable error, counting its calls.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use connect_core::config::{ConfigDef, Props};
+    use connect_core::connector::{Connector, SinkConnector, SinkTask, SinkTaskContext};
+    use connect_core::plugin::PluginDescriptor;
+    use connect_core::record::SinkRecord;
+    use connect_core::ConnectError;
+
+    pub static PUTS: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Default)]
+    struct FailingSink;
+
+    #[async_trait]
+    impl Connector for FailingSink {
+        fn version(&self) -> &str {
+            "1"
+        }
+        fn config_def(&self) -> ConfigDef {
+            ConfigDef::new()
+        }
+        async fn start(&mut self, _: &Props) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        fn task_configs(&self, _: usize) -> Result<Vec<Props>, ConnectError> {
+            Ok(vec![Props::new()])
+        }
+        async fn stop(&mut self) -> Result<(), ConnectError> {
+            Ok(())
+        }
+    }
+
+    impl SinkConnector for FailingSink {
+        fn create_task(&self) -> Box<dyn SinkTask> {
+            Box::new(FailingTask)
+        }
+    }
+
+    struct FailingTask;
+
+    #[async_trait]
+    impl SinkTask for FailingTask {
+        async fn start(
+            &mut self,
+            _: &Props,
+            _: Arc<dyn SinkTaskContext>,
+        ) -> Result<(), ConnectError> {
+            Ok(())
+        }
+        async fn put(&mut self, _: &[SinkRecord]) -> Result<(), ConnectError> {
+            PUTS.fetch_add(1, Ordering::SeqCst);
+            Err(ConnectError::retriable("the outside system is away"))
+        }
+        async fn stop(&mut self) -> Result<(), ConnectError> {
+            Ok(())
+        }
+    }
+
+    pub fn plugin() -> PluginDescriptor {
+        PluginDescriptor::sink("test.FailingSinkConnector", || Box::new(FailingSink))
+    }
+}
+
+#[tokio::test]
+async fn a_batch_the_sink_never_wrote_is_not_committed_when_the_connector_stops() {
+    use std::sync::atomic::Ordering;
+    let services = Services::get();
+    let dir = temp_dir("unwritten");
+    let topic = unique_name("unwritten");
+    let kafka = services.kafka().await.unwrap();
+    services.create_topic(&kafka, &topic, 1).await.unwrap();
+    services
+        .produce_with_kafka_python(
+            &topic,
+            "{\"key\":\"a\",\"value\":\"1\"}\n{\"key\":\"b\",\"value\":\"2\"}\n",
+        )
+        .unwrap();
+    let config = WorkerConfig::parse(
+        props(&[
+            ("bootstrap.servers", &services.kafka_bootstrap),
+            (
+                "offset.storage.file.filename",
+                dir.join("offsets.json").to_str().unwrap(),
+            ),
+            ("offset.flush.interval.ms", "100"),
+        ]),
+        [],
+    )
+    .unwrap();
+    let w = Worker::builder()
+        .config(config)
+        .plugin(failing_sink::plugin())
+        .build()
+        .await
+        .unwrap();
+    w.herder()
+        .create(
+            "failing",
+            props(&[
+                ("connector.class", "FailingSink"),
+                ("topics", &topic),
+                ("key.converter", "StringConverter"),
+                ("value.converter", "StringConverter"),
+            ]),
+            TargetState::Started,
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while failing_sink::PUTS.load(Ordering::SeqCst) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "put was never retried: {:?}",
+            w.herder().status("failing").await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    w.herder()
+        .set_target("failing", TargetState::Stopped)
+        .await
+        .unwrap();
+    let offsets = w.herder().offsets("failing").await.unwrap();
+    // Nothing was written, so nothing may count as consumed: at most offset 0 is stored.
+    for entry in &offsets.offsets {
+        let stored = entry
+            .offset
+            .as_ref()
+            .and_then(|o| o["kafka_offset"].as_i64());
+        assert_eq!(stored, Some(0), "committed unwritten records: {offsets:?}");
+    }
+    w.herder().shutdown().await;
+}

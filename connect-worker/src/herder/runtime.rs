@@ -136,10 +136,10 @@ impl Connector {
         };
         self.tasks = (0..self.task_configs.len()).map(|_| None).collect();
         for index in 0..self.task_configs.len() {
-            let partitions = assignments
+            let assignment = assignments
                 .as_ref()
-                .map(|a| a.get(index).cloned().unwrap_or_default());
-            self.start_task(shared, index, partitions);
+                .map(|a| watch::channel(a.get(index).cloned().unwrap_or_default()).0);
+            self.start_task(shared, index, assignment);
         }
         if assignments.is_some() {
             self.assigner = Some(self.spawn_assigner(shared));
@@ -147,11 +147,13 @@ impl Connector {
     }
 
     /// Starts (or restarts) one task.
+    /// A sink task reads its partitions from `assignment`, the sender the assigner keeps
+    /// for this task index (reused across restarts so later re-deals reach the new task).
     pub fn start_task(
         &mut self,
         shared: &Shared,
         index: usize,
-        partitions: Option<Vec<TopicPartition>>,
+        assignment: Option<watch::Sender<Vec<TopicPartition>>>,
     ) {
         let Some(instance) = &self.instance else {
             return;
@@ -183,11 +185,15 @@ impl Connector {
             active_topics: self.active_topics.clone(),
         };
         let (handle, assignment) = match instance {
-            Instance::Source(c) => (tokio::spawn(task::source::run(env, c.create_task())), None),
+            Instance::Source(c) => (
+                spawn_task(status.clone(), task::source::run(env, c.create_task())),
+                None,
+            ),
             Instance::Sink(c) => {
-                let (tx, rx) = watch::channel(partitions.unwrap_or_default());
+                let tx = assignment.unwrap_or_else(|| watch::channel(Vec::new()).0);
+                let rx = tx.subscribe();
                 (
-                    tokio::spawn(task::sink::run(env, c.create_task(), rx)),
+                    spawn_task(status.clone(), task::sink::run(env, c.create_task(), rx)),
                     Some(tx),
                 )
             }
@@ -266,7 +272,8 @@ impl Connector {
                 } else {
                     State::Running
                 });
-                if self.task_configs == previous {
+                let all_running = !self.tasks.is_empty() && self.tasks.iter().all(Option::is_some);
+                if self.task_configs == previous && all_running {
                     return false;
                 }
                 if let Some(assigner) = self.assigner.take() {
@@ -292,13 +299,17 @@ impl Connector {
 
     /// Stops one task and starts it again with the same configuration and partitions.
     pub async fn restart_task(&mut self, shared: &Shared, index: usize, timeout: Duration) {
-        let partitions = self
+        if self.instance.is_none() {
+            // Without a started connector no task can start again: leave the running one.
+            return;
+        }
+        let assignment = self
             .tasks
             .get(index)
             .and_then(Option::as_ref)
-            .and_then(|t| t.assignment.as_ref().map(|a| a.borrow().clone()));
+            .and_then(|t| t.assignment.clone());
         self.stop_task(index, timeout).await;
-        self.start_task(shared, index, partitions);
+        self.start_task(shared, index, assignment);
     }
 
     /// Sets every task's target (pause or resume).
@@ -329,6 +340,26 @@ impl Connector {
         }
         self.task_configs.clear();
     }
+}
+
+/// Spawns a task loop; a panic in connector code marks the task FAILED with the panic's
+/// message instead of leaving it RUNNING with nothing running.
+fn spawn_task(
+    status: SharedStatus,
+    run: impl std::future::Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()> {
+    use futures::FutureExt;
+    tokio::spawn(async move {
+        if let Err(panic) = std::panic::AssertUnwindSafe(run).catch_unwind().await {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            tracing::error!(message, "task panicked");
+            status.fail(format!("the task panicked: {message}"));
+        }
+    })
 }
 
 async fn stop_instance(instance: Instance, connector: &str) {

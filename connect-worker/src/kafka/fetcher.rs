@@ -234,7 +234,16 @@ async fn fetch_loop(
                         timestamp: r.record.timestamp.timestamp_millis(),
                     })
                     .collect();
-                let Some(last) = records.last() else { continue };
+                let Some(last) = records.last() else {
+                    if high_watermark > offset {
+                        // Data is there but no record came back: a transaction marker (rskafka
+                        // drops control batches, which hold one record each). Step over it
+                        // instead of asking for the same offset again and again.
+                        offset += 1;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    continue;
+                };
                 offset = last.offset + 1;
                 let batch = FetchedBatch {
                     partition: partition.clone(),

@@ -298,19 +298,27 @@ async fn run_inner(
             .await
             .map_err(ConnectError::from)?;
         let mut records = Vec::new();
+        // Positions move only once the batch is written: a batch given up on stop must be
+        // read again, not committed.
+        let mut read_up_to: Vec<(TopicPartition, i64)> = Vec::new();
         for batch in batches {
             let tp = batch.partition;
+            let mut next = None;
             for fetched in batch.records {
                 let offset = fetched.offset;
                 if let Some(record) = l.convert(&tp, fetched).await? {
                     records.push(record);
                 }
-                l.positions.next.insert(tp.clone(), offset + 1);
+                next = Some(offset + 1);
+            }
+            if let Some(next) = next {
+                read_up_to.push((tp, next));
             }
         }
-        if !records.is_empty() {
-            l.put(&records).await?;
+        if !records.is_empty() && !l.put(&records).await? {
+            break; // stopped while the sink was failing: nothing of this batch is committed
         }
+        l.positions.next.extend(read_up_to);
         let commit_requested = std::mem::take(&mut l.ctx.requests().commit);
         if commit_requested || last_commit.elapsed() >= l.env.worker.offset_flush_interval {
             l.commit().await;
@@ -508,17 +516,16 @@ impl Loop<'_> {
         Ok(())
     }
 
-    /// Hands a batch to the task, retrying it after retriable errors until it is taken or the
-    /// task is stopped.
-    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
+    /// Hands a batch to the task, retrying it after retriable errors until it is taken
+    /// (`true`) or the task is stopped first (`false`: the batch is not written).
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<bool, ConnectError> {
         let mut backoff = Duration::ZERO;
         loop {
             match self.task.put(records).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(true),
                 Err(e) if e.is_retriable() => {
                     if self.env.target() == TaskTarget::Stop {
-                        // Not committed: the records are read again after a restart.
-                        return Ok(());
+                        return Ok(false);
                     }
                     backoff = next_backoff(backoff, self.env.connector.errors.retry_delay_max);
                     tracing::warn!(task = %self.env.id, error = %e, "put failed, retrying the batch in {backoff:?}");

@@ -86,7 +86,7 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
             Err(e) => return Err(e),
         };
         if !records.is_empty() {
-            send(
+            let written = send(
                 env,
                 task,
                 &chain,
@@ -96,6 +96,9 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
                 &mut known_topics,
             )
             .await?;
+            if !written {
+                break; // stopped while Kafka was unreachable
+            }
             for record in records {
                 let key = partition_key(&record.source_partition);
                 pending.insert(key, (record.source_partition, record.source_offset));
@@ -110,6 +113,7 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
 }
 
 /// Transforms, converts and sends a batch, then tells the task which records Kafka has.
+/// `false` when the task was stopped before Kafka took the batch.
 async fn send(
     env: &mut TaskEnv,
     task: &mut dyn SourceTask,
@@ -118,7 +122,7 @@ async fn send(
     errors: &mut RecordErrors,
     records: &mut [SourceRecord],
     known_topics: &mut HashSet<String>,
-) -> Result<(), ConnectError> {
+) -> Result<bool, ConnectError> {
     let mut to_send = Vec::with_capacity(records.len());
     let mut sent_index = Vec::with_capacity(records.len());
     for (i, record) in records.iter_mut().enumerate() {
@@ -162,9 +166,8 @@ async fn send(
                 tracing::warn!(task = %env.id, error = %e, "produce failed, retrying in {backoff:?}");
                 env.back_off(backoff).await;
                 if env.target() == TaskTarget::Stop {
-                    return Err(ConnectError::retriable(
-                        "stopped while records were not yet written to Kafka; they will be polled again",
-                    ));
+                    // Not written, so their offsets are not stored: polled again after a restart.
+                    return Ok(false);
                 }
             }
             Err(e) => {
@@ -175,7 +178,7 @@ async fn send(
     for (index, meta) in sent_index.into_iter().zip(metadata.iter()) {
         task.commit_record(&records[index], meta);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Creates a missing topic when topic creation is on (Kafka Connect's `topic.creation.*`).
@@ -208,18 +211,37 @@ async fn commit_offsets(
     if pending.is_empty() {
         return Ok(());
     }
-    let offsets = pending.drain().map(|(_, (p, o))| (p, Some(o))).collect();
+    let offsets: Vec<(SourceMap, Option<SourceMap>)> = pending
+        .values()
+        .map(|(p, o)| (p.clone(), Some(o.clone())))
+        .collect();
     let store = Arc::clone(&env.offsets);
     let connector = env.id.connector.clone();
-    tokio::task::spawn_blocking(move || store.put(&connector, offsets))
-        .await
-        .map_err(|e| ConnectError::fatal("storing offsets panicked").with_source(e))?
-        .map_err(|e| ConnectError::retriable("cannot store source offsets").with_source(e))?;
-    task.commit().await
+    let stored = tokio::task::spawn_blocking(move || store.put(&connector, offsets)).await;
+    match stored {
+        Ok(Ok(())) => pending.clear(),
+        // Kafka Connect logs a failed offset commit and tries again at the next flush; the
+        // offsets stay pending (newer ones replace them meanwhile).
+        Ok(Err(e)) => {
+            tracing::error!(task = %env.id, error = %e, "cannot store source offsets; retrying at the next flush");
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::error!(task = %env.id, error = %e, "storing source offsets panicked");
+            return Ok(());
+        }
+    }
+    if let Err(e) = task.commit().await {
+        tracing::error!(task = %env.id, error = %e.trace(), "the task's commit failed");
+    }
+    Ok(())
 }
 
+/// The partition as JSON with sorted keys: the same partition whatever its key order.
 fn partition_key(partition: &SourceMap) -> String {
-    serde_json::to_string(partition).unwrap_or_default()
+    let sorted: std::collections::BTreeMap<&String, &serde_json::Value> =
+        partition.iter().collect();
+    serde_json::to_string(&sorted).unwrap_or_default()
 }
 
 fn describe(record: &SourceRecord) -> String {
