@@ -76,15 +76,23 @@ impl Converters {
     }
 
     /// A record read from Kafka as the sink task sees it (before transforms). Payloads are
-    /// shared with `fetched`, not copied, so it stays available for a dead-letter queue.
+    /// shared with `fetched`, not copied, so it stays available for a dead-letter queue. An
+    /// error comes with the stage that failed (`KEY_CONVERTER` or `VALUE_CONVERTER`).
     pub fn to_sink_record(
         &self,
         topic: &Text,
         partition: i32,
         fetched: &FetchedRecord,
-    ) -> Result<SinkRecord, ConnectError> {
-        let key = self.key.to_connect(topic, fetched.key.clone())?;
-        let value = self.value.to_connect(topic, fetched.value.clone())?;
+    ) -> Result<SinkRecord, (&'static str, ConnectError)> {
+        // The failed stage is named as Kafka Connect names it in dead-letter headers.
+        let key = self
+            .key
+            .to_connect(topic, fetched.key.clone())
+            .map_err(|e| ("KEY_CONVERTER", e))?;
+        let value = self
+            .value
+            .to_connect(topic, fetched.value.clone())
+            .map_err(|e| ("VALUE_CONVERTER", e))?;
         let mut headers = Headers::new();
         for (name, bytes) in &fetched.headers {
             headers.add(name.as_str(), header_value(bytes.clone()));
@@ -153,6 +161,49 @@ pub fn header_bytes(value: &Value) -> Option<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_conversion_failure_names_the_failed_stage() {
+        let plugins = connect_core::builtin_plugins();
+        let json = |is_key| {
+            build_converter(
+                &plugins,
+                "JsonConverter",
+                &connect_core::config::props(&[("schemas.enable", "false")]),
+                is_key,
+            )
+            .unwrap()
+        };
+        let converters = Converters {
+            key: json(true),
+            value: json(false),
+        };
+        let record = |key: &'static [u8], value: &'static [u8]| FetchedRecord {
+            offset: 7,
+            key: Some(Bytes::from_static(key)),
+            value: Some(Bytes::from_static(value)),
+            headers: vec![("h".into(), Bytes::from_static(b"x"))],
+            timestamp: 1,
+        };
+        let topic = Text::from("t");
+        let ok = converters
+            .to_sink_record(&topic, 2, &record(b"1", b"{\"a\":1}"))
+            .unwrap();
+        assert_eq!((ok.kafka_offset, ok.kafka_partition()), (7, 2));
+        assert_eq!(ok.key, Value::Int64(1));
+        assert_eq!(
+            ok.headers.last("h").map(|h| &h.value),
+            Some(&Value::from("x"))
+        );
+        let (stage, _) = converters
+            .to_sink_record(&topic, 0, &record(b"{bad", b"1"))
+            .unwrap_err();
+        assert_eq!(stage, "KEY_CONVERTER");
+        let (stage, _) = converters
+            .to_sink_record(&topic, 0, &record(b"1", b"{bad"))
+            .unwrap_err();
+        assert_eq!(stage, "VALUE_CONVERTER");
+    }
 
     #[test]
     fn headers_round_trip_as_text_or_bytes() {

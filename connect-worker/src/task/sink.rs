@@ -438,14 +438,22 @@ impl Loop<'_> {
         fetched: FetchedRecord,
     ) -> Result<Option<SinkRecord>, ConnectError> {
         let converters = &self.converters;
+        let mut failed_stage = "VALUE_CONVERTER";
         let converted = self
             .errors
-            .retry(|| converters.to_sink_record(&tp.topic, tp.partition, &fetched))
+            .retry(|| {
+                converters
+                    .to_sink_record(&tp.topic, tp.partition, &fetched)
+                    .map_err(|(stage, e)| {
+                        failed_stage = stage;
+                        e
+                    })
+            })
             .await;
         let mut record = match converted {
             Ok(record) => record,
             Err(e) => {
-                self.tolerate(tp, &fetched, "VALUE_CONVERTER", "converter", e)
+                self.tolerate(tp, &fetched, failed_stage, "converter", e)
                     .await?;
                 return Ok(None);
             }
