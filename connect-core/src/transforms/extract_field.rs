@@ -22,19 +22,7 @@ use crate::record::{ConnectRecord, RecordPart};
 // Helpers shared by the field transforms.
 // ---------------------------------------------------------------------------------------------
 
-/// The name of the `replace.null.with.default` key.
-pub(super) const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
-
-/// The `replace.null.with.default` key (default `true`), as Kafka defines it (KIP-1040).
-pub(super) fn replace_null_key() -> ConfigKey {
-    ConfigKey::new(REPLACE_NULL_WITH_DEFAULT, ConfigType::Boolean)
-        .default_value("true")
-        .importance(Importance::Medium)
-        .doc(
-            "Whether to replace fields that have a default value and that are null to the \
-             default value. When set to true, the default value is used, otherwise null is used.",
-        )
-}
+pub(super) use super::support::{replace_null_key, REPLACE_NULL_WITH_DEFAULT};
 
 /// The entries of a schemaless key or value, or the error naming what was found instead.
 pub(super) fn require_map<'a>(

@@ -18,10 +18,9 @@ use crate::record::{ConnectRecord, Headers, RecordPart};
 
 use super::drop_headers::non_empty_list;
 use super::registry;
-use super::set_schema_metadata::{
-    fill_null_defaults, replace_null_with_default_key, REPLACE_NULL_WITH_DEFAULT,
-};
+use super::set_schema_metadata::fill_null_defaults;
 use super::support::{data_error, part_name, struct_like, SchemaCache};
+use super::support::{replace_null_key, REPLACE_NULL_WITH_DEFAULT};
 use super::{Outcome, Transformation};
 
 const NAME: &str = "HeaderFrom";
@@ -64,7 +63,7 @@ fn config_def() -> ConfigDef {
                      copied to the headers (retained in the key/value).",
                 ),
         )
-        .define(replace_null_with_default_key())
+        .define(replace_null_key())
 }
 
 fn build(props: &Props, part: RecordPart) -> Result<Box<dyn Transformation>, ConfigErrors> {

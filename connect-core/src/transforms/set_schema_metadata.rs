@@ -11,29 +11,18 @@ use crate::plugin::PluginDescriptor;
 use crate::record::{ConnectRecord, RecordPart};
 
 use super::registry;
-use super::support::{data_error, part_name, SchemaCache};
+use super::support::{
+    data_error, part_name, replace_null_key, SchemaCache, REPLACE_NULL_WITH_DEFAULT,
+};
 use super::{Outcome, Transformation};
 
 const NAME: &str = "SetSchemaMetadata";
 const SCHEMA_NAME: &str = "schema.name";
 const SCHEMA_VERSION: &str = "schema.version";
-/// The key deciding whether null fields with a default read as the default.
-pub(super) const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 
 /// The plugins `SetSchemaMetadata$Key` and `SetSchemaMetadata$Value`.
 pub(crate) fn plugins() -> Vec<PluginDescriptor> {
     registry::key_and_value(NAME, config_def(), build)
-}
-
-/// The `replace.null.with.default` key, as Kafka defines it on several transforms.
-pub(super) fn replace_null_with_default_key() -> ConfigKey {
-    ConfigKey::new(REPLACE_NULL_WITH_DEFAULT, ConfigType::Boolean)
-        .default_value("true")
-        .importance(Importance::Medium)
-        .doc(
-            "Whether to replace fields that have a default value and that are null to the \
-             default value. When set to true, the default value is used, otherwise null is used.",
-        )
 }
 
 /// Sets the fields of `value` that are null (or absent) and have a default in `schema` to
@@ -66,7 +55,7 @@ fn config_def() -> ConfigDef {
                 .importance(Importance::High)
                 .doc("Schema version to set."),
         )
-        .define(replace_null_with_default_key())
+        .define(replace_null_key())
 }
 
 fn build(props: &Props, part: RecordPart) -> Result<Box<dyn Transformation>, ConfigErrors> {

@@ -3,9 +3,25 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use crate::config::{ConfigKey, ConfigType, Importance};
 use crate::data::{Field, Schema, SchemaType};
 use crate::error::ConnectError;
 use crate::record::RecordPart;
+
+/// The name of the `replace.null.with.default` key.
+pub(crate) const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
+
+/// The `replace.null.with.default` key (default `true`), as Kafka defines it on several
+/// transforms (KIP-1040).
+pub(crate) fn replace_null_key() -> ConfigKey {
+    ConfigKey::new(REPLACE_NULL_WITH_DEFAULT, ConfigType::Boolean)
+        .default_value("true")
+        .importance(Importance::Medium)
+        .doc(
+            "Whether to replace fields that have a default value and that are null to the \
+             default value. When set to true, the default value is used, otherwise null is used.",
+        )
+}
 
 /// The error a transform returns for a record it cannot handle, naming the transform.
 pub(crate) fn data_error(transform: &str, message: impl fmt::Display) -> ConnectError {

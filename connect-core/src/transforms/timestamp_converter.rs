@@ -22,10 +22,9 @@ use crate::record::{ConnectRecord, RecordPart};
 
 use super::java_date_format::{logical_schema, JavaDateFormat, MILLIS_PER_DAY};
 use super::registry;
-use super::set_schema_metadata::{
-    fill_null_defaults, replace_null_with_default_key, REPLACE_NULL_WITH_DEFAULT,
-};
+use super::set_schema_metadata::fill_null_defaults;
 use super::support::{data_error, part_name, struct_like, SchemaCache};
+use super::support::{replace_null_key, REPLACE_NULL_WITH_DEFAULT};
 use super::{Outcome, Transformation};
 
 const NAME: &str = "TimestampConverter";
@@ -83,7 +82,7 @@ fn config_def() -> ConfigDef {
                      components.",
                 ),
         )
-        .define(replace_null_with_default_key())
+        .define(replace_null_key())
 }
 
 fn build(props: &Props, part: RecordPart) -> Result<Box<dyn Transformation>, ConfigErrors> {

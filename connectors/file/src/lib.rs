@@ -26,6 +26,8 @@ mod config;
 mod lines;
 mod sink;
 mod source;
+#[cfg(test)]
+mod test_dir;
 
 use connect_core::plugin::PluginDescriptor;
 

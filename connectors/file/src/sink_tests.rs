@@ -1,34 +1,17 @@
 //! Tests of the FileStream sink connector and task.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use connect_core::connector::ErrantRecordReporter;
 use connect_core::data::{Struct, Value};
 use connect_core::record::{ConnectRecord, TopicPartition};
 
 use super::*;
+use crate::test_dir::TempDir;
 
-/// A directory of its own for each test, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("connect-file-sink-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A temporary directory for this file's tests.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new("sink", name)
 }
 
 /// A context that offers nothing; the task uses none of it.
@@ -80,7 +63,7 @@ fn read(path: &Path) -> String {
 
 #[tokio::test]
 async fn writes_values_one_per_line_visible_after_flush() {
-    let dir = TempDir::new("write");
+    let dir = temp_dir("write");
     let path = dir.file("out.txt");
     let mut task = started(&props(&path)).await;
     assert_eq!(read(&path), ""); // created at start
@@ -110,7 +93,7 @@ async fn writes_values_one_per_line_visible_after_flush() {
 
 #[tokio::test]
 async fn null_values_are_written_as_null_and_composites_by_display() {
-    let dir = TempDir::new("null");
+    let dir = temp_dir("null");
     let path = dir.file("out.txt");
     let mut task = started(&props(&path)).await;
     let st = Value::Struct(Struct::new().with("id", 1i64).with("name", "a"));
@@ -127,7 +110,7 @@ async fn null_values_are_written_as_null_and_composites_by_display() {
 
 #[tokio::test]
 async fn appends_to_an_existing_file_and_stop_flushes() {
-    let dir = TempDir::new("append");
+    let dir = temp_dir("append");
     let path = dir.file("out.txt");
     std::fs::write(&path, "old\n").unwrap();
     let mut task = started(&props(&path)).await;
@@ -143,7 +126,7 @@ async fn appends_to_an_existing_file_and_stop_flushes() {
 
 #[tokio::test]
 async fn a_file_that_cannot_be_created_fails_start() {
-    let dir = TempDir::new("nodir");
+    let dir = temp_dir("nodir");
     let path = dir.file("missing-dir").join("out.txt");
     let props = props(&path);
     let err = FileStreamSinkTask::default()

@@ -1,6 +1,6 @@
 //! Tests of the FileStream source connector and task.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use connect_core::data::Value;
@@ -8,28 +8,11 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::*;
+use crate::test_dir::TempDir;
 
-/// A directory of its own for each test, removed at the end.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("connect-file-source-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A temporary directory for this file's tests.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new("source", name)
 }
 
 /// What the worker offers: the stored offsets, and a record of which partitions were asked.
@@ -101,7 +84,7 @@ async fn append(path: &Path, text: &str) {
 
 #[tokio::test]
 async fn reads_lines_with_byte_positions_as_offsets() {
-    let dir = TempDir::new("read");
+    let dir = temp_dir("read");
     let path = dir.file("in.txt");
     append(&path, "a\r\nbé\nc\rd\n\n日本\n").await;
     let props = props(&path, &[]);
@@ -147,7 +130,7 @@ async fn reads_lines_with_byte_positions_as_offsets() {
 
 #[tokio::test]
 async fn resumes_after_the_stored_offset() {
-    let dir = TempDir::new("resume");
+    let dir = temp_dir("resume");
     let path = dir.file("in.txt");
     append(&path, "one\ntwo\nthree\n").await;
     let props = props(&path, &[]);
@@ -175,7 +158,7 @@ async fn resumes_after_the_stored_offset() {
 
 #[tokio::test]
 async fn an_offset_of_the_wrong_type_fails_the_task() {
-    let dir = TempDir::new("badoffset");
+    let dir = temp_dir("badoffset");
     let path = dir.file("in.txt");
     let props = props(&path, &[]);
     for bad in [json!({ "position": "4" }), json!({ "position": -1 })] {
@@ -195,7 +178,7 @@ async fn an_offset_of_the_wrong_type_fails_the_task() {
 
 #[tokio::test]
 async fn a_partial_last_line_waits_for_its_line_end() {
-    let dir = TempDir::new("partial");
+    let dir = temp_dir("partial");
     let path = dir.file("in.txt");
     append(&path, "done\npart").await;
     let props = props(&path, &[]);
@@ -218,7 +201,7 @@ async fn a_partial_last_line_waits_for_its_line_end() {
 
 #[tokio::test]
 async fn batch_size_limits_every_poll() {
-    let dir = TempDir::new("batch");
+    let dir = temp_dir("batch");
     let path = dir.file("in.txt");
     append(&path, "1\n2\n3\n4\n5\n").await;
     let props = props(&path, &[("batch.size", "2")]);
@@ -238,7 +221,7 @@ async fn batch_size_limits_every_poll() {
 
 #[tokio::test]
 async fn waits_for_a_missing_file_then_reads_it() {
-    let dir = TempDir::new("missing");
+    let dir = temp_dir("missing");
     let path = dir.file("later.txt");
     let props = props(&path, &[]);
     let mut task = started(&props, context(&props, None)).await;
@@ -258,7 +241,7 @@ async fn waits_for_a_missing_file_then_reads_it() {
 
 #[tokio::test]
 async fn a_poll_returns_as_soon_as_lines_arrive() {
-    let dir = TempDir::new("prompt");
+    let dir = temp_dir("prompt");
     let path = dir.file("in.txt");
     append(&path, "").await;
     let props = props(&path, &[]);
@@ -287,7 +270,7 @@ async fn a_poll_returns_as_soon_as_lines_arrive() {
 
 #[tokio::test]
 async fn lines_longer_than_one_read_are_assembled() {
-    let dir = TempDir::new("long");
+    let dir = temp_dir("long");
     let path = dir.file("in.txt");
     let long = "é".repeat(READ_CHUNK); // twice READ_CHUNK bytes
     append(&path, &format!("{long}\nshort\n")).await;
@@ -353,7 +336,7 @@ async fn one_task_at_most() {
 
 #[tokio::test]
 async fn the_connector_makes_working_tasks() {
-    let dir = TempDir::new("factory");
+    let dir = temp_dir("factory");
     let path = dir.file("in.txt");
     append(&path, "via factory\n").await;
     let props = props(&path, &[]);
