@@ -53,9 +53,31 @@ pub trait SourceConnector: Connector {
 }
 
 /// A connector that moves data from Kafka into an outside system.
+#[async_trait]
 pub trait SinkConnector: Connector {
     /// A new, unstarted task of this connector.
     fn create_task(&self) -> Box<dyn SinkTask>;
+
+    /// `PATCH /connectors/{name}/offsets` changed these partitions' offsets (`None`: reset):
+    /// a connector that keeps offsets in its own system changes them there too (Kafka
+    /// Connect's `alterOffsets`, KIP-875). Called on a new, unstarted instance while the
+    /// connector is stopped, before the worker stores the change; an error cancels it.
+    async fn alter_offsets(
+        &self,
+        props: &Props,
+        offsets: &BTreeMap<TopicPartition, Option<i64>>,
+    ) -> Result<(), ConnectError> {
+        let _ = (props, offsets);
+        Ok(())
+    }
+
+    /// Every offset of the connector is removed (`DELETE /connectors/{name}/offsets`, or the
+    /// connector is deleted): remove those kept in the connector's own system. Called on a
+    /// new, unstarted instance.
+    async fn reset_offsets(&self, props: &Props) -> Result<(), ConnectError> {
+        let _ = props;
+        Ok(())
+    }
 }
 
 /// Where a record landed in Kafka, passed to [`SourceTask::commit_record`].

@@ -33,10 +33,13 @@ pub enum WorkerError {
 }
 
 /// Every plugin shipped with the worker: Kafka's converters, transforms and predicates, and
-/// the FileStream connectors.
+/// the FileStream and Redis connectors.
 pub fn builtin_plugins() -> Plugins {
     let mut plugins = connect_core::builtin_plugins();
-    for p in connect_file::plugins() {
+    for p in connect_file::plugins()
+        .into_iter()
+        .chain(connect_redis::plugins())
+    {
         plugins.add(p);
     }
     plugins

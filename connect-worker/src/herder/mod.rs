@@ -29,6 +29,9 @@ pub use api::{
 pub use assign::assign;
 use runtime::Connector;
 
+/// How long deleting a connector waits for a sink to remove the offsets it keeps elsewhere.
+const EXTERNAL_OFFSETS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the connectors and tasks share.
 pub(crate) struct Shared {
     pub plugins: Arc<Plugins>,
@@ -205,7 +208,26 @@ impl Herder {
         self.shared
             .configs
             .remove(name)
-            .map_err(|e| HerderError::Internal(e.to_string()))
+            .map_err(|e| HerderError::Internal(e.to_string()))?;
+        // The offsets a sink keeps in its own system go with the connector; the worker's own
+        // stay, as Kafka Connect keeps a deleted connector's offsets. Bounded: an outside
+        // system that is away must not hold up the delete.
+        let config = connector.config.clone();
+        match tokio::time::timeout(
+            EXTERNAL_OFFSETS_TIMEOUT,
+            offsets::reset_external_offsets(&config),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(connector = name, error = %e.trace(), "cannot remove the offsets the deleted connector kept")
+            }
+            Err(_) => {
+                tracing::warn!(connector = name, "gave up removing the offsets the deleted connector kept after {EXTERNAL_OFFSETS_TIMEOUT:?}")
+            }
+        }
+        Ok(())
     }
 
     /// Moves a connector to a target state (pause, resume, stop). Idempotent.

@@ -1,12 +1,15 @@
 //! `GET|PATCH|DELETE /connectors/{name}/offsets` (KIP-875): reading, altering and resetting a
 //! connector's stored offsets. Changes are allowed only while the connector is STOPPED.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value as Json;
 
-use connect_core::plugin::PluginKind;
-use connect_core::record::SourceMap;
+use connect_core::plugin::{PluginFactory, PluginKind};
+use connect_core::record::{SourceMap, TopicPartition};
 
 use super::{ConnectorOffsets, Herder, HerderError, PartitionOffset, Result};
+use crate::connector_config::ConnectorConfig;
 use crate::store::TargetState;
 
 /// The answer to a successful alter.
@@ -55,6 +58,30 @@ impl Herder {
                 check_sink_offset(entry)?;
             }
         }
+        if let PluginFactory::Sink(make) = &connector.config.plugin.factory {
+            let changes: BTreeMap<TopicPartition, Option<i64>> = offsets
+                .iter()
+                .filter_map(|e| {
+                    let topic = e.partition.get("kafka_topic")?.as_str()?;
+                    let partition =
+                        i32::try_from(e.partition.get("kafka_partition")?.as_i64()?).ok()?;
+                    let offset = e
+                        .offset
+                        .as_ref()
+                        .and_then(|o| o.get("kafka_offset")?.as_i64());
+                    Some((TopicPartition::new(topic, partition), offset))
+                })
+                .collect();
+            make()
+                .alter_offsets(&connector.config.props, &changes)
+                .await
+                .map_err(|e| {
+                    HerderError::Internal(format!(
+                        "Failed to alter offsets for connector {name}: {}",
+                        e.trace()
+                    ))
+                })?;
+        }
         let changes = offsets
             .into_iter()
             .map(|e| (e.partition, e.offset))
@@ -73,11 +100,29 @@ impl Herder {
             .get(name)
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
         require_stopped(name, connector.target)?;
+        reset_external_offsets(&connector.config)
+            .await
+            .map_err(|e| {
+                HerderError::Internal(format!(
+                    "Failed to reset offsets for connector {name}: {}",
+                    e.trace()
+                ))
+            })?;
         self.shared
             .offsets
             .remove_connector(name)
             .map_err(|e| HerderError::Internal(e.to_string()))?;
         Ok(RESET)
+    }
+}
+
+/// Lets a sink remove the offsets it keeps in its own system (the Redis sink's, for one).
+pub(super) async fn reset_external_offsets(
+    config: &ConnectorConfig,
+) -> std::result::Result<(), connect_core::ConnectError> {
+    match &config.plugin.factory {
+        PluginFactory::Sink(make) => make().reset_offsets(&config.props).await,
+        _ => Ok(()),
     }
 }
 
