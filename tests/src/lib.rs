@@ -5,6 +5,12 @@
 //! A test that cannot reach a service fails with a message saying how to start it; nothing
 //! here skips.
 
+mod private_redis;
+mod worker_process;
+
+pub use private_redis::PrivateRedis;
+pub use worker_process::{free_port, WorkerProcess};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

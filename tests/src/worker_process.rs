@@ -1,0 +1,241 @@
+//! A worker running as a process of its own, driven over its REST API: the way users run it,
+//! and the only way to kill it with SIGKILL mid-run.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::Services;
+
+/// A `connect-worker` process with its REST listener on a free loopback port. Killed when
+/// dropped.
+#[derive(Debug)]
+pub struct WorkerProcess {
+    binary: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+impl WorkerProcess {
+    /// Starts `binary` (pass `env!("CARGO_BIN_EXE_e2e-worker")`) with a worker configuration
+    /// in `dir` (offsets and connector configs kept there, so a restart finds them), plus
+    /// `extra` worker keys. Waits until the REST API answers.
+    pub fn start(binary: &str, services: &Services, dir: &Path, extra: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let port = free_port();
+        let mut properties = format!(
+            "bootstrap.servers={}\nlisteners=http://127.0.0.1:{port}\n\
+             offset.storage.file.filename={}\nconfig.storage.file.filename={}\n\
+             offset.flush.interval.ms=1000\ntask.shutdown.graceful.timeout.ms=5000\n",
+            services.kafka_bootstrap,
+            dir.join("offsets.json").display(),
+            dir.join("configs.json").display(),
+        );
+        for (k, v) in extra {
+            properties.push_str(&format!("{k}={v}\n"));
+        }
+        let config = dir.join("worker.properties");
+        std::fs::write(&config, properties)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
+        let mut worker = Self {
+            binary: binary.into(),
+            dir: dir.to_owned(),
+            port,
+            child: None,
+        };
+        worker.spawn();
+        worker
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap_or_else(|e| panic!("cannot open the worker log: {e}"));
+        let child = Command::new(&self.binary)
+            .arg(self.dir.join("worker.properties"))
+            .env(
+                "RUST_LOG",
+                std::env::var("WORKER_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap_or_else(|e| panic!("{e}")))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.request("GET", "/", None).is_err() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "the worker exited with {status}; its log:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker's REST API never answered; log:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The worker's log file (stdout and stderr of every run).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("worker.log")
+    }
+
+    /// The last 60 lines of the log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// SIGKILL: no shutdown, no last offset flush.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !matches!(child.try_wait(), Ok(Some(_))) {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!(
+                        "the worker did not stop within 30 s of SIGTERM; log:\n{}",
+                        self.log_tail()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Starts the worker again on the same port with the same files.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// One HTTP/1.1 request; the status and the body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Json>,
+    ) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:?}")))?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// A request that must succeed with `expected`; the body as JSON (`null` when empty).
+    pub fn call(&self, method: &str, path: &str, body: Option<&Json>, expected: u16) -> Json {
+        let (status, text) = self
+            .request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}; log:\n{}", self.log_tail()));
+        assert_eq!(
+            status,
+            expected,
+            "{method} {path} answered {status}: {text}; log:\n{}",
+            self.log_tail()
+        );
+        if text.trim().is_empty() {
+            Json::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e} in {text}"))
+        }
+    }
+
+    /// `POST /connectors` (201 expected).
+    pub fn create_connector(&self, name: &str, config: &Json) -> Json {
+        let body = serde_json::json!({ "name": name, "config": config });
+        self.call("POST", "/connectors", Some(&body), 201)
+    }
+
+    /// `GET /connectors/{name}/status`.
+    pub fn status(&self, name: &str) -> Json {
+        self.call("GET", &format!("/connectors/{name}/status"), None, 200)
+    }
+
+    /// Waits until the connector has `tasks` tasks, all in `state`; panics with the status and
+    /// the log after `timeout`.
+    pub fn wait_for_tasks(&self, name: &str, tasks: usize, state: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (code, text) = self
+                .request("GET", &format!("/connectors/{name}/status"), None)
+                .unwrap_or((0, String::new()));
+            if code == 200 {
+                let status: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
+                let states: Vec<&str> = status["tasks"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(|t| t["state"].as_str()).collect())
+                    .unwrap_or_default();
+                if states.len() == tasks && states.iter().all(|s| *s == state) {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not get {tasks} {state} tasks in {timeout:?}: {text}; log:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
