@@ -150,6 +150,43 @@ impl Services {
         Ok(name.to_owned())
     }
 
+    /// Produces records with rskafka (not through our worker), `(partition, key, value)`,
+    /// in requests of a few hundred records; for loads too big for kafka-python to be quick.
+    pub async fn produce(
+        &self,
+        client: &KafkaClient,
+        topic: &str,
+        records: Vec<(i32, Option<Vec<u8>>, Option<Vec<u8>>)>,
+    ) -> Result<(), HarnessError> {
+        use rskafka::client::partition::{Compression, UnknownTopicHandling};
+        use rskafka::record::Record;
+        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+        let now = chrono::Utc::now();
+        for (partition, key, value) in records {
+            by_partition.entry(partition).or_default().push(Record {
+                key,
+                value,
+                headers: BTreeMap::new(),
+                timestamp: now,
+            });
+        }
+        for (partition, records) in by_partition {
+            let producer = client
+                .partition_client(topic, partition, UnknownTopicHandling::Retry)
+                .await
+                .map_err(|source| self.kafka_error(source))?;
+            let mut records = records.into_iter().peekable();
+            while records.peek().is_some() {
+                let chunk: Vec<Record> = records.by_ref().take(500).collect();
+                producer
+                    .produce(chunk, Compression::NoCompression)
+                    .await
+                    .map_err(|source| self.kafka_error(source))?;
+            }
+        }
+        Ok(())
+    }
+
     fn kafka_error(&self, source: rskafka::client::error::Error) -> HarnessError {
         HarnessError::Kafka {
             bootstrap: self.kafka_bootstrap.clone(),

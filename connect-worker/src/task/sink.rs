@@ -217,8 +217,6 @@ struct Loop<'a> {
     errors: RecordErrors,
     converters: Arc<Converters>,
     chain: TransformChain,
-    /// Whether the dead-letter queue topic is known to exist (checked once).
-    dlq_exists: bool,
 }
 
 async fn run_inner(
@@ -233,6 +231,15 @@ async fn run_inner(
     )?);
     let chain = TransformChain::from_config(&env.connector.props, &env.plugins)?;
     let policy = env.connector.errors.clone();
+    // As Kafka Connect, the dead-letter queue topic is made when the task starts, so both the
+    // converter stage and the task's own reporter can write to it.
+    if let Some(dlq) = &policy.dead_letter_queue {
+        if env.kafka.partitions(&dlq.topic).await?.is_none() {
+            env.kafka
+                .create_topic(&dlq.topic, 1, dlq.replication_factor)
+                .await?;
+        }
+    }
     let reporter: Arc<dyn ErrantRecordReporter> = Arc::new(Reporter {
         task: env.id.to_string(),
         tolerate_all: policy.tolerate_all,
@@ -266,7 +273,6 @@ async fn run_inner(
         errors,
         converters,
         chain,
-        dlq_exists: false,
     };
     let initial = assignment.borrow_and_update().clone();
     l.assign(initial).await?;
@@ -508,15 +514,6 @@ impl Loop<'_> {
             .tolerate(stage, || format!("{tp}@{}", fetched.offset), error)?;
         if let Some((dlq, mut record)) = dlq_record {
             record.topic = dlq.topic.as_str().into();
-            if !self.dlq_exists {
-                if self.env.kafka.partitions(&dlq.topic).await?.is_none() {
-                    self.env
-                        .kafka
-                        .create_topic(&dlq.topic, 1, dlq.replication_factor)
-                        .await?;
-                }
-                self.dlq_exists = true;
-            }
             self.env.producer.send(&[record]).await.map_err(|e| {
                 ConnectError::fatal("cannot write to the dead-letter queue").with_source(e)
             })?;

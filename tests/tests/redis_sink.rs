@@ -1,0 +1,668 @@
+//! The Redis sink end to end: records produced to the real broker by kafka-python or rskafka,
+//! the worker run as a process and driven over REST, Redis read back with redis-cli.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use connect_e2e::{unique_name, PrivateRedis, Services, WorkerProcess};
+use serde_json::{json, Value as Json};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(unique_name(name))
+}
+
+/// A sink config with the usual converters (string keys, schemaless JSON values).
+fn sink_config(services: &Services, topic: &str, extra: &[(&str, &str)]) -> Json {
+    let mut config = json!({
+        "connector.class": "RedisSink",
+        "tasks.max": "1",
+        "topics": topic,
+        "redis.uri": services.redis_url,
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "false",
+    });
+    for (k, v) in extra {
+        config[*k] = json!(v);
+    }
+    config
+}
+
+async fn topic(services: &Services, prefix: &str, partitions: i32) -> String {
+    let kafka = services.kafka().await.unwrap();
+    services
+        .create_topic(&kafka, &unique_name(prefix), partitions)
+        .await
+        .unwrap()
+}
+
+/// Produces `{"key","value","headers"?}` lines with kafka-python.
+fn produce(services: &Services, topic: &str, records: &[Json]) {
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    services.produce_with_kafka_python(topic, &lines).unwrap();
+}
+
+fn cli(services: &Services, args: &[&str]) -> String {
+    services.redis_cli(args).unwrap().trim().to_owned()
+}
+
+/// Polls `check` every 100 ms until it returns true; panics with `what` after `timeout`.
+fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_for_output(services: &Services, args: &[&str], expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = cli(services, args);
+        if last == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-cli {args:?} gave {last:?}, expected {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_redis_type_is_written_as_redis_users_expect() {
+    let services = Services::get();
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-types"), &[]);
+    let id = unique_name("t");
+
+    // STRING, with StringConverter values, a TTL header and a tombstone.
+    let strings = topic(&services, "strings", 1).await;
+    let mut config = sink_config(&services, &strings, &[("redis.type", "STRING")]);
+    config["value.converter"] = json!("org.apache.kafka.connect.storage.StringConverter");
+    worker.create_connector(&format!("{id}-string"), &config);
+    produce(
+        &services,
+        &strings,
+        &[
+            json!({"key": "a", "value": "hello"}),
+            json!({"key": "b", "value": "short-lived", "headers": {"redis.key.ttl": "1000"}}),
+            json!({"key": "c", "value": "gone soon"}),
+            json!({"key": "c", "value": null}),
+        ],
+    );
+    wait_for_output(&services, &["GET", &format!("{strings}:b")], "short-lived");
+    assert_eq!(cli(&services, &["GET", &format!("{strings}:a")]), "hello");
+    assert_eq!(cli(&services, &["TTL", &format!("{strings}:a")]), "-1");
+    let ttl: i64 = cli(&services, &["TTL", &format!("{strings}:b")])
+        .parse()
+        .unwrap();
+    assert!((900..=1000).contains(&ttl), "TTL {ttl}");
+    assert_eq!(cli(&services, &["EXISTS", &format!("{strings}:c")]), "0");
+
+    // HASH from JSON objects (nested values as JSON text), a tombstone, a configured TTL.
+    let hashes = topic(&services, "hashes", 1).await;
+    let config = sink_config(
+        &services,
+        &hashes,
+        &[
+            ("redis.type", "HASH"),
+            ("redis.keyspace", "user"),
+            ("redis.key.ttl", "500"),
+        ],
+    );
+    worker.create_connector(&format!("{id}-hash"), &config);
+    let u1 = format!("{id}-u1");
+    let u2 = format!("{id}-u2");
+    produce(
+        &services,
+        &hashes,
+        &[
+            json!({"key": u1, "value": r#"{"name":"ann","age":30,"tags":["x","y"],"none":null}"#}),
+            json!({"key": u2, "value": r#"{"name":"bob"}"#}),
+            json!({"key": u2, "value": null}),
+        ],
+    );
+    wait_for_output(
+        &services,
+        &["HGETALL", &format!("user:{u1}")],
+        "name\nann\nage\n30\ntags\n[\"x\",\"y\"]",
+    );
+    assert_eq!(cli(&services, &["EXISTS", &format!("user:{u2}")]), "0");
+    let ttl: i64 = cli(&services, &["TTL", &format!("user:{u1}")])
+        .parse()
+        .unwrap();
+    assert!((400..=500).contains(&ttl), "TTL {ttl}");
+
+    // A key template naming the key from a value field (records without keys).
+    let templated = topic(&services, "templated", 1).await;
+    let config = sink_config(
+        &services,
+        &templated,
+        &[
+            ("redis.type", "HASH"),
+            ("redis.key.template", &format!("{id}:user:${{value.id}}")),
+        ],
+    );
+    worker.create_connector(&format!("{id}-template"), &config);
+    produce(
+        &services,
+        &templated,
+        &[json!({"key": null, "value": r#"{"id":7,"name":"eve"}"#})],
+    );
+    wait_for_output(&services, &["HGET", &format!("{id}:user:7"), "name"], "eve");
+
+    // STREAM: one entry per record, fields from the value.
+    let events = topic(&services, "events", 1).await;
+    let stream = format!("{id}-stream");
+    let config = sink_config(&services, &events, &[("redis.keyspace", &stream)]);
+    worker.create_connector(&format!("{id}-stream"), &config);
+    produce(
+        &services,
+        &events,
+        &(0..3)
+            .map(|i| json!({"key": format!("k{i}"), "value": format!(r#"{{"n":{i},"kind":"click"}}"#)}))
+            .collect::<Vec<_>>(),
+    );
+    wait_for_output(&services, &["XLEN", &stream], "3");
+    let range = cli(&services, &["XRANGE", &stream, "-", "+"]);
+    // Each entry: its id, then the fields and values.
+    let fields: Vec<&str> = range
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 0)
+        .map(|(_, l)| l)
+        .collect();
+    assert_eq!(
+        fields,
+        ["n", "0", "kind", "click", "n", "1", "kind", "click", "n", "2", "kind", "click"],
+        "{range}"
+    );
+
+    // LIST, SET, ZSET: the record key is the member; tombstones remove it.
+    let members = topic(&services, "members", 1).await;
+    for (ty, key) in [("LIST", "list"), ("SET", "set"), ("ZSET", "zset")] {
+        let config = sink_config(
+            &services,
+            &members,
+            &[
+                ("redis.type", ty),
+                ("redis.keyspace", &format!("{id}-{key}")),
+            ],
+        );
+        worker.create_connector(&format!("{id}-{key}"), &config);
+    }
+    produce(
+        &services,
+        &members,
+        &[
+            json!({"key": "m1", "value": "1.5"}),
+            json!({"key": "m2", "value": "3"}),
+            json!({"key": "m3", "value": "-2"}),
+            json!({"key": "m2", "value": null}),
+        ],
+    );
+    wait_for_output(
+        &services,
+        &["LRANGE", &format!("{id}-list"), "0", "-1"],
+        "m1\nm3",
+    );
+    wait_for_output(
+        &services,
+        &["ZRANGE", &format!("{id}-zset"), "0", "-1", "WITHSCORES"],
+        "m3\n-2\nm1\n1.5",
+    );
+    let mut set: Vec<String> = cli(&services, &["SMEMBERS", &format!("{id}-set")])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    set.sort();
+    assert_eq!(set, ["m1", "m3"]);
+
+    // PUBSUB: each value published to the channel.
+    let channel = format!("{id}-chan");
+    let published = topic(&services, "published", 1).await;
+    let mut config = sink_config(
+        &services,
+        &published,
+        &[("redis.type", "PUBSUB"), ("redis.keyspace", &channel)],
+    );
+    config["value.converter"] = json!("org.apache.kafka.connect.storage.StringConverter");
+    worker.create_connector(&format!("{id}-pubsub"), &config);
+    worker.wait_for_tasks(
+        &format!("{id}-pubsub"),
+        1,
+        "RUNNING",
+        Duration::from_secs(30),
+    );
+    let port = services.redis_port.to_string();
+    let mut subscriber = Command::new(&services.redis_cli)
+        .args([
+            "-h",
+            &services.redis_host,
+            "-p",
+            &port,
+            "SUBSCRIBE",
+            &channel,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(subscriber.stdout.take().unwrap()).lines();
+    // "subscribe", channel, count: subscribed.
+    for _ in 0..3 {
+        lines.next().unwrap().unwrap();
+    }
+    produce(
+        &services,
+        &published,
+        &[
+            json!({"key": "k", "value": "one"}),
+            json!({"key": "k", "value": "two"}),
+        ],
+    );
+    let mut messages = Vec::new();
+    while messages.len() < 2 {
+        let kind = lines.next().unwrap().unwrap();
+        let _channel = lines.next().unwrap().unwrap();
+        let payload = lines.next().unwrap().unwrap();
+        assert_eq!(kind, "message");
+        messages.push(payload);
+    }
+    let _ = subscriber.kill();
+    assert_eq!(messages, ["one", "two"]);
+
+    // JSON and TIMESERIES need modules this redis-server lacks: a clear task error.
+    let docs = topic(&services, "docs", 1).await;
+    for ty in ["JSON", "TIMESERIES"] {
+        let name = format!("{id}-{ty}");
+        worker.create_connector(&name, &sink_config(&services, &docs, &[("redis.type", ty)]));
+        worker.wait_for_tasks(&name, 1, "FAILED", Duration::from_secs(30));
+        let trace = worker.status(&name)["tasks"][0]["trace"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let module = if ty == "JSON" {
+            "RedisJSON"
+        } else {
+            "RedisTimeSeries"
+        };
+        assert!(
+            trace.contains(&format!("redis.type={ty} needs the {module} module")),
+            "{trace}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn counters_are_exact_with_two_tasks_over_four_partitions() {
+    let services = Services::get();
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-counter"), &[]);
+    let id = unique_name("c");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 4).await.unwrap();
+    let name = format!("{id}-counter");
+    let config = sink_config(
+        &services,
+        &topic,
+        &[
+            ("redis.type", "COUNTER"),
+            ("tasks.max", "2"),
+            ("redis.keyspace", &id),
+        ],
+    );
+    worker.create_connector(&name, &config);
+    worker.wait_for_tasks(&name, 2, "RUNNING", Duration::from_secs(30));
+
+    let mut expected: BTreeMap<String, f64> = BTreeMap::new();
+    let mut records = Vec::new();
+    for i in 0..20_000 {
+        let page = format!("page{}", i % 7);
+        let amount = if i % 10 == 0 { 2.5 } else { f64::from(i % 3) };
+        *expected.entry(page.clone()).or_default() += amount;
+        records.push((
+            (i % 4) as i32,
+            Some(page.into_bytes()),
+            Some(amount.to_string().into_bytes()),
+        ));
+    }
+    services.produce(&kafka, &topic, records).await.unwrap();
+
+    let total: f64 = expected.values().sum();
+    wait_until(
+        "the counters to reach their totals",
+        Duration::from_secs(60),
+        || {
+            let sum: f64 = expected
+                .keys()
+                .map(|page| {
+                    cli(&services, &["GET", &format!("{id}:{page}")])
+                        .parse::<f64>()
+                        .unwrap_or(0.0)
+                })
+                .sum();
+            (sum - total).abs() < 1e-6
+        },
+    );
+    for (page, amount) in &expected {
+        let got: f64 = cli(&services, &["GET", &format!("{id}:{page}")])
+            .parse()
+            .unwrap();
+        assert!((got - amount).abs() < 1e-6, "{page}: {got} != {amount}");
+    }
+    // Both tasks wrote their partitions' offsets into the connector's hash.
+    let offsets = cli(&services, &["HGETALL", &format!("connect:offsets:{name}")]);
+    let fields: BTreeMap<&str, &str> = offsets
+        .lines()
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|c| (c[0], c[1]))
+        .collect();
+    assert_eq!(fields.len(), 4, "{offsets}");
+    let committed: i64 = fields.values().map(|v| v.parse::<i64>().unwrap()).sum();
+    assert_eq!(committed, 20_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errant_records_go_to_the_dead_letter_queue_or_fail_the_task() {
+    let services = Services::get();
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-errant"), &[]);
+    let id = unique_name("e");
+    let topic = topic(&services, "errant", 1).await;
+    let dlq = format!("{id}-dlq");
+    let tolerant = format!("{id}-tolerant");
+    let config = sink_config(
+        &services,
+        &topic,
+        &[
+            ("redis.type", "HASH"),
+            ("redis.keyspace", &tolerant),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", &dlq),
+            ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ("errors.deadletterqueue.context.headers.enable", "true"),
+        ],
+    );
+    worker.create_connector(&tolerant, &config);
+    let strict = format!("{id}-strict");
+    let config = sink_config(
+        &services,
+        &topic,
+        &[("redis.type", "HASH"), ("redis.keyspace", &strict)],
+    );
+    worker.create_connector(&strict, &config);
+    produce(
+        &services,
+        &topic,
+        &[
+            json!({"key": "a", "value": r#"{"n":1}"#}),
+            json!({"key": "b", "value": r#""just text""#}),
+            json!({"key": "c", "value": r#"{"n":3}"#}),
+        ],
+    );
+    wait_for_output(&services, &["HGET", &format!("{tolerant}:c"), "n"], "3");
+    assert_eq!(
+        cli(&services, &["HGET", &format!("{tolerant}:a"), "n"]),
+        "1"
+    );
+    assert_eq!(cli(&services, &["EXISTS", &format!("{tolerant}:b")]), "0");
+    let dead = services
+        .consume_with_kafka_python(&dlq, 1, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key.as_deref(), Some("b"));
+    assert_eq!(dead[0].value.as_deref(), Some(r#""just text""#));
+
+    // errors.tolerance=none: the task fails, naming the record and the reason, and the batch
+    // is not written.
+    worker.wait_for_tasks(&strict, 1, "FAILED", Duration::from_secs(30));
+    let trace = worker.status(&strict)["tasks"][0]["trace"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(trace.contains("offset 1"), "{trace}");
+    assert!(
+        trace.contains("redis.type=HASH needs a map or struct value, got string"),
+        "{trace}"
+    );
+    assert_eq!(cli(&services, &["EXISTS", &format!("{strict}:a")]), "0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_run_leaves_every_record_in_the_list_exactly_once() {
+    const RECORDS: usize = 200_000;
+    let services = Services::get();
+    let dir = temp_dir("sink-kill");
+    let mut worker = WorkerProcess::start(WORKER, &services, &dir, &[]);
+    let id = unique_name("k");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 2).await.unwrap();
+    let records = (0..RECORDS)
+        .map(|i| {
+            (
+                (i % 2) as i32,
+                Some(format!("m{i}").into_bytes()),
+                Some(b"1".to_vec()),
+            )
+        })
+        .collect();
+    services.produce(&kafka, &topic, records).await.unwrap();
+
+    let list = format!("{id}-list");
+    let name = format!("{id}-sink");
+    let config = sink_config(
+        &services,
+        &topic,
+        &[("redis.type", "LIST"), ("redis.keyspace", &list)],
+    );
+    worker.create_connector(&name, &config);
+    let len = || {
+        cli(&services, &["LLEN", &list])
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    wait_until("a quarter of the records", Duration::from_secs(60), || {
+        len() >= RECORDS / 4
+    });
+    worker.kill9();
+    let at_kill = len();
+    assert!(
+        at_kill < RECORDS,
+        "the sink finished before the kill; the test proves nothing"
+    );
+    worker.restart();
+    wait_until("every record", Duration::from_secs(120), || {
+        len() >= RECORDS
+    });
+    // Nothing more arrives: no record written twice.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(len(), RECORDS, "killed at {at_kill}");
+    let redis = services.redis().await.unwrap();
+    let members: Vec<String> = fred::prelude::ListInterface::lrange(&redis, &list, 0, -1)
+        .await
+        .unwrap();
+    let unique: BTreeSet<&String> = members.iter().collect();
+    assert_eq!(unique.len(), RECORDS);
+    // Within a partition, the order of Kafka is kept.
+    let positions: Vec<usize> = members
+        .iter()
+        .map(|m| m[1..].parse().unwrap())
+        .filter(|n: &usize| n % 2 == 0)
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "partition 0 out of order"
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_stopped_for_ten_seconds_loses_nothing_and_the_task_stays_running() {
+    const RECORDS: usize = 30_000;
+    let services = Services::get();
+    let mut redis = PrivateRedis::start(&temp_dir("sink-redis-down"), &[]);
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-outage"), &[]);
+    let id = unique_name("o");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 1).await.unwrap();
+    let name = format!("{id}-sink");
+    let mut config = sink_config(
+        &services,
+        &topic,
+        &[("redis.type", "LIST"), ("redis.keyspace", "queue")],
+    );
+    config["redis.uri"] = json!(redis.url());
+    config["redis.timeout"] = json!("2");
+    worker.create_connector(&name, &config);
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
+
+    // Records keep arriving while Redis is away: half before, half during the outage.
+    let make = |range: std::ops::Range<usize>| {
+        range
+            .map(|i| (0, Some(format!("m{i}").into_bytes()), Some(b"1".to_vec())))
+            .collect::<Vec<_>>()
+    };
+    services
+        .produce(&kafka, &topic, make(0..RECORDS / 2))
+        .await
+        .unwrap();
+    let len = |r: &PrivateRedis| r.cli(&["LLEN", "queue"]).parse::<usize>().unwrap_or(0);
+    wait_until("the first records", Duration::from_secs(30), || {
+        len(&redis) > 0
+    });
+    redis.stop();
+    services
+        .produce(&kafka, &topic, make(RECORDS / 2..RECORDS))
+        .await
+        .unwrap();
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(10) {
+        let status = worker.status(&name);
+        assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    redis.start_again();
+    wait_until(
+        "every record after the restart",
+        Duration::from_secs(60),
+        || len(&redis) >= RECORDS,
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(len(&redis), RECORDS);
+    let members = redis.cli(&["LRANGE", "queue", "0", "-1"]);
+    let expected: Vec<String> = (0..RECORDS).map(|i| format!("m{i}")).collect();
+    assert!(
+        members.lines().eq(expected.iter().map(String::as_str)),
+        "the list is not every record once, in order"
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+    let log = std::fs::read_to_string(worker.log_path()).unwrap();
+    assert!(
+        log.contains("put failed, retrying the batch"),
+        "the outage left no trace in the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configs_from_the_java_connector_docs_run_unchanged() {
+    let services = Services::get();
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-java"), &[]);
+    let id = unique_name("j");
+    let pageviews = topic(&services, "pageviews", 1).await;
+
+    // A HASH sink as the Java connector's documentation writes it.
+    let hash_name = format!("{id}-hash");
+    let keyspace = format!("{id}-pv");
+    worker.create_connector(
+        &hash_name,
+        &json!({
+            "connector.class": "com.redis.kafka.connect.RedisSinkConnector",
+            "tasks.max": "1",
+            "topics": pageviews,
+            "redis.uri": services.redis_url,
+            "redis.type": "HASH",
+            "redis.keyspace": keyspace,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        }),
+    );
+    // The stream sink of the Java connector's quickstart (run.sh): default type STREAM,
+    // keyspace ${topic}, a TTL.
+    let stream_name = format!("{id}-stream");
+    worker.create_connector(
+        &stream_name,
+        &json!({
+            "connector.class": "com.redis.kafka.connect.RedisSinkConnector",
+            "tasks.max": "1",
+            "topics": pageviews,
+            "redis.uri": services.redis_url,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+            "redis.key.ttl": "3600",
+        }),
+    );
+    produce(
+        &services,
+        &pageviews,
+        &[
+            json!({"key": "6021", "value": r#"{"viewtime":1,"userid":"User_1","pageid":"Page_21"}"#}),
+            json!({"key": "6022", "value": r#"{"viewtime":2,"userid":"User_2","pageid":"Page_22"}"#}),
+        ],
+    );
+    wait_for_output(
+        &services,
+        &["HGET", &format!("{keyspace}:6022"), "pageid"],
+        "Page_22",
+    );
+    assert_eq!(
+        cli(&services, &["HGETALL", &format!("{keyspace}:6021")]),
+        "viewtime\n1\nuserid\nUser_1\npageid\nPage_21"
+    );
+    wait_for_output(&services, &["XLEN", &pageviews], "2");
+    let ttl: i64 = cli(&services, &["TTL", &pageviews]).parse().unwrap();
+    assert!((3500..=3600).contains(&ttl), "TTL {ttl}");
+    for name in [&hash_name, &stream_name] {
+        worker.wait_for_tasks(name, 1, "RUNNING", Duration::from_secs(5));
+        assert_eq!(worker.status(name)["type"], "sink");
+    }
+
+    // The offsets API reaches the offsets kept in Redis: DELETE removes them too.
+    let offsets_key = format!("connect:offsets:{hash_name}");
+    wait_for_output(
+        &services,
+        &["HGET", &offsets_key, &format!("{pageviews}/0")],
+        "2",
+    );
+    // The worker stores them too, at its next offset flush.
+    wait_until("the worker's offsets", Duration::from_secs(30), || {
+        let offsets = worker.call(
+            "GET",
+            &format!("/connectors/{hash_name}/offsets"),
+            None,
+            200,
+        );
+        offsets["offsets"][0]["offset"]["kafka_offset"] == 2
+    });
+    worker.call("PUT", &format!("/connectors/{hash_name}/stop"), None, 204);
+    worker.call(
+        "DELETE",
+        &format!("/connectors/{hash_name}/offsets"),
+        None,
+        200,
+    );
+    assert_eq!(cli(&services, &["EXISTS", &offsets_key]), "0");
+    // Deleting a connector removes its offsets in Redis as well.
+    let stream_offsets = format!("connect:offsets:{stream_name}");
+    assert_eq!(cli(&services, &["EXISTS", &stream_offsets]), "1");
+    worker.call("DELETE", &format!("/connectors/{stream_name}"), None, 204);
+    assert_eq!(cli(&services, &["EXISTS", &stream_offsets]), "0");
+}
