@@ -21,6 +21,9 @@ use fred::prelude::{Builder, Client as RedisClient, ClientLike, Config as RedisC
 use rskafka::client::{Client as KafkaClient, ClientBuilder};
 use rskafka::BackoffConfig;
 
+/// A record to produce: partition, key, value.
+pub type PlainRecord = (i32, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// What went wrong while reaching a service or running an independent client.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -156,7 +159,7 @@ impl Services {
         &self,
         client: &KafkaClient,
         topic: &str,
-        records: Vec<(i32, Option<Vec<u8>>, Option<Vec<u8>>)>,
+        records: Vec<PlainRecord>,
     ) -> Result<(), HarnessError> {
         use rskafka::client::partition::{Compression, UnknownTopicHandling};
         use rskafka::record::Record;

@@ -277,6 +277,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
         messages.push(payload);
     }
     let _ = subscriber.kill();
+    let _ = subscriber.wait();
     assert_eq!(messages, ["one", "two"]);
 
     // JSON and TIMESERIES need modules this redis-server lacks: a clear task error.
@@ -328,7 +329,7 @@ async fn counters_are_exact_with_two_tasks_over_four_partitions() {
         let amount = if i % 10 == 0 { 2.5 } else { f64::from(i % 3) };
         *expected.entry(page.clone()).or_default() += amount;
         records.push((
-            (i % 4) as i32,
+            i % 4,
             Some(page.into_bytes()),
             Some(amount.to_string().into_bytes()),
         ));
