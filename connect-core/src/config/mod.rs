@@ -3,6 +3,7 @@
 
 mod def;
 mod info;
+mod markdown;
 mod value;
 
 pub use def::{
@@ -10,6 +11,7 @@ pub use def::{
     Validator, Width,
 };
 pub use info::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo};
+pub use markdown::{check_generated_section, BEGIN_GENERATED, END_GENERATED};
 pub use value::{strip_prefix, ConfigValue, ConfigValues, Password};
 
 /// A configuration as users write it: a flat map of strings.

@@ -104,3 +104,48 @@ impl SinkConnector for RedisSinkConnector {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use connect_core::config::check_generated_section;
+    use connect_core::plugin::{PluginKind, Plugins};
+
+    use super::*;
+
+    #[test]
+    fn every_name_of_the_java_connector_resolves() {
+        let mut plugins = Plugins::new();
+        for p in crate::plugins() {
+            plugins.add(p);
+        }
+        for name in [
+            "com.redis.kafka.connect.RedisSinkConnector",
+            "RedisSinkConnector",
+            "RedisSink",
+        ] {
+            let plugin = plugins.find(name, &[PluginKind::Sink]).unwrap();
+            assert_eq!(plugin.class, crate::SINK_CLASS);
+        }
+    }
+
+    #[test]
+    fn the_reference_in_the_docs_is_current() {
+        let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/connectors/redis-sink.md");
+        check_generated_section(&doc, &sink_config_def().to_markdown()).unwrap();
+    }
+
+    #[test]
+    fn validate_reports_cross_key_problems() {
+        let connector = RedisSinkConnector::default();
+        let errors = connector.validate(&connect_core::config::props(&[
+            ("name", "x"),
+            ("redis.type", "LIST"),
+            ("redis.keyspace", ""),
+        ]));
+        let messages: Vec<(&str, &str)> = errors.iter().collect();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0].0, "redis.keyspace");
+    }
+}
