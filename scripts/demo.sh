@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on real services: Kafka (tansu) and Redis on loopback, the connect-worker
-# started, connectors created over the REST API with curl, and records visibly moving.
-#
-# Until the Redis connectors exist (issues #5, #6), the demo moves lines from a file into a
-# Kafka topic with FileStreamSource and from the topic into another file with FileStreamSink,
-# as Kafka's own quickstart does, and reads the topic back with kafka-python.
+# started, connectors created over the REST API with curl, and records visibly moving:
+# lines of a file -> Kafka (FileStreamSource) -> Redis (RedisSink: one hash per order, and a
+# revenue counter kept exactly-once), read back with kafka-python and redis-cli.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
@@ -55,22 +53,36 @@ show curl -s -X POST -H 'Content-Type: application/json' "$REST/connectors" -d "
   \"name\": \"orders-in\",
   \"config\": {\"connector.class\": \"FileStreamSource\", \"file\": \"$DEMO_DIR/orders.txt\", \"topic\": \"orders\"}}"
 show curl -s -X POST -H 'Content-Type: application/json' "$REST/connectors" -d "{
-  \"name\": \"orders-out\",
-  \"config\": {\"connector.class\": \"FileStreamSink\", \"file\": \"$DEMO_DIR/orders-copy.txt\", \"topics\": \"orders\"}}"
+  \"name\": \"orders-to-redis\",
+  \"config\": {\"connector.class\": \"RedisSink\", \"topics\": \"orders\", \"redis.uri\": \"$REDIS_URL\",
+    \"redis.type\": \"HASH\", \"redis.key.template\": \"order:\${value.order}\",
+    \"value.converter\": \"org.apache.kafka.connect.json.JsonConverter\", \"value.converter.schemas.enable\": \"false\"}}"
+show curl -s -X POST -H 'Content-Type: application/json' "$REST/connectors" -d "{
+  \"name\": \"revenue\",
+  \"config\": {\"connector.class\": \"RedisSink\", \"topics\": \"orders\", \"redis.uri\": \"$REDIS_URL\",
+    \"redis.type\": \"COUNTER\", \"redis.key.template\": \"demo:revenue\",
+    \"value.converter\": \"org.apache.kafka.connect.json.JsonConverter\", \"value.converter.schemas.enable\": \"false\",
+    \"transforms\": \"amount\", \"transforms.amount.type\": \"org.apache.kafka.connect.transforms.ExtractField\$Value\",
+    \"transforms.amount.field\": \"amount\"}}"
 
 for i in $(seq 1 10); do
-    echo "{\"order\": $i, \"amount\": $((i * 7)).50}" >>"$DEMO_DIR/orders.txt"
+    echo "{\"order\": $i, \"item\": \"book-$i\", \"amount\": $((i * 7)).50}" >>"$DEMO_DIR/orders.txt"
     sleep 0.3
 done
+cli() { "$REDIS_CLI" -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }
 for _ in $(seq 1 100); do
-    [ "$(wc -l <"$DEMO_DIR/orders-copy.txt" 2>/dev/null || echo 0)" -ge 10 ] && break
+    [ "$(cli EXISTS order:10)" = "1" ] && [ "$(cli GET demo:revenue)" = "390" ] && break
     sleep 0.1
 done
 show curl -s "$REST/connectors?expand=status"
-printf '\nWhat the sink wrote (%s):\n' "$DEMO_DIR/orders-copy.txt"
-cat "$DEMO_DIR/orders-copy.txt"
 printf '\nWhat kafka-python reads from the topic:\n'
 "$KAFKA_PYTHON" "$KAFKA_TOOL" consume --bootstrap "$KAFKA_BOOTSTRAP" --topic orders --count 10 |
     "$KAFKA_PYTHON" -c 'import json, sys; [print(" ", r["partition"], r["offset"], r["value"]) for r in map(json.loads, sys.stdin)]'
+printf '\nWhat redis-cli reads from Redis:\n'
+show cli HGETALL order:3
+show cli GET demo:revenue
+show cli HGETALL connect:offsets:orders-to-redis
 show curl -s "$REST/connectors/orders-in/offsets"
-cmp -s "$DEMO_DIR/orders.txt" "$DEMO_DIR/orders-copy.txt" && log "the copy is identical to the input, byte for byte"
+[ "$(cli GET demo:revenue)" = "390" ] || die "the revenue counter is $(cli GET demo:revenue), expected 390"
+[ "$(cli HGET order:10 item)" = "book-10" ] || die "order:10 is missing in Redis"
+log "every order is in Redis, and the revenue counter holds the exact total (390)"
