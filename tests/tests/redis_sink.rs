@@ -667,3 +667,192 @@ async fn configs_from_the_java_connector_docs_run_unchanged() {
     worker.call("DELETE", &format!("/connectors/{stream_name}"), None, 204);
     assert_eq!(cli(&services, &["EXISTS", &stream_offsets]), "0");
 }
+
+/// Three masters on loopback, slots spread by `redis-cli --cluster create`.
+fn start_cluster() -> Vec<PrivateRedis> {
+    let nodes: Vec<PrivateRedis> = (0..3)
+        .map(|i| {
+            PrivateRedis::start(
+                &temp_dir(&format!("cluster-node{i}")),
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                ],
+            )
+        })
+        .collect();
+    let addresses: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cluster create: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    wait_until("the cluster to be ok", Duration::from_secs(30), || {
+        nodes
+            .iter()
+            .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+    });
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_cluster_takes_batches_across_hash_slots() {
+    const RECORDS: usize = 3_000;
+    let services = Services::get();
+    let nodes = start_cluster();
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-cluster"), &[]);
+    let id = unique_name("cl");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 2).await.unwrap();
+    let records = (0..RECORDS)
+        .map(|i| {
+            (
+                (i % 2) as i32,
+                Some(format!("k{i}").into_bytes()),
+                Some(format!("v{i}").into_bytes()),
+            )
+        })
+        .collect();
+    services.produce(&kafka, &topic, records).await.unwrap();
+    let name = format!("{id}-sink");
+    let mut config = sink_config(
+        &services,
+        &topic,
+        &[("redis.type", "STRING"), ("redis.keyspace", "")],
+    );
+    config["value.converter"] = json!("org.apache.kafka.connect.storage.StringConverter");
+    config["redis.uri"] = json!(format!(
+        "redis://127.0.0.1:{},127.0.0.1:{}",
+        nodes[0].port, nodes[1].port
+    ));
+    config["redis.cluster"] = json!("true");
+    worker.create_connector(&name, &config);
+
+    // Every key lands on the node that owns its slot; together they hold every record and
+    // the offsets hash.
+    let total = || -> usize {
+        nodes
+            .iter()
+            .map(|n| n.cli(&["DBSIZE"]).parse::<usize>().unwrap_or(0))
+            .sum()
+    };
+    wait_until(
+        "every record in the cluster",
+        Duration::from_secs(60),
+        || total() > RECORDS,
+    );
+    assert_eq!(total(), RECORDS + 1);
+    assert!(nodes
+        .iter()
+        .all(|n| n.cli(&["DBSIZE"]).parse::<usize>().unwrap() > RECORDS / 10));
+    for i in [0, 1, 1234, RECORDS - 1] {
+        let out = Command::new("redis-cli")
+            .args([
+                "-c",
+                "-p",
+                &nodes[0].port.to_string(),
+                "GET",
+                &format!("k{i}"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("v{i}"));
+    }
+    let offsets = Command::new("redis-cli")
+        .args([
+            "-c",
+            "-p",
+            &nodes[0].port.to_string(),
+            "HGETALL",
+            &format!("connect:offsets:{name}"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&offsets.stdout).into_owned();
+    let expected = format!("{topic}/0\n{}\n{topic}/1\n{}", RECORDS / 2, RECORDS / 2);
+    let mut lines: Vec<&str> = text.trim().lines().collect();
+    if lines.first() == Some(&format!("{topic}/1").as_str()) {
+        lines.rotate_left(2);
+    }
+    assert_eq!(lines.join("\n"), expected);
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sentinel_uri_finds_the_master() {
+    let services = Services::get();
+    let master = PrivateRedis::start(&temp_dir("sentinel-master"), &[]);
+    let dir = temp_dir("sentinel");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = connect_e2e::free_port();
+    let conf = dir.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 1\n",
+            dir.display(),
+            master.port
+        ),
+    )
+    .unwrap();
+    let mut sentinel = Command::new("redis-server")
+        .arg(&conf)
+        .arg("--sentinel")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(
+        "the sentinel to know the master",
+        Duration::from_secs(20),
+        || {
+            Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "SENTINEL",
+                    "get-master-addr-by-name",
+                    "mymaster",
+                ])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains(&master.port.to_string()))
+                .unwrap_or(false)
+        },
+    );
+
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-sentinel"), &[]);
+    let topic = topic(&services, "sentinel", 1).await;
+    let name = unique_name("sentinel-sink");
+    let mut config = sink_config(
+        &services,
+        &topic,
+        &[("redis.type", "SET"), ("redis.keyspace", "members")],
+    );
+    // Lettuce's form: the sentinels, then the master's name as the fragment.
+    config["redis.uri"] = json!(format!("redis-sentinel://127.0.0.1:{port}#mymaster"));
+    worker.create_connector(&name, &config);
+    produce(
+        &services,
+        &topic,
+        &[
+            json!({"key": "a", "value": "1"}),
+            json!({"key": "b", "value": "1"}),
+        ],
+    );
+    wait_until("the members on the master", Duration::from_secs(30), || {
+        master.cli(&["SCARD", "members"]) == "2"
+    });
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+    let _ = sentinel.kill();
+    let _ = sentinel.wait();
+}
