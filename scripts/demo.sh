@@ -4,6 +4,9 @@
 # lines of a file -> Kafka (FileStreamSource) -> Redis (RedisSink: one hash per order, and a
 # revenue counter kept exactly-once), read back with kafka-python and redis-cli.
 set -euo pipefail
+# Services of the demo's own (not those of scripts/services.sh start, which tests may be using).
+DEMO_DIR="$(mktemp -d)"
+export CONNECT_RS_STATE="$DEMO_DIR/services"
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -13,7 +16,6 @@ log "building connect-worker"
 cargo build --quiet --release --locked -p connect-worker
 WORKER_BIN="$CARGO_TARGET_DIR/release/connect-worker"
 
-DEMO_DIR="$(mktemp -d)"
 WORKER_PID=""
 cleanup() {
     if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
