@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::config::{ConfigDef, ConfigErrors, Props};
 use crate::data::Text;
 use crate::error::ConnectError;
+use crate::metrics::{Counter, Gauge};
 use crate::record::{SinkRecord, SourceMap, SourceRecord, TopicPartition};
 
 /// What source and sink connectors have in common.
@@ -100,6 +101,19 @@ pub trait SourceTaskContext: Send + Sync {
 
     /// The task's configuration.
     fn config(&self) -> &Props;
+
+    /// A counter of the task's own, exposed by the worker at `/metrics` as `name` with the
+    /// labels `connector` and `task`. Call it once (in `start`) and keep the handle.
+    fn counter(&self, name: &str, help: &str) -> Counter {
+        let _ = (name, help);
+        Counter::detached()
+    }
+
+    /// A gauge of the task's own; see [`counter`](SourceTaskContext::counter).
+    fn gauge(&self, name: &str, help: &str) -> Gauge {
+        let _ = (name, help);
+        Gauge::detached()
+    }
 }
 
 /// Reads records from an outside system.
@@ -172,6 +186,19 @@ pub trait SinkTaskContext: Send + Sync {
 
     /// The task's configuration.
     fn config(&self) -> &Props;
+
+    /// A counter of the task's own, exposed by the worker at `/metrics` as `name` with the
+    /// labels `connector` and `task`. Call it once (in `start`) and keep the handle.
+    fn counter(&self, name: &str, help: &str) -> Counter {
+        let _ = (name, help);
+        Counter::detached()
+    }
+
+    /// A gauge of the task's own; see [`counter`](SinkTaskContext::counter).
+    fn gauge(&self, name: &str, help: &str) -> Gauge {
+        let _ = (name, help);
+        Gauge::detached()
+    }
 }
 
 /// Committed Kafka offsets by partition. An offset is that of the next record to read

@@ -179,6 +179,7 @@ pub mod connector;
 pub mod converter;
 pub mod data;
 mod error;
+pub mod metrics;
 pub mod plugin;
 pub mod record;
 pub mod transforms;

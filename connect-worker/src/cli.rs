@@ -52,7 +52,22 @@ pub fn main(builder: WorkerBuilder) -> ExitCode {
         eprint!("{USAGE}");
         return ExitCode::from(2);
     };
-    crate::logging::init();
+    // The configuration comes first: it says how to log (log.format).
+    let config = match read_properties(worker_file).and_then(|file| {
+        WorkerConfig::parse(file, std::env::vars())
+            .map_err(|e| format!("invalid worker configuration in {worker_file}:\n{e}"))
+    }) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("connect-worker: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    crate::logging::init_with(if config.log_json {
+        crate::logging::Format::Json
+    } else {
+        crate::logging::Format::Text
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,7 +78,7 @@ pub fn main(builder: WorkerBuilder) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(builder, worker_file, connector_files)) {
+    match runtime.block_on(run(builder, config, connector_files)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("connect-worker: {message}");
@@ -74,12 +89,9 @@ pub fn main(builder: WorkerBuilder) -> ExitCode {
 
 async fn run(
     builder: WorkerBuilder,
-    worker_file: &str,
+    config: WorkerConfig,
     connector_files: &[String],
 ) -> Result<(), String> {
-    let file = read_properties(worker_file)?;
-    let config = WorkerConfig::parse(file, std::env::vars())
-        .map_err(|e| format!("invalid worker configuration in {worker_file}:\n{e}"))?;
     for (key, reason) in config.unused_keys() {
         tracing::warn!(key, "worker configuration: {reason}");
     }

@@ -132,6 +132,21 @@ pub fn config_def() -> ConfigDef {
                 .group(group, 13),
         )
         .define(
+            ConfigKey::new("metrics.listeners", ConfigType::List)
+                .default_value("")
+                .importance(Importance::Low)
+                .doc("Ours. Extra listeners (http://host:port) that serve only GET /metrics and GET /health, e.g. on a port Prometheus may reach while the REST API stays private. /metrics is on the REST listeners in any case.")
+                .group(group, 14),
+        )
+        .define(
+            ConfigKey::new("log.format", ConfigType::String)
+                .default_value("text")
+                .validator(Validator::one_of_ignore_case(&["text", "json"]))
+                .importance(Importance::Low)
+                .doc("Ours. The log format on stderr: text (human-readable lines) or json (one JSON object a line, with the span fields connector and task).")
+                .group(group, 15),
+        )
+        .define(
             ConfigKey::new("topic.creation.enable", ConfigType::Boolean)
                 .default_value("true")
                 .importance(Importance::Low)
@@ -156,6 +171,10 @@ pub struct WorkerConfig {
     pub request_timeout: Duration,
     pub client_id: String,
     pub topic_creation_enable: bool,
+    /// `host:port` of each `metrics.listeners` listener.
+    pub metrics_listeners: Vec<String>,
+    /// Logs as JSON lines (`log.format=json`).
+    pub log_json: bool,
     /// Every key as given (file, then environment), for the passed-on prefixes.
     pub props: Props,
 }
@@ -211,6 +230,14 @@ impl WorkerConfig {
             request_timeout: millis("request.timeout.ms"),
             client_id: values.string("client.id").unwrap_or_default().to_owned(),
             topic_creation_enable: values.boolean("topic.creation.enable").unwrap_or(true),
+            metrics_listeners: values
+                .list("metrics.listeners")
+                .iter()
+                .map(|l| l.trim_start_matches("http://").to_owned())
+                .collect(),
+            log_json: values
+                .string("log.format")
+                .is_some_and(|f| f.eq_ignore_ascii_case("json")),
             props,
         })
     }

@@ -9,6 +9,7 @@ pub mod convert;
 pub mod herder;
 pub mod kafka;
 pub mod logging;
+pub mod metrics;
 pub mod properties;
 pub mod rest;
 pub mod status;

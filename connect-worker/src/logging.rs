@@ -32,15 +32,38 @@ pub struct LogLevels {
 
 static LEVELS: OnceLock<LogLevels> = OnceLock::new();
 
+/// How log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line, with the current span's fields (`connector`, `task`).
+    Json,
+}
+
 /// Installs the global subscriber: human-readable lines to stderr, levels from `RUST_LOG`
 /// (default `info`) and changeable at runtime. Does nothing when a subscriber is already set.
 pub fn init() {
+    init_with(Format::Text)
+}
+
+/// [`init`] with the given line format.
+pub fn init_with(format: Format) {
     let initial = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
     let filter = EnvFilter::try_new(&initial).unwrap_or_else(|_| EnvFilter::new("info"));
     let (layer, handle) = reload::Layer::new(filter);
+    let json = (format == Format::Json).then(|| {
+        fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+    });
+    let text = (format == Format::Text).then(|| fmt::layer().with_writer(std::io::stderr));
     let installed = tracing_subscriber::registry()
         .with(layer)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(json)
+        .with(text)
         .try_init();
     if installed.is_ok() {
         let _ = LEVELS.set(LogLevels {

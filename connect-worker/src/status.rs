@@ -1,6 +1,7 @@
 //! Connector and task states, as Kafka Connect reports them in `/status`.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -39,35 +40,83 @@ pub struct Status {
     pub trace: Option<String>,
 }
 
+/// A status and how long it spent running and paused (for `running-ratio`/`pause-ratio`).
+#[derive(Debug)]
+struct Tracked {
+    status: Status,
+    created: Instant,
+    since: Instant,
+    running: Duration,
+    paused: Duration,
+}
+
 /// A status shared between the task or connector that changes it and the REST API that reads it.
 #[derive(Debug, Clone)]
-pub struct SharedStatus(Arc<Mutex<Status>>);
+pub struct SharedStatus(Arc<Mutex<Tracked>>);
 
 impl SharedStatus {
     /// A status in `state`.
     pub fn new(state: State) -> Self {
-        Self(Arc::new(Mutex::new(Status { state, trace: None })))
+        let now = Instant::now();
+        Self(Arc::new(Mutex::new(Tracked {
+            status: Status { state, trace: None },
+            created: now,
+            since: now,
+            running: Duration::ZERO,
+            paused: Duration::ZERO,
+        })))
     }
 
     /// The current status.
     pub fn get(&self) -> Status {
-        self.lock().clone()
+        self.lock().status.clone()
     }
 
     /// Moves to `state`, clearing any trace.
     pub fn set(&self, state: State) {
-        *self.lock() = Status { state, trace: None };
+        self.change(Status { state, trace: None });
     }
 
     /// Moves to FAILED with this trace.
     pub fn fail(&self, trace: impl Into<String>) {
-        *self.lock() = Status {
+        self.change(Status {
             state: State::Failed,
             trace: Some(trace.into()),
-        };
+        });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Status> {
+    /// The fractions of its life spent RUNNING and PAUSED.
+    pub fn ratios(&self) -> (f64, f64) {
+        let t = self.lock();
+        let now = Instant::now();
+        let current = now.duration_since(t.since);
+        let (mut running, mut paused) = (t.running, t.paused);
+        match t.status.state {
+            State::Running => running += current,
+            State::Paused => paused += current,
+            _ => {}
+        }
+        let life = now.duration_since(t.created).as_secs_f64();
+        if life <= 0.0 {
+            return (0.0, 0.0);
+        }
+        (running.as_secs_f64() / life, paused.as_secs_f64() / life)
+    }
+
+    fn change(&self, status: Status) {
+        let mut t = self.lock();
+        let now = Instant::now();
+        let spent = now.duration_since(t.since);
+        match t.status.state {
+            State::Running => t.running += spent,
+            State::Paused => t.paused += spent,
+            _ => {}
+        }
+        t.since = now;
+        t.status = status;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracked> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -190,8 +190,29 @@ impl Worker {
             })?;
         let local: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(address = ?local, "REST API listening");
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+        for address in &self.config.metrics_listeners {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| WorkerError::Listen {
+                    address: address.clone(),
+                    source,
+                })?;
+            tracing::info!(address = ?listener.local_addr().ok(), "metrics listening");
+            let router = crate::rest::metrics::router(self.herder.clone());
+            let mut stopped = metrics_stopped.clone();
+            tokio::spawn(async move {
+                let until = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = crate::rest::serve(listener, router, until).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         let router = crate::rest::router(self.herder.clone());
         let served = crate::rest::serve(listener, router, shutdown).await;
+        let _ = stop_metrics.send(true);
         tracing::info!("shutting down: stopping connectors");
         self.herder.shutdown().await;
         served.map_err(|source| WorkerError::Listen { address, source })

@@ -18,6 +18,7 @@ use connect_core::plugin::{PluginKind, Plugins};
 use crate::config::WorkerConfig;
 use crate::connector_config;
 use crate::kafka::{Kafka, Producer};
+use crate::metrics::{ConnectorSnapshot, TaskSnapshot, WorkerMetrics};
 use crate::status::State;
 use crate::store::{ConfigStore, ConnectorRecord, OffsetStore, TargetState};
 use crate::task::TaskTarget;
@@ -41,6 +42,7 @@ pub(crate) struct Shared {
     pub offsets: Arc<dyn OffsetStore>,
     pub configs: Arc<dyn ConfigStore>,
     pub worker_id: String,
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 /// The herder of a standalone worker. Cloning shares it.
@@ -82,9 +84,59 @@ impl Herder {
                 offsets,
                 configs,
                 worker_id,
+                metrics: Arc::new(WorkerMetrics::new()),
             }),
             connectors: Arc::default(),
         }
+    }
+
+    /// The worker's metrics.
+    pub fn metrics(&self) -> &Arc<WorkerMetrics> {
+        &self.shared.metrics
+    }
+
+    /// `GET /metrics`: every metric in Prometheus' text format, states as of now.
+    pub async fn metrics_text(&self) -> String {
+        let snapshot: Vec<ConnectorSnapshot> = {
+            let connectors = self.connectors.lock().await;
+            connectors
+                .values()
+                .map(|c| ConnectorSnapshot {
+                    name: c.config.name.clone(),
+                    class: c.config.plugin.class.clone(),
+                    kind: match c.config.kind() {
+                        PluginKind::Source => "source",
+                        PluginKind::Sink => "sink",
+                        _ => "unknown",
+                    },
+                    version: c.config.plugin.version.clone(),
+                    state: c.status.get().state.name(),
+                    tasks: c
+                        .tasks
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(id, t)| t.as_ref().map(|t| (id, t)))
+                        .map(|(id, t)| {
+                            let (running_ratio, pause_ratio) = t.status.ratios();
+                            TaskSnapshot {
+                                id,
+                                state: t.status.get().state.name(),
+                                running_ratio,
+                                pause_ratio,
+                            }
+                        })
+                        .collect(),
+                })
+                .collect()
+        };
+        self.shared.metrics.render(&snapshot)
+    }
+
+    /// Whether the herder answers within `timeout` (`GET /health`).
+    pub async fn responsive(&self, timeout: std::time::Duration) -> bool {
+        tokio::time::timeout(timeout, self.connectors.lock())
+            .await
+            .is_ok()
     }
 
     /// The plugins this worker knows.

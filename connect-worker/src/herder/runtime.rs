@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use connect_core::config::Props;
 use connect_core::connector::{SinkConnector, SourceConnector};
@@ -72,8 +73,10 @@ impl Connector {
             self.status.set(State::Stopped);
             return;
         }
+        shared.metrics.connector_startup_attempts.inc();
         match self.start_instance().await {
             Ok(()) => {
+                shared.metrics.connector_startup_success.inc();
                 self.status.set(if self.target == TargetState::Paused {
                     State::Paused
                 } else {
@@ -82,6 +85,7 @@ impl Connector {
                 self.start_tasks(shared).await;
             }
             Err(e) => {
+                shared.metrics.connector_startup_failure.inc();
                 tracing::error!(connector = %self.config.name, error = %e.trace(), "connector failed to start");
                 self.status.fail(e.trace());
             }
@@ -183,17 +187,27 @@ impl Connector {
             status: status.clone(),
             target: target_rx,
             active_topics: self.active_topics.clone(),
+            metrics: Arc::clone(&shared.metrics),
         };
+        shared.metrics.task_startup_attempts.inc();
+        // Every line a task logs, the connector's code included, carries these fields.
+        let span = tracing::info_span!("task", connector = %self.config.name, task = index);
         let (handle, assignment) = match instance {
             Instance::Source(c) => (
-                spawn_task(status.clone(), task::source::run(env, c.create_task())),
+                spawn_task(
+                    status.clone(),
+                    task::source::run(env, c.create_task()).instrument(span),
+                ),
                 None,
             ),
             Instance::Sink(c) => {
                 let tx = assignment.unwrap_or_else(|| watch::channel(Vec::new()).0);
                 let rx = tx.subscribe();
                 (
-                    spawn_task(status.clone(), task::sink::run(env, c.create_task(), rx)),
+                    spawn_task(
+                        status.clone(),
+                        task::sink::run(env, c.create_task(), rx).instrument(span),
+                    ),
                     Some(tx),
                 )
             }

@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod loggers;
 pub mod mask;
+pub mod metrics;
 pub mod offsets;
 pub mod plugins;
 pub mod root;
@@ -56,6 +57,7 @@ pub fn router(herder: Herder) -> Router {
         .merge(plugins::routes())
         .merge(topics::routes())
         .merge(loggers::routes())
+        .merge(metrics::routes())
         .fallback(not_found)
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,5 +1,7 @@
 //! `GET /` (the worker's version) and `GET /health` (KIP-1017).
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -30,11 +32,28 @@ async fn server_info() -> Json<Value> {
     }))
 }
 
-/// `GET /health`. The router exists only once the herder was built and its connectors
-/// restored, so a worker that answers has completed startup.
-async fn health() -> Json<Value> {
-    Json(json!({
-        "status": "healthy",
-        "message": "Worker has completed startup and is ready to handle requests.",
-    }))
+/// How long `GET /health` waits for the herder, as Kafka Connect's health check (10 s).
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `GET /health` (KIP-1017). The router exists only once the herder was built and its
+/// connectors restored, so a worker that answers has completed startup; it is healthy when
+/// its herder answers within 10 s, and 500 `unhealthy` otherwise.
+pub async fn health(State(herder): State<Herder>) -> (StatusCode, Json<Value>) {
+    if herder.responsive(HEALTH_TIMEOUT).await {
+        (
+            StatusCode::OK,
+            Json(json!({
+                "status": "healthy",
+                "message": "Worker has completed startup and is ready to handle requests.",
+            })),
+        )
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({
+                "status": "unhealthy",
+                "message": "Worker was unable to handle this request and may be unable to handle other requests.",
+            })),
+        )
+    }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use connect_core::ConnectError;
 
 use crate::connector_config::ErrorPolicy;
+use crate::metrics::ErrorMetrics;
 
 /// Applies a connector's error policy to record failures.
 #[derive(Debug)]
@@ -14,15 +15,17 @@ pub struct RecordErrors {
     task: String,
     /// Records skipped so far (`total-records-skipped`).
     pub skipped: u64,
+    metrics: ErrorMetrics,
 }
 
 impl RecordErrors {
     /// The handler for one task.
-    pub fn new(policy: ErrorPolicy, task: String) -> Self {
+    pub fn new(policy: ErrorPolicy, task: String, metrics: ErrorMetrics) -> Self {
         Self {
             policy,
             task,
             skipped: 0,
+            metrics,
         }
     }
 
@@ -41,10 +44,16 @@ impl RecordErrors {
         loop {
             match op() {
                 Err(e) if e.is_retriable() && self.may_retry(started, delay) => {
+                    self.metrics.record_failures.inc();
+                    self.metrics.retries.inc();
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.policy.retry_delay_max);
                 }
-                other => return other,
+                Err(e) => {
+                    self.metrics.record_failures.inc();
+                    return Err(e);
+                }
+                ok => return ok,
             }
         }
     }
@@ -64,6 +73,8 @@ impl RecordErrors {
         context: impl FnOnce() -> String,
         error: ConnectError,
     ) -> Result<(), ConnectError> {
+        self.metrics.record_errors.inc();
+        self.metrics.error_now();
         if !self.policy.tolerate_all {
             return Err(ConnectError::fatal(format!(
                 "Tolerance exceeded in error handler: {stage} failed"
@@ -71,7 +82,9 @@ impl RecordErrors {
             .with_source(error));
         }
         self.skipped += 1;
+        self.metrics.records_skipped.inc();
         if self.policy.log_enable {
+            self.metrics.errors_logged.inc();
             if self.policy.log_include_messages {
                 tracing::error!(task = %self.task, stage, record = %context(), error = %error.trace(), "error encountered in task; skipping the record");
             } else {
@@ -99,7 +112,11 @@ mod tests {
 
     #[test]
     fn none_fails_the_task_with_the_cause() {
-        let mut errors = RecordErrors::new(policy(false, Some(0)), "t-0".into());
+        let mut errors = RecordErrors::new(
+            policy(false, Some(0)),
+            "t-0".into(),
+            ErrorMetrics::detached(),
+        );
         let err = errors
             .tolerate(
                 "value converter",
@@ -116,7 +133,11 @@ mod tests {
 
     #[test]
     fn all_skips_and_counts() {
-        let mut errors = RecordErrors::new(policy(true, Some(0)), "t-0".into());
+        let mut errors = RecordErrors::new(
+            policy(true, Some(0)),
+            "t-0".into(),
+            ErrorMetrics::detached(),
+        );
         errors
             .tolerate("transform", || "t-0@1".into(), ConnectError::fatal("x"))
             .unwrap();
@@ -125,7 +146,11 @@ mod tests {
 
     #[tokio::test]
     async fn retriable_failures_are_retried_within_the_timeout() {
-        let errors = RecordErrors::new(policy(false, Some(1000)), "t".into());
+        let errors = RecordErrors::new(
+            policy(false, Some(1000)),
+            "t".into(),
+            ErrorMetrics::detached(),
+        );
         let mut calls = 0;
         let result = errors.retry(|| {
             calls += 1;
@@ -137,7 +162,8 @@ mod tests {
         });
         assert_eq!(result.await.unwrap(), 3);
 
-        let no_retry = RecordErrors::new(policy(false, Some(0)), "t".into());
+        let no_retry =
+            RecordErrors::new(policy(false, Some(0)), "t".into(), ErrorMetrics::detached());
         let mut calls = 0;
         let result: Result<(), _> = no_retry
             .retry(|| {

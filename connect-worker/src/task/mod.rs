@@ -18,6 +18,7 @@ use connect_core::ConnectError;
 use crate::config::WorkerConfig;
 use crate::connector_config::ConnectorConfig;
 use crate::kafka::{Kafka, Producer};
+use crate::metrics::WorkerMetrics;
 use crate::status::SharedStatus;
 use crate::store::OffsetStore;
 
@@ -60,6 +61,7 @@ pub struct TaskEnv {
     pub target: watch::Receiver<TaskTarget>,
     /// The topics the connector's tasks used (KIP-558 active topics).
     pub active_topics: ActiveTopics,
+    pub metrics: Arc<WorkerMetrics>,
 }
 
 /// The topics a connector's tasks wrote to or read from since the last reset.
@@ -113,6 +115,15 @@ impl TaskEnv {
     /// Sleeps for `delay` unless the target changes first (so stop is prompt during back-off).
     pub(crate) async fn back_off(&mut self, delay: Duration) {
         let _ = tokio::time::timeout(delay, self.target.changed()).await;
+    }
+}
+
+/// Counts a task start that succeeded or failed (`task-startup-*-total`).
+pub(crate) fn count_startup(env: &TaskEnv, started: bool) {
+    if started {
+        env.metrics.task_startup_success.inc();
+    } else {
+        env.metrics.task_startup_failure.inc();
     }
 }
 

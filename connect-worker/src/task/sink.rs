@@ -20,11 +20,12 @@ use connect_core::record::{SinkRecord, SourceMap, TopicPartition};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
-use super::{finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use super::{count_startup, finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
 use crate::kafka::fetcher::{FetchConfig, FetchedRecord, Fetchers};
 use crate::kafka::{Producer, ProducerRecord};
+use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
 
 /// The most records handed to one `put` (the Java consumer's `max.poll.records`).
@@ -61,6 +62,7 @@ struct Context {
     assignment: Mutex<Vec<TopicPartition>>,
     requests: Mutex<Requests>,
     reporter: Option<Arc<dyn ErrantRecordReporter>>,
+    metrics: CustomFactory,
 }
 
 impl Context {
@@ -108,6 +110,14 @@ impl SinkTaskContext for Context {
     fn config(&self) -> &Props {
         &self.config
     }
+
+    fn counter(&self, name: &str, help: &str) -> connect_core::metrics::Counter {
+        self.metrics.counter(name, help)
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> connect_core::metrics::Gauge {
+        self.metrics.gauge(name, help)
+    }
 }
 
 /// Takes the records a task reports (KIP-610): fails the task under `errors.tolerance=none`;
@@ -119,17 +129,22 @@ struct Reporter {
     converters: Arc<Converters>,
     producer: Arc<Producer>,
     dead_letter_queue: Option<DeadLetterQueue>,
+    metrics: ErrorMetrics,
 }
 
 #[async_trait]
 impl ErrantRecordReporter for Reporter {
     async fn report(&self, record: &SinkRecord, error: &ConnectError) -> Result<(), ConnectError> {
+        self.metrics.record_errors.inc();
+        self.metrics.error_now();
         if !self.tolerate_all {
             return Err(ConnectError::fatal(format!(
                 "Tolerance exceeded in error handler: the task reported {}@{}: {}",
                 record.original, record.original_offset, error
             )));
         }
+        self.metrics.records_skipped.inc();
+        self.metrics.errors_logged.inc();
         tracing::warn!(task = %self.task, record = %format!("{}@{}", record.original, record.original_offset), error = %error, "the task reported an errant record");
         if let Some(dlq) = &self.dead_letter_queue {
             let mut out = self.converters.to_producer_record(record)?;
@@ -145,7 +160,9 @@ impl ErrantRecordReporter for Reporter {
                     error,
                 ));
             }
+            self.metrics.dlq_requests.inc();
             self.producer.send(&[out]).await.map_err(|e| {
+                self.metrics.dlq_failures.inc();
                 ConnectError::retriable("cannot write to the dead-letter queue").with_source(e)
             })?;
         }
@@ -217,6 +234,9 @@ struct Loop<'a> {
     errors: RecordErrors,
     converters: Arc<Converters>,
     chain: TransformChain,
+    metrics: TaskMetrics,
+    /// Each partition's lag after its last fetched batch, for `sink-record-lag-max`.
+    lags: BTreeMap<TopicPartition, i64>,
 }
 
 async fn run_inner(
@@ -240,29 +260,35 @@ async fn run_inner(
                 .await?;
         }
     }
+    let metrics = env.metrics.task(&env.id.connector, env.id.task).with_sink();
     let reporter: Arc<dyn ErrantRecordReporter> = Arc::new(Reporter {
         task: env.id.to_string(),
         tolerate_all: policy.tolerate_all,
         converters: Arc::clone(&converters),
         producer: Arc::clone(&env.producer),
         dead_letter_queue: policy.dead_letter_queue.clone(),
+        metrics: metrics.errors.clone(),
     });
     let ctx = Arc::new(Context {
         config: env.task_props.clone(),
         assignment: Mutex::default(),
         requests: Mutex::default(),
         reporter: Some(reporter),
+        metrics: metrics.custom_factory(),
     });
-    task.start(
-        &env.task_props,
-        Arc::clone(&ctx) as Arc<dyn SinkTaskContext>,
-    )
-    .await?;
+    let started = task
+        .start(
+            &env.task_props,
+            Arc::clone(&ctx) as Arc<dyn SinkTaskContext>,
+        )
+        .await;
+    count_startup(env, started.is_ok());
+    started?;
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
     let fetchers = Fetchers::new(env.kafka.clone(), FetchConfig::default(), 64);
-    let errors = RecordErrors::new(policy, env.id.to_string());
+    let errors = RecordErrors::new(policy, env.id.to_string(), metrics.errors.clone());
     let mut l = Loop {
         env,
         task,
@@ -273,6 +299,8 @@ async fn run_inner(
         errors,
         converters,
         chain,
+        metrics,
+        lags: BTreeMap::new(),
     };
     let initial = assignment.borrow_and_update().clone();
     l.assign(initial).await?;
@@ -309,6 +337,13 @@ async fn run_inner(
         let mut read_up_to: Vec<(TopicPartition, i64)> = Vec::new();
         for batch in batches {
             let tp = batch.partition;
+            if let Some(m) = &l.metrics.sink {
+                m.read_total.inc_by(batch.records.len() as u64);
+            }
+            if let Some(last) = batch.records.last() {
+                l.lags
+                    .insert(tp.clone(), (batch.high_watermark - last.offset - 1).max(0));
+            }
             let mut next = None;
             for fetched in batch.records {
                 let offset = fetched.offset;
@@ -325,6 +360,7 @@ async fn run_inner(
             break; // stopped while the sink was failing: nothing of this batch is committed
         }
         l.positions.next.extend(read_up_to);
+        l.update_gauges();
         let commit_requested = std::mem::take(&mut l.ctx.requests().commit);
         if commit_requested || last_commit.elapsed() >= l.env.worker.offset_flush_interval {
             l.commit().await;
@@ -338,6 +374,22 @@ async fn run_inner(
 }
 
 impl Loop<'_> {
+    /// Lag, active records and partitions, after a batch or a commit.
+    fn update_gauges(&self) {
+        let Some(m) = &self.metrics.sink else { return };
+        m.lag_max
+            .set(self.lags.values().copied().max().unwrap_or(0));
+        let active: i64 = self
+            .positions
+            .next
+            .iter()
+            .map(|(p, next)| next - self.positions.committed.get(p).copied().unwrap_or(*next))
+            .filter(|n| *n > 0)
+            .sum();
+        m.active.set(active);
+        m.partitions.set(self.positions.next.len() as i64);
+    }
+
     /// Moves to a new assignment: closes partitions no longer assigned, opens new ones at
     /// their stored offsets (or the earliest), and lets the task seek.
     async fn assign(&mut self, partitions: Vec<TopicPartition>) -> Result<(), ConnectError> {
@@ -514,7 +566,10 @@ impl Loop<'_> {
             .tolerate(stage, || format!("{tp}@{}", fetched.offset), error)?;
         if let Some((dlq, mut record)) = dlq_record {
             record.topic = dlq.topic.as_str().into();
+            self.metrics.errors.dlq_requests.inc();
+            let failures = self.metrics.errors.dlq_failures.clone();
             self.env.producer.send(&[record]).await.map_err(|e| {
+                failures.inc();
                 ConnectError::fatal("cannot write to the dead-letter queue").with_source(e)
             })?;
         }
@@ -526,8 +581,16 @@ impl Loop<'_> {
     async fn put(&mut self, records: &[SinkRecord]) -> Result<bool, ConnectError> {
         let mut backoff = Duration::ZERO;
         loop {
+            let started = Instant::now();
             match self.task.put(records).await {
-                Ok(()) => return Ok(true),
+                Ok(()) => {
+                    self.metrics.batch_size.record(records.len() as f64);
+                    if let Some(m) = self.metrics.sink.as_mut() {
+                        m.put_time.record_time(started.elapsed());
+                        m.send_total.inc_by(records.len() as u64);
+                    }
+                    return Ok(true);
+                }
                 Err(e) if e.is_retriable() => {
                     if self.env.target() == TaskTarget::Stop {
                         return Ok(false);
@@ -548,6 +611,29 @@ impl Loop<'_> {
         if current.is_empty() {
             return;
         }
+        if let Some(m) = &self.metrics.sink {
+            m.commit_seq_no.inc();
+        }
+        let started = Instant::now();
+        let succeeded = self.commit_offsets(current).await;
+        match succeeded {
+            Some(ok) => {
+                self.metrics.offset_commit(started.elapsed(), ok);
+                if let (Some(m), true) = (&self.metrics.sink, ok) {
+                    m.commit_completion.inc();
+                }
+            }
+            None => {
+                if let Some(m) = &self.metrics.sink {
+                    m.commit_skip.inc();
+                }
+            }
+        }
+        self.update_gauges();
+    }
+
+    /// [`commit`](Self::commit)'s work: `Some(stored)`, or `None` when nothing changed.
+    async fn commit_offsets(&mut self, current: Offsets) -> Option<bool> {
         match self.task.pre_commit(current).await {
             Ok(safe) => {
                 let changed: Vec<(SourceMap, Option<SourceMap>)> = safe
@@ -559,7 +645,7 @@ impl Loop<'_> {
                     .map(|(p, o)| (partition_key(p), Some(offset_value(*o))))
                     .collect();
                 if changed.is_empty() {
-                    return;
+                    return None;
                 }
                 let store = Arc::clone(&self.env.offsets);
                 let connector = self.env.id.connector.clone();
@@ -572,12 +658,15 @@ impl Loop<'_> {
                                 self.positions.committed.insert(p, o);
                             }
                         }
+                        Some(true)
                     }
                     Ok(Err(e)) => {
-                        tracing::error!(task = %self.env.id, error = %e, "cannot store sink offsets")
+                        tracing::error!(task = %self.env.id, error = %e, "cannot store sink offsets");
+                        Some(false)
                     }
                     Err(e) => {
-                        tracing::error!(task = %self.env.id, error = %e, "storing sink offsets panicked")
+                        tracing::error!(task = %self.env.id, error = %e, "storing sink offsets panicked");
+                        Some(false)
                     }
                 }
             }
@@ -600,6 +689,7 @@ impl Loop<'_> {
                         self.fetchers.start(p, offset);
                     }
                 }
+                Some(false)
             }
         }
     }

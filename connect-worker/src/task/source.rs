@@ -13,9 +13,10 @@ use connect_core::record::{SourceMap, SourceRecord};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
-use super::{finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use super::{count_startup, finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
 use crate::convert::Converters;
 use crate::kafka::ProduceError;
+use crate::metrics::{CustomFactory, TaskMetrics};
 use crate::status::State;
 use crate::store::OffsetStore;
 
@@ -24,6 +25,7 @@ struct Context {
     connector: String,
     offsets: Arc<dyn OffsetStore>,
     config: Props,
+    metrics: CustomFactory,
 }
 
 impl SourceTaskContext for Context {
@@ -33,6 +35,14 @@ impl SourceTaskContext for Context {
 
     fn config(&self) -> &Props {
         &self.config
+    }
+
+    fn counter(&self, name: &str, help: &str) -> connect_core::metrics::Counter {
+        self.metrics.counter(name, help)
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> connect_core::metrics::Gauge {
+        self.metrics.gauge(name, help)
     }
 }
 
@@ -45,13 +55,24 @@ pub async fn run(mut env: TaskEnv, mut task: Box<dyn SourceTask>) {
 async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), ConnectError> {
     let converters = Converters::for_connector(&env.plugins, &env.worker, &env.connector.props)?;
     let chain = TransformChain::from_config(&env.connector.props, &env.plugins)?;
-    let mut errors = RecordErrors::new(env.connector.errors.clone(), env.id.to_string());
+    let mut metrics = env
+        .metrics
+        .task(&env.id.connector, env.id.task)
+        .with_source();
+    let mut errors = RecordErrors::new(
+        env.connector.errors.clone(),
+        env.id.to_string(),
+        metrics.errors.clone(),
+    );
     let context = Arc::new(Context {
         connector: env.id.connector.clone(),
         offsets: Arc::clone(&env.offsets),
         config: env.task_props.clone(),
+        metrics: metrics.custom_factory(),
     });
-    task.start(&env.task_props, context).await?;
+    let started = task.start(&env.task_props, context).await;
+    count_startup(env, started.is_ok());
+    started?;
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "source task started");
 
@@ -63,7 +84,7 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
         match env.target() {
             TaskTarget::Stop => break,
             TaskTarget::Pause => {
-                commit_offsets(env, task, &mut pending).await?;
+                commit_offsets(env, task, &mut pending, &mut metrics).await?;
                 env.status.set(State::Paused);
                 if env.wait_while_paused().await == TaskTarget::Stop {
                     break;
@@ -72,9 +93,14 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
             }
             TaskTarget::Run => {}
         }
+        let polled_at = Instant::now();
         let mut records = match task.poll().await {
             Ok(records) => {
                 backoff = Duration::ZERO;
+                if let Some(m) = metrics.source.as_mut() {
+                    m.poll_time.record_time(polled_at.elapsed());
+                    m.poll_total.inc_by(records.len() as u64);
+                }
                 records
             }
             Err(e) if e.is_retriable() => {
@@ -86,6 +112,10 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
             Err(e) => return Err(e),
         };
         if !records.is_empty() {
+            metrics.batch_size.record(records.len() as f64);
+            if let Some(m) = &metrics.source {
+                m.active.set(records.len() as i64);
+            }
             let written = send(
                 env,
                 task,
@@ -96,8 +126,12 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
                 &mut known_topics,
             )
             .await?;
-            if !written {
+            let Some(written) = written else {
                 break; // stopped while Kafka was unreachable
+            };
+            if let Some(m) = &metrics.source {
+                m.write_total.inc_by(written as u64);
+                m.active.set(0);
             }
             for record in records {
                 let key = partition_key(&record.source_partition);
@@ -105,15 +139,16 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
             }
         }
         if last_flush.elapsed() >= env.worker.offset_flush_interval {
-            commit_offsets(env, task, &mut pending).await?;
+            commit_offsets(env, task, &mut pending, &mut metrics).await?;
             last_flush = Instant::now();
         }
     }
-    commit_offsets(env, task, &mut pending).await
+    commit_offsets(env, task, &mut pending, &mut metrics).await
 }
 
 /// Transforms, converts and sends a batch, then tells the task which records Kafka has.
-/// `false` when the task was stopped before Kafka took the batch.
+/// The number of records written, or `None` when the task was stopped before Kafka took the
+/// batch.
 async fn send(
     env: &mut TaskEnv,
     task: &mut dyn SourceTask,
@@ -122,7 +157,7 @@ async fn send(
     errors: &mut RecordErrors,
     records: &mut [SourceRecord],
     known_topics: &mut HashSet<String>,
-) -> Result<bool, ConnectError> {
+) -> Result<Option<usize>, ConnectError> {
     let mut to_send = Vec::with_capacity(records.len());
     let mut sent_index = Vec::with_capacity(records.len());
     for (i, record) in records.iter_mut().enumerate() {
@@ -167,7 +202,7 @@ async fn send(
                 env.back_off(backoff).await;
                 if env.target() == TaskTarget::Stop {
                     // Not written, so their offsets are not stored: polled again after a restart.
-                    return Ok(false);
+                    return Ok(None);
                 }
             }
             Err(e) => {
@@ -175,10 +210,11 @@ async fn send(
             }
         }
     };
+    let written = sent_index.len();
     for (index, meta) in sent_index.into_iter().zip(metadata.iter()) {
         task.commit_record(&records[index], meta);
     }
-    Ok(true)
+    Ok(Some(written))
 }
 
 /// Creates a missing topic when topic creation is on (Kafka Connect's `topic.creation.*`).
@@ -207,10 +243,12 @@ async fn commit_offsets(
     env: &TaskEnv,
     task: &mut dyn SourceTask,
     pending: &mut HashMap<String, (SourceMap, SourceMap)>,
+    metrics: &mut TaskMetrics,
 ) -> Result<(), ConnectError> {
     if pending.is_empty() {
         return Ok(());
     }
+    let started = Instant::now();
     let offsets: Vec<(SourceMap, Option<SourceMap>)> = pending
         .values()
         .map(|(p, o)| (p.clone(), Some(o.clone())))
@@ -218,6 +256,7 @@ async fn commit_offsets(
     let store = Arc::clone(&env.offsets);
     let connector = env.id.connector.clone();
     let stored = tokio::task::spawn_blocking(move || store.put(&connector, offsets)).await;
+    metrics.offset_commit(started.elapsed(), matches!(stored, Ok(Ok(()))));
     match stored {
         Ok(Ok(())) => pending.clear(),
         // Kafka Connect logs a failed offset commit and tries again at the next flush; the

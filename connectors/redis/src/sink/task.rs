@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connect_core::config::Props;
 use connect_core::connector::{SinkTask, SinkTaskContext};
+use connect_core::metrics::Counter;
 use connect_core::record::{SinkRecord, TopicPartition};
 use connect_core::ConnectError;
 use fred::error::Error as FredError;
@@ -57,6 +58,17 @@ struct Running {
     /// Reused buffers: the batch's commands and, for each, the index of its record.
     commands: Vec<Command>,
     owners: Vec<usize>,
+    metrics: SinkMetrics,
+}
+
+/// The sink's own metrics, next to the worker's at `/metrics`.
+struct SinkMetrics {
+    /// Batches sent (each one pipelined round trip, or one MULTI/EXEC).
+    round_trips: Counter,
+    /// Commands sent.
+    commands: Counter,
+    /// Failed writes, by Redis or the connection.
+    errors: Counter,
 }
 
 fn command(name: &'static str) -> CustomCommand {
@@ -314,11 +326,16 @@ impl Running {
             return Ok(());
         }
 
+        self.metrics.round_trips.inc();
+        self.metrics.commands.inc_by(self.commands.len() as u64);
         let written = if self.config.transactional() {
             self.exec_transaction(&next).await
         } else {
             self.exec_pipeline().await
         };
+        if written.is_err() {
+            self.metrics.errors.inc();
+        }
         match written {
             Ok(()) => {}
             Err(WriteError::Failed(e)) => return Err(e),
@@ -454,7 +471,19 @@ impl SinkTask for RedisSinkTask {
             offsets = config.offsets_key.as_deref().unwrap_or("-"),
             "Redis sink task connected"
         );
+        let metrics = SinkMetrics {
+            round_trips: ctx.counter(
+                "redis_sink_round_trips_total",
+                "Batches written to Redis (one pipelined round trip or MULTI/EXEC each).",
+            ),
+            commands: ctx.counter("redis_sink_commands_total", "Commands sent to Redis."),
+            errors: ctx.counter(
+                "redis_sink_errors_total",
+                "Batch writes that failed (Redis errors or connection trouble).",
+            ),
+        };
         self.running = Some(Running {
+            metrics,
             encoder: Encoder::new(&config),
             config,
             client,

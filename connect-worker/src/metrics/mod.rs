@@ -1,0 +1,230 @@
+//! Prometheus metrics with Kafka Connect's groups and names: `kafka_connect_<group>_<metric>`
+//! with dashes as underscores, labelled `connector` and `task` (`docs/metrics.md`).
+//!
+//! Counters and per-task gauges live in [`TaskMetrics`] handles that a task resolves once at
+//! start, so the hot path touches atomics only. What describes state (connector and task
+//! status, task counts, running ratios) is read from the herder when `/metrics` is scraped.
+
+mod custom;
+mod task;
+
+use std::sync::Arc;
+
+use prometheus::{
+    Encoder, GaugeVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub use custom::CustomMetrics;
+pub use task::{CustomFactory, ErrorMetrics, SinkMetrics, SourceMetrics, Stat, TaskMetrics};
+
+const PREFIX: &str = "kafka_connect";
+
+/// One connector's state as the scrape sees it.
+#[derive(Debug, Clone)]
+pub struct ConnectorSnapshot {
+    pub name: String,
+    pub class: String,
+    pub kind: &'static str,
+    pub version: String,
+    pub state: &'static str,
+    pub tasks: Vec<TaskSnapshot>,
+}
+
+/// One task's state as the scrape sees it.
+#[derive(Debug, Clone)]
+pub struct TaskSnapshot {
+    pub id: usize,
+    pub state: &'static str,
+    pub running_ratio: f64,
+    pub pause_ratio: f64,
+}
+
+/// The task states Kafka Connect counts per connector (`connector-<state>-task-count`).
+const TASK_STATES: [&str; 5] = ["running", "paused", "failed", "unassigned", "restarting"];
+
+/// Every metric family of a worker, registered in its own registry.
+#[derive(Debug)]
+pub struct WorkerMetrics {
+    registry: Registry,
+    // connect-worker-metrics
+    connector_count: IntGauge,
+    task_count: IntGauge,
+    pub(crate) connector_startup_attempts: IntCounter,
+    pub(crate) connector_startup_success: IntCounter,
+    pub(crate) connector_startup_failure: IntCounter,
+    pub(crate) task_startup_attempts: IntCounter,
+    pub(crate) task_startup_success: IntCounter,
+    pub(crate) task_startup_failure: IntCounter,
+    connector_task_counts: IntGaugeVec,
+    connector_total_task_count: IntGaugeVec,
+    // connector-metrics
+    connector_status: IntGaugeVec,
+    connector_type: IntGaugeVec,
+    connector_class: IntGaugeVec,
+    connector_version: IntGaugeVec,
+    // connector-task-metrics, state part
+    task_status: IntGaugeVec,
+    running_ratio: GaugeVec,
+    pause_ratio: GaugeVec,
+    pub(crate) task: task::Families,
+    pub(crate) custom: CustomMetrics,
+}
+
+fn name(group: &str, metric: &str) -> String {
+    format!(
+        "{PREFIX}_{}_{}",
+        group.replace('-', "_"),
+        metric.replace('-', "_")
+    )
+}
+
+/// Registers a collector; the names are ours and fixed, so a clash is a programming error
+/// caught by the unit tests.
+fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: C) -> C {
+    if let Err(e) = registry.register(Box::new(c.clone())) {
+        tracing::error!(error = %e, "cannot register a metric");
+    }
+    c
+}
+
+impl WorkerMetrics {
+    /// Creates and registers every family.
+    #[allow(clippy::expect_used)] // names and labels are constants; the tests build them
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let r = &registry;
+        let counter = |group: &str, metric: &str, help: &str| {
+            register(
+                r,
+                IntCounter::with_opts(Opts::new(name(group, metric), help)).expect("valid counter"),
+            )
+        };
+        let gauge = |group: &str, metric: &str, help: &str| {
+            register(
+                r,
+                IntGauge::with_opts(Opts::new(name(group, metric), help)).expect("valid gauge"),
+            )
+        };
+        let gauge_vec = |group: &str, metric: &str, help: &str, labels: &[&str]| {
+            register(
+                r,
+                IntGaugeVec::new(Opts::new(name(group, metric), help), labels)
+                    .expect("valid gauge"),
+            )
+        };
+        let float_vec = |group: &str, metric: &str, help: &str| {
+            register(
+                r,
+                GaugeVec::new(Opts::new(name(group, metric), help), &["connector", "task"])
+                    .expect("valid gauge"),
+            )
+        };
+        let w = "connect-worker-metrics";
+        let c = "connector-metrics";
+        let t = "connector-task-metrics";
+        Self {
+            connector_count: gauge(w, "connector-count", "The number of connectors run in this worker."),
+            task_count: gauge(w, "task-count", "The number of tasks run in this worker."),
+            connector_startup_attempts: counter(w, "connector-startup-attempts-total", "The total number of connector startups that this worker has attempted."),
+            connector_startup_success: counter(w, "connector-startup-success-total", "The total number of connector starts that succeeded."),
+            connector_startup_failure: counter(w, "connector-startup-failure-total", "The total number of connector starts that failed."),
+            task_startup_attempts: counter(w, "task-startup-attempts-total", "The total number of task startups that this worker has attempted."),
+            task_startup_success: counter(w, "task-startup-success-total", "The total number of task starts that succeeded."),
+            task_startup_failure: counter(w, "task-startup-failure-total", "The total number of task starts that failed."),
+            connector_task_counts: gauge_vec(w, "connector-task-count", "The number of tasks of the connector in each state (Kafka Connect's connector-<state>-task-count).", &["connector", "state"]),
+            connector_total_task_count: gauge_vec(w, "connector-total-task-count", "The number of tasks of the connector on the worker.", &["connector"]),
+            connector_status: gauge_vec(c, "status", "1 for the connector's status (label status: running, paused, stopped, failed, unassigned, restarting).", &["connector", "status"]),
+            connector_type: gauge_vec(c, "connector-type", "1, with the connector's type (source or sink) as a label.", &["connector", "connector_type"]),
+            connector_class: gauge_vec(c, "connector-class", "1, with the connector's class as a label.", &["connector", "connector_class"]),
+            connector_version: gauge_vec(c, "connector-version", "1, with the connector's version as a label.", &["connector", "connector_version"]),
+            task_status: gauge_vec(t, "status", "1 for the task's status (label status).", &["connector", "task", "status"]),
+            running_ratio: float_vec(t, "running-ratio", "The fraction of time this task has spent in the running state."),
+            pause_ratio: float_vec(t, "pause-ratio", "The fraction of time this task has spent in the pause state."),
+            task: task::Families::new(r),
+            custom: CustomMetrics::new(registry.clone()),
+            registry,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric, with the state gauges set from
+    /// `connectors` first.
+    pub fn render(&self, connectors: &[ConnectorSnapshot]) -> String {
+        self.update_states(connectors);
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "cannot encode the metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn update_states(&self, connectors: &[ConnectorSnapshot]) {
+        for vec in [
+            &self.connector_task_counts,
+            &self.connector_total_task_count,
+            &self.connector_status,
+            &self.connector_type,
+            &self.connector_class,
+            &self.connector_version,
+            &self.task_status,
+        ] {
+            vec.reset();
+        }
+        self.running_ratio.reset();
+        self.pause_ratio.reset();
+        self.connector_count.set(connectors.len() as i64);
+        self.task_count
+            .set(connectors.iter().map(|c| c.tasks.len() as i64).sum());
+        for c in connectors {
+            let n = c.name.as_str();
+            self.connector_status
+                .with_label_values(&[n, &c.state.to_ascii_lowercase()])
+                .set(1);
+            self.connector_type.with_label_values(&[n, c.kind]).set(1);
+            self.connector_class
+                .with_label_values(&[n, &c.class])
+                .set(1);
+            self.connector_version
+                .with_label_values(&[n, &c.version])
+                .set(1);
+            self.connector_total_task_count
+                .with_label_values(&[n])
+                .set(c.tasks.len() as i64);
+            for state in TASK_STATES {
+                let count = c
+                    .tasks
+                    .iter()
+                    .filter(|t| t.state.eq_ignore_ascii_case(state))
+                    .count();
+                self.connector_task_counts
+                    .with_label_values(&[n, state])
+                    .set(count as i64);
+            }
+            for t in &c.tasks {
+                let id = t.id.to_string();
+                self.task_status
+                    .with_label_values(&[n, &id, &t.state.to_ascii_lowercase()])
+                    .set(1);
+                self.running_ratio
+                    .with_label_values(&[n, &id])
+                    .set(t.running_ratio);
+                self.pause_ratio
+                    .with_label_values(&[n, &id])
+                    .set(t.pause_ratio);
+            }
+        }
+    }
+
+    /// The handles of one task, resolved now; dropping them removes the task's series.
+    pub fn task(self: &Arc<Self>, connector: &str, task: usize) -> TaskMetrics {
+        TaskMetrics::new(Arc::clone(self), connector, task)
+    }
+}
+
+impl Default for WorkerMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests;

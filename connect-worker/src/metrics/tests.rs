@@ -1,0 +1,88 @@
+use std::time::Duration;
+
+use super::*;
+
+fn snapshot(state: &'static str, task_state: &'static str) -> Vec<ConnectorSnapshot> {
+    vec![ConnectorSnapshot {
+        name: "orders".into(),
+        class: "RedisSinkConnector".into(),
+        kind: "sink",
+        version: "1.0".into(),
+        state,
+        tasks: vec![TaskSnapshot {
+            id: 0,
+            state: task_state,
+            running_ratio: 0.75,
+            pause_ratio: 0.25,
+        }],
+    }]
+}
+
+#[test]
+fn names_follow_kafka_connect() {
+    let metrics = Arc::new(WorkerMetrics::new());
+    let mut task = metrics.task("orders", 0).with_sink();
+    let sink = task.sink.as_mut().unwrap();
+    sink.read_total.inc_by(5);
+    sink.put_time.record_time(Duration::from_millis(4));
+    task.errors.records_skipped.inc();
+    task.offset_commit(Duration::from_millis(2), true);
+    task.offset_commit(Duration::from_millis(6), false);
+    metrics.connector_startup_attempts.inc();
+    let text = metrics.render(&snapshot("RUNNING", "RUNNING"));
+    for line in [
+        "kafka_connect_sink_task_metrics_sink_record_read_total{connector=\"orders\",task=\"0\"} 5",
+        "kafka_connect_sink_task_metrics_put_batch_max_time_ms{connector=\"orders\",task=\"0\"} 4",
+        "kafka_connect_task_error_metrics_total_records_skipped{connector=\"orders\",task=\"0\"} 1",
+        "kafka_connect_connector_task_metrics_offset_commit_failure_percentage{connector=\"orders\",task=\"0\"} 50",
+        "kafka_connect_connector_task_metrics_offset_commit_avg_time_ms{connector=\"orders\",task=\"0\"} 4",
+        "kafka_connect_connect_worker_metrics_connector_count 1",
+        "kafka_connect_connect_worker_metrics_task_count 1",
+        "kafka_connect_connect_worker_metrics_connector_startup_attempts_total 1",
+        "kafka_connect_connect_worker_metrics_connector_task_count{connector=\"orders\",state=\"running\"} 1",
+        "kafka_connect_connector_metrics_status{connector=\"orders\",status=\"running\"} 1",
+        "kafka_connect_connector_metrics_connector_class{connector=\"orders\",connector_class=\"RedisSinkConnector\"} 1",
+        "kafka_connect_connector_task_metrics_status{connector=\"orders\",status=\"running\",task=\"0\"} 1",
+        "kafka_connect_connector_task_metrics_running_ratio{connector=\"orders\",task=\"0\"} 0.75",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    // A state change replaces the old status series instead of adding one.
+    let text = metrics.render(&snapshot("PAUSED", "PAUSED"));
+    assert!(text.contains("status{connector=\"orders\",status=\"paused\"} 1"));
+    assert!(!text.contains("status=\"running\""), "{text}");
+    // A task gone leaves no series behind.
+    drop(task);
+    let text = metrics.render(&[]);
+    assert!(!text.contains("sink_record_read_total{"), "{text}");
+}
+
+#[test]
+fn connectors_define_their_own_metrics() {
+    let metrics = Arc::new(WorkerMetrics::new());
+    let task = metrics.task("c", 1).with_source();
+    let factory = task.custom_factory();
+    let trips = factory.counter("redis_round_trips_total", "Round trips to Redis.");
+    trips.inc_by(3);
+    let pending = factory.gauge("redis_pending_entries", "Entries pending.");
+    pending.set(7);
+    // Asking again gives the same series.
+    factory.counter("redis_round_trips_total", "").inc();
+    // A bad name or a clash with a built-in family gives a detached handle.
+    let bad = factory.counter("not a name", "");
+    bad.inc();
+    let clash = factory.gauge("redis_round_trips_total", "");
+    clash.set(1);
+    let text = metrics.render(&[]);
+    assert!(
+        text.contains("redis_round_trips_total{connector=\"c\",task=\"1\"} 4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redis_pending_entries{connector=\"c\",task=\"1\"} 7"),
+        "{text}"
+    );
+    drop(task);
+    let text = metrics.render(&[]);
+    assert!(!text.contains("redis_round_trips_total{"), "{text}");
+}
