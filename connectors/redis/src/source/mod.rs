@@ -1,0 +1,192 @@
+//! The Redis source connectors: Redis data into Kafka, each with the strongest guarantee its
+//! Redis mechanism allows.
+//!
+//! | Connector | Reads | Guarantee |
+//! |---|---|---|
+//! | [`RedisStreamSourceConnector`] | streams, through a consumer group (`XREADGROUP`, `XAUTOCLAIM`) | at-least-once (or at-most-once) |
+//! | [`RedisKeysSourceConnector`] | a `SCAN` snapshot, then keyspace notifications | none: pub/sub is lossy, the snapshot bounds it |
+//! | [`RedisListSourceConnector`] | a list as a queue (`BLMOVE` into a processing list) | at-least-once |
+//! | [`RedisPubSubSourceConnector`] | channels and patterns (`SUBSCRIBE`, `PSUBSCRIBE`) | at-most-once |
+//!
+//! References: `docs/connectors/redis-{stream,keys,list,pubsub}-source.md`.
+
+pub mod keys;
+pub mod list;
+pub mod pubsub;
+mod reply;
+pub mod stream;
+mod subscription;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use connect_core::config::{ConfigErrors, Props};
+use connect_core::data::{Schema, Text, Value};
+use connect_core::ConnectError;
+use fred::types::{ClusterHash, CustomCommand};
+
+pub use keys::{RedisKeysSourceConnector, RedisKeysSourceTask};
+pub use list::{RedisListSourceConnector, RedisListSourceTask};
+pub use pubsub::{RedisPubSubSourceConnector, RedisPubSubSourceTask};
+pub use stream::{RedisStreamSourceConnector, RedisStreamSourceTask};
+
+/// The task's number, added by the connectors to each task configuration (the Java
+/// connector's key): it names the stream consumer and the list source's processing list.
+pub const TASK_ID_CONFIG: &str = "task.id";
+/// How many tasks the connector made, added next to [`TASK_ID_CONFIG`].
+pub const TASK_COUNT_CONFIG: &str = "task.count";
+
+/// The configurations of `count` tasks: the connector's own, each with its task number.
+pub(crate) fn numbered_task_configs(props: &Props, count: usize) -> Vec<Props> {
+    (0..count)
+        .map(|task| {
+            let mut config = props.clone();
+            config.insert(TASK_ID_CONFIG.to_owned(), task.to_string());
+            config.insert(TASK_COUNT_CONFIG.to_owned(), count.to_string());
+            config
+        })
+        .collect()
+}
+
+/// The task number a connector put in the task's configuration; 0 when absent (a task started
+/// by hand, as the Java connector assumes).
+pub(crate) fn task_number(props: &Props, key: &str) -> Result<usize, ConnectError> {
+    match props.get(key).map(|s| s.trim()) {
+        None | Some("") => Ok(0),
+        Some(n) => n
+            .parse()
+            .map_err(|_| ConnectError::config(key, format!("'{n}' is not a task number"))),
+    }
+}
+
+/// The errors of a parse, for `Connector::validate`.
+pub(crate) fn config_errors(result: Result<(), ConnectError>, key: &str) -> ConfigErrors {
+    match result {
+        Ok(()) => ConfigErrors::default(),
+        Err(ConnectError::Config(errors)) => errors,
+        Err(other) => {
+            let mut errors = ConfigErrors::default();
+            errors.add(key, other.to_string());
+            errors
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the timestamp of the records, as the Java connectors set.
+pub(crate) fn now_millis() -> Option<i64> {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_millis()).ok()
+}
+
+/// True when a name is a glob pattern (as `SCAN MATCH` and `PSUBSCRIBE` read them).
+pub(crate) fn is_glob(name: &str) -> bool {
+    name.contains(['*', '?', '['])
+}
+
+/// `name` as a glob pattern matching only itself.
+pub(crate) fn escape_glob(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A command fred has no typed call for, or whose reply we parse ourselves (deleted stream
+/// entries come back as nil bodies, which fred's typed stream replies reject). The key is the
+/// argument at `key_index`, for routing in a cluster.
+pub(crate) fn command(name: &'static str, key_index: usize, blocking: bool) -> CustomCommand {
+    CustomCommand::new_static(name, ClusterHash::Offset(key_index), blocking)
+}
+
+/// Text as a command argument, without a copy.
+pub(crate) fn arg(text: &Text) -> fred::types::Value {
+    fred::types::Value::Bytes(text.as_bytes().clone())
+}
+
+/// Bytes from Redis as text: without a copy when they are UTF-8 (they nearly always are),
+/// else with invalid sequences replaced, as the Java connectors' UTF-8 codec reads them.
+pub(crate) fn lossy_text(bytes: Bytes) -> Text {
+    // Cloning `Bytes` only counts a reference; the failed conversion drops its copy.
+    match Text::try_from(bytes.clone()) {
+        Ok(text) => text,
+        Err(_) => Text::from(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// How the list and pub/sub sources hand over a payload (`redis.value.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// A string when the payload is UTF-8, else bytes: nothing is altered.
+    String,
+    /// Always bytes, for `ByteArrayConverter` and binary payloads.
+    Bytes,
+}
+
+impl PayloadFormat {
+    /// The format named in a configuration (`STRING` or `BYTES`, any case).
+    pub(crate) fn parse(name: &str) -> Self {
+        if name.eq_ignore_ascii_case("bytes") {
+            Self::Bytes
+        } else {
+            Self::String
+        }
+    }
+
+    /// The value and schema of a payload.
+    pub(crate) fn value(self, payload: Bytes) -> (Value, std::sync::Arc<Schema>) {
+        match self {
+            Self::Bytes => (Value::Bytes(payload), Schema::bytes()),
+            Self::String => match Text::try_from(payload.clone()) {
+                Ok(text) => (Value::String(text), Schema::string()),
+                // Binary data is kept whole rather than mangled into text.
+                Err(_) => (Value::Bytes(payload), Schema::bytes()),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connect_core::config::props;
+
+    #[test]
+    fn task_configs_are_numbered() {
+        let configs = numbered_task_configs(&props(&[("topic", "t")]), 3);
+        assert_eq!(configs.len(), 3);
+        assert_eq!(configs[2]["task.id"], "2");
+        assert_eq!(configs[2]["task.count"], "3");
+        assert_eq!(configs[2]["topic"], "t");
+        assert_eq!(task_number(&configs[1], TASK_ID_CONFIG).unwrap(), 1);
+        assert_eq!(task_number(&props(&[]), TASK_ID_CONFIG).unwrap(), 0);
+        assert!(task_number(&props(&[("task.id", "x")]), TASK_ID_CONFIG).is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(is_glob("orders:*"));
+        assert!(is_glob("a?c"));
+        assert!(is_glob("h[ae]llo"));
+        assert!(!is_glob("orders:eu"));
+        assert_eq!(escape_glob("q*[1]\\"), "q\\*\\[1\\]\\\\");
+    }
+
+    #[test]
+    fn payloads() {
+        let (v, s) = PayloadFormat::String.value(Bytes::from_static(b"hi"));
+        assert_eq!(v, Value::from("hi"));
+        assert_eq!(s, Schema::string());
+        let (v, s) = PayloadFormat::String.value(Bytes::from_static(&[0xff, 0]));
+        assert_eq!(v, Value::Bytes(Bytes::from_static(&[0xff, 0])));
+        assert_eq!(s, Schema::bytes());
+        let (v, _) = PayloadFormat::Bytes.value(Bytes::from_static(b"hi"));
+        assert_eq!(v, Value::Bytes(Bytes::from_static(b"hi")));
+        assert_eq!(PayloadFormat::parse("BYTES"), PayloadFormat::Bytes);
+        assert_eq!(PayloadFormat::parse("string"), PayloadFormat::String);
+        assert_eq!(lossy_text(Bytes::from_static(b"a\xffb")), "a\u{fffd}b");
+    }
+}

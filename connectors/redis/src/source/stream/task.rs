@@ -1,0 +1,625 @@
+//! The stream source task: `XREADGROUP` in a consumer group shared by the tasks, `XACK` once
+//! Kafka has the records, `XAUTOCLAIM` of entries other consumers left pending.
+//!
+//! One client suffices: the worker never overlaps calls of a task, so the blocking read never
+//! holds up an `XACK` or `XAUTOCLAIM`.
+//!
+//! Acknowledgement: `commit_record` moves an id from `handed_out` to `to_ack`; the next `poll`
+//! and every `commit` send those `XACK`s. The worker has one batch in flight: when `poll` is
+//! called again, the records of the previous batch it did not acknowledge were dropped by a
+//! transform or skipped by `errors.tolerance=all`, never written; they are acknowledged too,
+//! as Kafka Connect does (it calls `commitRecord` with no metadata for them). Without that they
+//! would stay pending for ever.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connect_core::config::Props;
+use connect_core::connector::{RecordMetadata, SourceTask, SourceTaskContext};
+use connect_core::data::Text;
+use connect_core::record::SourceRecord;
+use connect_core::ConnectError;
+use fred::prelude::{Client, ClientLike};
+use fred::types::Value as Reply;
+use tokio::time::Instant;
+
+use super::config::{check_topic, StreamSourceConfig, TOPIC_CONFIG};
+use super::record::{source_partition, Converter, OFFSET_FIELD, STREAM_FIELD};
+use crate::connection::redis_error;
+use crate::source::reply::{self, error_code, Entry};
+use crate::source::{arg, command, is_glob};
+
+/// XACK takes this many ids per command at most, to keep commands small.
+const ACK_CHUNK: usize = 1000;
+/// SCAN's COUNT when resolving patterns.
+const SCAN_COUNT: u32 = 1000;
+
+/// One stream the task reads.
+#[derive(Debug)]
+struct StreamState {
+    name: Text,
+    /// Named in the configuration (so `XGROUP CREATE ... MKSTREAM` creates it if missing), not
+    /// found through a pattern (which is dropped when it disappears).
+    named: bool,
+    converter: Converter,
+    group_ready: bool,
+    /// While re-reading this consumer's own pending entries: the id to go on after. `None`
+    /// once they are all read again and new entries (`>`) are read.
+    pending_from: Option<Text>,
+    /// Where the next `XAUTOCLAIM` goes on from.
+    claim_from: Text,
+    /// The last entry id handed out, where a group created again starts.
+    last_id: Option<Text>,
+}
+
+/// What `start` set up.
+struct Reader {
+    config: StreamSourceConfig,
+    client: Client,
+    ctx: Arc<dyn SourceTaskContext>,
+    streams: Vec<StreamState>,
+    /// The glob patterns of `redis.stream.name`, resolved every `pattern_refresh`.
+    patterns: Vec<String>,
+    next_refresh: Instant,
+    next_claim: Instant,
+    /// Where the next read starts among the streams, when there are more than a batch.
+    rotate: usize,
+    /// Ids of the last batch, by stream, that Kafka has not acknowledged yet.
+    handed_out: HashMap<Text, HashSet<Text>>,
+    /// Ids to XACK, by stream.
+    to_ack: HashMap<Text, Vec<Text>>,
+}
+
+/// The task of [`RedisStreamSourceConnector`](super::RedisStreamSourceConnector).
+#[derive(Default)]
+pub struct RedisStreamSourceTask {
+    reader: Option<Reader>,
+}
+
+impl std::fmt::Debug for RedisStreamSourceTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStreamSourceTask")
+            .field("started", &self.reader.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SourceTask for RedisStreamSourceTask {
+    async fn start(
+        &mut self,
+        props: &Props,
+        ctx: Arc<dyn SourceTaskContext>,
+    ) -> Result<(), ConnectError> {
+        let config = StreamSourceConfig::parse(props)?;
+        let client = config.redis.connect().await?;
+        let (patterns, names): (Vec<String>, Vec<String>) =
+            config.streams.iter().cloned().partition(|s| is_glob(s));
+        tracing::info!(
+            uri = config.redis.shown_uri(),
+            streams = ?config.streams,
+            group = config.group,
+            consumer = config.consumer,
+            at_least_once = config.at_least_once,
+            "Starting the Redis stream source task"
+        );
+        let now = Instant::now();
+        let mut reader = Reader {
+            client,
+            ctx,
+            streams: Vec::new(),
+            patterns,
+            next_refresh: now,
+            next_claim: now + claim_interval(config.claim_idle),
+            rotate: 0,
+            handed_out: HashMap::new(),
+            to_ack: HashMap::new(),
+            config,
+        };
+        for name in names {
+            reader.add_stream(Text::from(name), true)?;
+        }
+        self.reader = Some(reader);
+        Ok(())
+    }
+
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        let reader = self.reader.as_mut().ok_or_else(not_started)?;
+        reader.settle_last_batch();
+        reader.ack().await?;
+        reader.refresh_patterns().await?;
+        reader.ensure_groups().await?;
+        let mut records = Vec::new();
+        if reader.claim_due() {
+            records = reader.claim().await?;
+        }
+        if records.is_empty() {
+            records = reader.read().await?;
+        }
+        for record in &records {
+            if let (Some(stream), Some(id)) = ids_of(record) {
+                reader
+                    .handed_out
+                    .entry(Text::from(stream))
+                    .or_default()
+                    .insert(Text::from(id));
+            }
+        }
+        Ok(records)
+    }
+
+    fn commit_record(&mut self, record: &SourceRecord, _metadata: &RecordMetadata) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        if let (Some(stream), Some(id)) = ids_of(record) {
+            if let Some(ids) = reader.handed_out.get_mut(stream) {
+                if let Some(id) = ids.take(id) {
+                    reader
+                        .to_ack
+                        .entry(Text::from(stream))
+                        .or_default()
+                        .push(id);
+                }
+            }
+        }
+    }
+
+    async fn commit(&mut self) -> Result<(), ConnectError> {
+        match self.reader.as_mut() {
+            Some(reader) => reader.ack().await,
+            None => Ok(()),
+        }
+    }
+
+    async fn stop(&mut self) -> Result<(), ConnectError> {
+        if let Some(reader) = self.reader.take() {
+            if !reader.to_ack.is_empty() {
+                tracing::debug!("stopping with entries not acknowledged yet; they are read again");
+            }
+            let _ = reader.client.quit().await;
+        }
+        Ok(())
+    }
+}
+
+fn not_started() -> ConnectError {
+    ConnectError::fatal("the Redis stream source task was polled before it was started")
+}
+
+/// The stream and entry id of a record.
+fn ids_of(record: &SourceRecord) -> (Option<&str>, Option<&str>) {
+    (
+        record
+            .source_partition
+            .get(STREAM_FIELD)
+            .and_then(|v| v.as_str()),
+        record
+            .source_offset
+            .get(OFFSET_FIELD)
+            .and_then(|v| v.as_str()),
+    )
+}
+
+/// How often to look for entries to claim: half the idle time, between 1 and 30 seconds.
+fn claim_interval(idle: Option<Duration>) -> Duration {
+    idle.map_or(Duration::from_secs(3600), |idle| {
+        (idle / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    })
+}
+
+impl Reader {
+    /// Adds a stream to read, checking its topic.
+    fn add_stream(&mut self, name: Text, named: bool) -> Result<(), ConnectError> {
+        if self.streams.iter().any(|s| s.name == name) {
+            return Ok(());
+        }
+        let topic = self.config.topic_for(&name);
+        check_topic(&topic).map_err(|m| {
+            ConnectError::config(TOPIC_CONFIG, format!("for the stream {name}: {m}"))
+        })?;
+        tracing::info!(stream = %name, topic, "reading stream");
+        self.streams.push(StreamState {
+            converter: Converter {
+                stream: name.clone(),
+                topic: topic.into(),
+                partition: source_partition(&name),
+                key_field: self.config.key_field.clone(),
+                format: self.config.value_format,
+            },
+            name,
+            named,
+            group_ready: false,
+            // At least once: first read again what this consumer was handed and did not
+            // acknowledge (it crashed, or the reply of a read was lost).
+            pending_from: self.config.at_least_once.then(|| Text::from("0-0")),
+            claim_from: Text::from("0-0"),
+            last_id: None,
+        });
+        Ok(())
+    }
+
+    /// Ids handed out with the last batch and not acknowledged by Kafka were dropped by the
+    /// worker (see the module's documentation): they are done with too.
+    fn settle_last_batch(&mut self) {
+        for (stream, ids) in self.handed_out.drain() {
+            if !ids.is_empty() {
+                tracing::debug!(%stream, count = ids.len(), "acknowledging entries the worker dropped");
+                self.to_ack.entry(stream).or_default().extend(ids);
+            }
+        }
+    }
+
+    /// XACKs every id Kafka acknowledged (or the worker dropped). On failure they stay to be
+    /// sent again.
+    async fn ack(&mut self) -> Result<(), ConnectError> {
+        if !self.config.at_least_once {
+            self.to_ack.clear();
+            return Ok(());
+        }
+        let streams: Vec<Text> = self.to_ack.keys().cloned().collect();
+        for stream in streams {
+            let Some(ids) = self.to_ack.get(&stream) else {
+                continue;
+            };
+            for chunk in ids.chunks(ACK_CHUNK) {
+                let mut args: Vec<Reply> = Vec::with_capacity(chunk.len() + 2);
+                args.push(arg(&stream));
+                args.push(Reply::from(self.config.group.as_str()));
+                args.extend(chunk.iter().map(arg));
+                self.client
+                    .custom::<Reply, Reply>(command("XACK", 0, false), args)
+                    .await
+                    .map_err(|e| redis_error(e, &format!("acknowledging entries of {stream}")))?;
+            }
+            self.to_ack.remove(&stream);
+        }
+        Ok(())
+    }
+
+    /// Resolves the patterns again when it is time to.
+    async fn refresh_patterns(&mut self) -> Result<(), ConnectError> {
+        if self.patterns.is_empty() || Instant::now() < self.next_refresh {
+            return Ok(());
+        }
+        for pattern in self.patterns.clone() {
+            for name in self.scan_streams(&pattern).await? {
+                self.add_stream(name, false)?;
+            }
+        }
+        self.next_refresh = Instant::now() + self.config.pattern_refresh;
+        Ok(())
+    }
+
+    /// The streams whose names match `pattern`.
+    async fn scan_streams(&self, pattern: &str) -> Result<Vec<Text>, ConnectError> {
+        let failed = |e| redis_error(e, &format!("looking for streams matching {pattern}"));
+        let mut names = Vec::new();
+        if self.config.redis.is_cluster() {
+            use futures::TryStreamExt;
+            let keys: Vec<fred::types::Key> = self
+                .client
+                .scan_cluster_buffered(
+                    pattern.to_owned(),
+                    Some(SCAN_COUNT),
+                    Some(fred::types::scan::ScanType::Stream),
+                )
+                .try_collect()
+                .await
+                .map_err(failed)?;
+            names.extend(
+                keys.into_iter()
+                    .map(|k| crate::source::lossy_text(k.into_bytes())),
+            );
+            return Ok(names);
+        }
+        let mut cursor = Text::from("0");
+        loop {
+            let args: Vec<Reply> = vec![
+                arg(&cursor),
+                "MATCH".into(),
+                pattern.into(),
+                "COUNT".into(),
+                i64::from(SCAN_COUNT).into(),
+                "TYPE".into(),
+                "stream".into(),
+            ];
+            let page = self
+                .client
+                .custom::<Reply, Reply>(command("SCAN", 0, false), args)
+                .await
+                .map_err(failed)?;
+            let (next, keys) = reply::scan(page).map_err(bad_reply)?;
+            names.extend(keys.into_iter().map(crate::source::lossy_text));
+            if next == "0" {
+                return Ok(names);
+            }
+            cursor = next;
+        }
+    }
+
+    /// Creates the consumer group on every stream that does not have it yet.
+    async fn ensure_groups(&mut self) -> Result<(), ConnectError> {
+        let mut vanished = Vec::new();
+        for (index, stream) in self.streams.iter_mut().enumerate() {
+            if stream.group_ready {
+                continue;
+            }
+            let start = match &stream.last_id {
+                Some(id) => id.to_string(),
+                None => stored_offset(self.ctx.as_ref(), &stream.name)
+                    .unwrap_or_else(|| self.config.offset.clone()),
+            };
+            let mut args: Vec<Reply> = vec![
+                "CREATE".into(),
+                arg(&stream.name),
+                self.config.group.as_str().into(),
+                start.as_str().into(),
+            ];
+            if stream.named {
+                args.push("MKSTREAM".into());
+            }
+            match self
+                .client
+                .custom::<Reply, Reply>(command("XGROUP", 1, false), args)
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(stream = %stream.name, group = self.config.group, start, "created the consumer group");
+                    stream.group_ready = true;
+                }
+                Err(e) if error_code(&e) == "BUSYGROUP" => stream.group_ready = true,
+                // A stream found through a pattern was deleted since.
+                Err(e) if !stream.named && e.details().contains("requires the key to exist") => {
+                    vanished.push(index);
+                }
+                Err(e) => {
+                    return Err(redis_error(
+                        e,
+                        &format!(
+                            "creating the consumer group {} on {}",
+                            self.config.group, stream.name
+                        ),
+                    ))
+                }
+            }
+        }
+        for index in vanished.into_iter().rev() {
+            let gone = self.streams.remove(index);
+            tracing::info!(stream = %gone.name, "the stream no longer exists; no longer reading it");
+        }
+        Ok(())
+    }
+
+    fn claim_due(&self) -> bool {
+        self.config.at_least_once
+            && self.config.claim_idle.is_some()
+            && Instant::now() >= self.next_claim
+    }
+
+    /// Claims entries pending for longer than the idle time (for consumers that died) and
+    /// makes records of them.
+    async fn claim(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        let Some(idle) = self.config.claim_idle else {
+            return Ok(Vec::new());
+        };
+        let idle_ms = i64::try_from(idle.as_millis()).unwrap_or(i64::MAX);
+        let mut records = Vec::new();
+        let mut more = false;
+        for index in 0..self.streams.len() {
+            let remaining = self.config.batch_size.saturating_sub(records.len());
+            let stream = &self.streams[index];
+            // A stream still being read again from its own pending entries would be claimed
+            // from itself and delivered twice.
+            if remaining == 0 || !stream.group_ready || stream.pending_from.is_some() {
+                more |= remaining == 0;
+                continue;
+            }
+            let args: Vec<Reply> = vec![
+                arg(&stream.name),
+                self.config.group.as_str().into(),
+                self.config.consumer.as_str().into(),
+                idle_ms.into(),
+                arg(&stream.claim_from),
+                "COUNT".into(),
+                i64::try_from(remaining).unwrap_or(i64::MAX).into(),
+            ];
+            let result = self
+                .client
+                .custom::<Reply, Reply>(command("XAUTOCLAIM", 0, false), args)
+                .await;
+            let answer = match result {
+                Ok(answer) => answer,
+                Err(e) => return Err(self.read_failed(e, "claiming idle entries")),
+            };
+            let (cursor, claimed, deleted) = reply::xautoclaim(answer).map_err(bad_reply)?;
+            if !claimed.is_empty() || !deleted.is_empty() {
+                tracing::info!(
+                    stream = %stream.name,
+                    claimed = claimed.len(),
+                    deleted = deleted.len(),
+                    "claimed entries pending longer than {idle:?} for other consumers"
+                );
+            }
+            more |= cursor != "0-0";
+            self.streams[index].claim_from = cursor;
+            records.extend(self.entries_to_records(index, claimed));
+        }
+        // Go on with the scan of the pending entries at the next poll if it is not complete.
+        self.next_claim = if more {
+            Instant::now()
+        } else {
+            Instant::now() + claim_interval(self.config.claim_idle)
+        };
+        Ok(records)
+    }
+
+    /// Reads entries: this consumer's own pending ones first, then new ones.
+    async fn read(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        let n = self.streams.len();
+        if n == 0 {
+            // Only patterns that match nothing yet.
+            tokio::time::sleep(self.config.block).await;
+            return Ok(Vec::new());
+        }
+        // In a cluster the streams may live on different nodes: one stream per command.
+        let take = if self.config.redis.is_cluster() {
+            1
+        } else {
+            n.min(self.config.batch_size)
+        };
+        // COUNT applies to each stream; this keeps a poll within batch.size entries.
+        let count = (self.config.batch_size / take).max(1);
+        let chosen: Vec<usize> = (0..take).map(|i| (self.rotate + i) % n).collect();
+        self.rotate = (self.rotate + take) % n;
+        let all_new = chosen
+            .iter()
+            .all(|&i| self.streams[i].pending_from.is_none());
+        // Blocking only makes sense when every stream in the command waits for new entries, and
+        // only when the command covers them all.
+        let block = all_new && take == n;
+        let mut args: Vec<Reply> = vec![
+            "GROUP".into(),
+            self.config.group.as_str().into(),
+            self.config.consumer.as_str().into(),
+            "COUNT".into(),
+            i64::try_from(count).unwrap_or(i64::MAX).into(),
+        ];
+        if block {
+            args.push("BLOCK".into());
+            args.push(
+                i64::try_from(self.config.block.as_millis())
+                    .unwrap_or(1000)
+                    .into(),
+            );
+        }
+        if !self.config.at_least_once {
+            args.push("NOACK".into());
+        }
+        args.push("STREAMS".into());
+        let first_key = args.len();
+        args.extend(chosen.iter().map(|&i| arg(&self.streams[i].name)));
+        args.extend(chosen.iter().map(|&i| match &self.streams[i].pending_from {
+            Some(id) => arg(id),
+            None => Reply::from(">"),
+        }));
+        let result = self
+            .client
+            .custom::<Reply, Reply>(command("XREADGROUP", first_key, block), args)
+            .await;
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(e) => return Err(self.read_failed(e, "reading entries")),
+        };
+        let mut by_stream: HashMap<Text, Vec<Entry>> = reply::xread(answer)
+            .map_err(bad_reply)?
+            .into_iter()
+            .collect();
+        let mut records = Vec::new();
+        for index in chosen {
+            let entries = by_stream
+                .remove(&self.streams[index].name)
+                .unwrap_or_default();
+            let stream = &mut self.streams[index];
+            if stream.pending_from.is_some() {
+                match entries.last() {
+                    Some(last) => stream.pending_from = Some(last.id.clone()),
+                    None => {
+                        tracing::debug!(stream = %stream.name, "read again every pending entry; now reading new ones");
+                        stream.pending_from = None;
+                    }
+                }
+            }
+            records.extend(self.entries_to_records(index, entries));
+        }
+        if records.is_empty() && !block {
+            // Nothing in any stream and no blocking read: wait as a blocking read would, so an
+            // idle task does not spin.
+            tokio::time::sleep(self.config.block).await;
+        }
+        Ok(records)
+    }
+
+    /// The error of a failed read or claim. Its reply may have been lost after Redis handed
+    /// entries to this consumer, so the own pending entries are read again first; a missing
+    /// group (the stream or the group was deleted) is created again.
+    fn read_failed(&mut self, e: fred::error::Error, doing: &str) -> ConnectError {
+        let nogroup = error_code(&e) == "NOGROUP";
+        for stream in &mut self.streams {
+            if self.config.at_least_once {
+                stream.pending_from = Some(Text::from("0-0"));
+            }
+            if nogroup {
+                stream.group_ready = false;
+            }
+        }
+        if nogroup {
+            // Retried after the group is created again: the stream or the group was deleted.
+            self.next_refresh = Instant::now();
+            return ConnectError::retriable(format!(
+                "{doing}: the consumer group {} is missing ({}); creating it again",
+                self.config.group,
+                e.details()
+            ));
+        }
+        redis_error(e, doing)
+    }
+
+    /// Records of one stream's entries; deleted entries are acknowledged instead.
+    fn entries_to_records(&mut self, index: usize, entries: Vec<Entry>) -> Vec<SourceRecord> {
+        let stream = &mut self.streams[index];
+        let mut records = Vec::with_capacity(entries.len());
+        for entry in entries {
+            stream.last_id = Some(entry.id.clone());
+            match entry.fields {
+                Some(fields) => records.push(stream.converter.record(entry.id, fields)),
+                None => {
+                    tracing::debug!(stream = %stream.name, id = %entry.id, "a pending entry was deleted; acknowledging it");
+                    if self.config.at_least_once {
+                        self.to_ack
+                            .entry(stream.name.clone())
+                            .or_default()
+                            .push(entry.id);
+                    }
+                }
+            }
+        }
+        records
+    }
+}
+
+/// The entry id the worker stored as the last delivered of a stream.
+fn stored_offset(ctx: &dyn SourceTaskContext, stream: &str) -> Option<String> {
+    ctx.offset(&source_partition(stream))?
+        .get(OFFSET_FIELD)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn bad_reply(e: reply::BadReply) -> ConnectError {
+    ConnectError::fatal(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_intervals() {
+        assert_eq!(
+            claim_interval(Some(Duration::from_secs(60))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            claim_interval(Some(Duration::from_millis(500))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            claim_interval(Some(Duration::from_secs(600))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(claim_interval(None), Duration::from_secs(3600));
+    }
+}
