@@ -435,6 +435,7 @@ impl Loop<'_> {
         }
         self.task.open(&added).await?;
         tracing::info!(task = %self.env.id, partitions = ?added, "partitions assigned");
+        self.update_gauges();
         self.apply_requests();
         for p in &added {
             if !self.paused_by_task.contains(p) {
