@@ -18,9 +18,10 @@ use fred::prelude::{Client, ClientLike, EventInterface};
 use fred::types::Message;
 
 use super::stream::check_topic;
-use super::subscription::{Channels, Subscription};
+use super::subscription::{subscriber_client, Channels, Subscription};
 use super::{config_errors, is_glob, lossy_text, now_millis, PayloadFormat};
-use crate::connection::{connection_config_def, redis_error, RedisSettings};
+use crate::connection::{connection_config_def, RedisSettings};
+use crate::source::source_error;
 
 /// The channels (and patterns) to subscribe to.
 pub const CHANNELS_CONFIG: &str = "redis.channels";
@@ -255,7 +256,7 @@ impl SourceTask for RedisPubSubSourceTask {
         _ctx: Arc<dyn SourceTaskContext>,
     ) -> Result<(), ConnectError> {
         let config = PubSubSourceConfig::parse(props)?;
-        let client = config.redis.connect().await?;
+        let client = subscriber_client(&config.redis, config.buffer_size).await?;
         let subscription = Subscription::start(
             client.clone(),
             client.message_rx(),
@@ -263,7 +264,7 @@ impl SourceTask for RedisPubSubSourceTask {
             config.buffer_size,
         )
         .await
-        .map_err(|e| redis_error(e, "subscribing"))?;
+        .map_err(|e| source_error(e, "subscribing"))?;
         self.running = Some((config, client, subscription));
         Ok(())
     }

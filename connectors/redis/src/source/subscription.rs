@@ -5,18 +5,50 @@
 //! (Kafka slower than the publishers) new messages are dropped and counted, and the count is
 //! logged at `warn`: memory never grows without bound, and losses are visible. The pump also
 //! subscribes again after every reconnection, which a plain fred client does not do by itself.
+//!
+//! fred's broadcast channel holds 32 messages by default, and a burst larger than that, read
+//! from the socket in one go, overtakes the pump: the subscriber client gets a channel as large
+//! as the buffer instead (see [`subscriber_client`]).
+
+use crate::connection::RedisSettings;
+use crate::source::source_error;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fred::prelude::{Client, PubsubInterface};
+use connect_core::ConnectError;
+use fred::prelude::{Client, ClientLike, PubsubInterface};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// How often dropped messages are reported at most.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// A client for subscribing whose broadcast channel holds `capacity` messages: connected with
+/// the shared connection settings, then rebuilt with fred's public constructor from that
+/// client's own configuration and a larger `broadcast_channel_capacity`.
+pub(crate) async fn subscriber_client(
+    settings: &RedisSettings,
+    capacity: usize,
+) -> Result<Client, ConnectError> {
+    let probe = settings.connect().await?;
+    let mut perf = probe.perf_config();
+    perf.broadcast_channel_capacity = capacity.clamp(32, 1 << 16);
+    let client = Client::new(
+        probe.client_config(),
+        Some(perf),
+        Some(probe.connection_config().clone()),
+        probe.client_reconnect_policy(),
+    );
+    let _ = probe.quit().await;
+    client
+        .init()
+        .await
+        .map_err(|e| source_error(e, "connecting the subscriber"))?;
+    Ok(client)
+}
 
 /// What the pump subscribes to.
 #[derive(Debug, Clone, Default)]

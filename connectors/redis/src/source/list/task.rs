@@ -26,8 +26,8 @@ use fred::prelude::{Client, ClientLike};
 use fred::types::Value as Reply;
 
 use super::ListSourceConfig;
-use crate::connection::redis_error;
 use crate::source::reply::{self, array};
+use crate::source::source_error;
 use crate::source::{command, escape_glob, now_millis};
 
 /// The source offset's key: a number identifying the record within this run of the task.
@@ -170,7 +170,7 @@ impl Queue {
             let _: () = pipe
                 .custom(command("LREM", 0, false), args)
                 .await
-                .map_err(|e| redis_error(e, "queueing LREM"))?;
+                .map_err(|e| source_error(e, "queueing LREM"))?;
         }
         let results: Vec<Result<Reply, _>> = pipe.try_all().await;
         let count = self.done.len();
@@ -178,7 +178,7 @@ impl Queue {
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
             // Not retried (see the module's documentation): send the processing list again.
             self.recovering = true;
-            return Err(redis_error(
+            return Err(source_error(
                 e,
                 &format!(
                     "removing {count} delivered items from {}",
@@ -201,7 +201,7 @@ impl Queue {
             .client
             .custom::<Reply, Reply>(command("LRANGE", 0, false), args)
             .await
-            .map_err(|e| redis_error(e, &format!("reading {}", self.config.processing)))?;
+            .map_err(|e| source_error(e, &format!("reading {}", self.config.processing)))?;
         let mut items = items(answer)?;
         if items.is_empty() {
             self.recovering = false;
@@ -238,7 +238,7 @@ impl Queue {
                 let _: () = pipe
                     .custom(command("LMOVE", 0, false), args)
                     .await
-                    .map_err(|e| redis_error(e, "queueing LMOVE"))?;
+                    .map_err(|e| source_error(e, "queueing LMOVE"))?;
             }
             for result in pipe.try_all::<Reply>().await {
                 match result {
@@ -272,7 +272,7 @@ impl Queue {
     /// costs no duplicate.
     fn lost(&mut self, e: fred::error::Error, doing: &str) -> ConnectError {
         self.recovering = true;
-        redis_error(e, doing)
+        source_error(e, doing)
     }
 
     /// Task 0 takes over the processing lists of tasks that no longer exist (the connector
@@ -296,7 +296,7 @@ impl Queue {
                 .client
                 .custom::<Reply, Reply>(command("SCAN", 0, false), args)
                 .await
-                .map_err(|e| redis_error(e, "looking for processing lists of removed tasks"))?;
+                .map_err(|e| source_error(e, "looking for processing lists of removed tasks"))?;
             let (next, keys) = reply::scan(page).map_err(|e| ConnectError::fatal(e.to_string()))?;
             for key in keys {
                 let Ok(key) = String::from_utf8(key.to_vec()) else {
@@ -330,7 +330,7 @@ impl Queue {
                 .client
                 .custom::<Reply, Reply>(command("LMOVE", 0, false), args)
                 .await
-                .map_err(|e| redis_error(e, &format!("taking over {orphan}")))?;
+                .map_err(|e| source_error(e, &format!("taking over {orphan}")))?;
             if matches!(item, Reply::Null) {
                 break;
             }

@@ -27,8 +27,8 @@ use tokio::time::Instant;
 
 use super::config::{check_topic, StreamSourceConfig, TOPIC_CONFIG};
 use super::record::{source_partition, Converter, OFFSET_FIELD, STREAM_FIELD};
-use crate::connection::redis_error;
 use crate::source::reply::{self, error_code, Entry};
+use crate::source::source_error;
 use crate::source::{arg, command, is_glob};
 
 /// XACK takes this many ids per command at most, to keep commands small.
@@ -272,7 +272,7 @@ impl Reader {
                 self.client
                     .custom::<Reply, Reply>(command("XACK", 0, false), args)
                     .await
-                    .map_err(|e| redis_error(e, &format!("acknowledging entries of {stream}")))?;
+                    .map_err(|e| source_error(e, &format!("acknowledging entries of {stream}")))?;
             }
             self.to_ack.remove(&stream);
         }
@@ -295,7 +295,7 @@ impl Reader {
 
     /// The streams whose names match `pattern`.
     async fn scan_streams(&self, pattern: &str) -> Result<Vec<Text>, ConnectError> {
-        let failed = |e| redis_error(e, &format!("looking for streams matching {pattern}"));
+        let failed = |e| source_error(e, &format!("looking for streams matching {pattern}"));
         let mut names = Vec::new();
         if self.config.redis.is_cluster() {
             use futures::TryStreamExt;
@@ -376,7 +376,7 @@ impl Reader {
                     vanished.push(index);
                 }
                 Err(e) => {
-                    return Err(redis_error(
+                    return Err(source_error(
                         e,
                         &format!(
                             "creating the consumer group {} on {}",
@@ -564,7 +564,7 @@ impl Reader {
                 e.details()
             ));
         }
-        redis_error(e, doing)
+        source_error(e, doing)
     }
 
     /// Records of one stream's entries; deleted entries are acknowledged instead.

@@ -1,0 +1,158 @@
+//! The Redis keys source end to end, against a redis-server of the test's own (it turns on
+//! keyspace notifications, which should not change the shared server): a snapshot of the
+//! existing keys, then SET/HSET/DEL/EXPIRE changes as records, read back with kafka-python.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
+
+mod redis_source_support;
+
+use std::time::{Duration, Instant};
+
+use connect_e2e::{unique_name, ConsumedRecord, PrivateRedis, Services, WorkerProcess};
+use redis_source_support::{source_config, temp_dir, value, WORKER};
+use serde_json::{json, Value as Json};
+
+/// Reads `topic` until `done` holds for the records so far; the records.
+fn read_until(
+    services: &Services,
+    topic: &str,
+    what: &str,
+    done: impl Fn(&[ConsumedRecord]) -> bool,
+) -> Vec<ConsumedRecord> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut count = 1;
+    loop {
+        let records = services
+            .consume_with_kafka_python(topic, count, Duration::from_secs(30))
+            .unwrap_or_default();
+        if done(&records) {
+            return records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: no {what} in {:#?}",
+            records
+                .iter()
+                .map(|r| (&r.key, &r.value))
+                .collect::<Vec<_>>()
+        );
+        count = records.len() + 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The last record of `key` (the key's latest state) as JSON; `Json::Null` for a tombstone.
+fn latest(records: &[ConsumedRecord], key: &str) -> Option<Json> {
+    records
+        .iter()
+        .rev()
+        .find(|r| r.key.as_deref() == Some(key))
+        .map(value)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_snapshot_then_changes_and_tombstones() {
+    let services = Services::get();
+    let redis = PrivateRedis::start(&temp_dir("keys-redis"), &[]);
+    assert_eq!(
+        redis.cli(&["CONFIG", "GET", "notify-keyspace-events"]),
+        "notify-keyspace-events"
+    );
+    let id = unique_name("k");
+    let k = |name: &str| format!("{id}:{name}");
+    // Existing keys of every type, and one outside the pattern.
+    redis.cli(&["SET", &k("s"), "v", "EX", "1000"]);
+    redis.cli(&["HSET", &k("h"), "f", "1"]);
+    redis.cli(&["RPUSH", &k("l"), "a", "b"]);
+    redis.cli(&["SADD", &k("set"), "x"]);
+    redis.cli(&["ZADD", &k("z"), "1.5", "m"]);
+    redis.cli(&["XADD", &k("x"), "*", "f", "v"]);
+    redis.cli(&["SET", "other", "not matched"]);
+
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("keys"), &[]);
+    let topic = format!("{id}-keys");
+    let name = format!("{id}-source");
+    worker.create_connector(
+        &name,
+        &source_config(
+            "com.redis.kafka.connect.RedisKeysSourceConnector",
+            &redis.url(),
+            &[
+                ("redis.keys.pattern", &format!("{id}:*")),
+                ("topic", &topic),
+            ],
+        ),
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
+    // The task turned keyspace notifications on.
+    let flags = redis.cli(&["CONFIG", "GET", "notify-keyspace-events"]);
+    assert!(flags.contains('K') && flags.contains('A'), "{flags}");
+
+    let snapshot = read_until(&services, &topic, "snapshot of 6 keys", |r| r.len() >= 6);
+    let s = latest(&snapshot, &k("s")).unwrap();
+    assert_eq!(s["type"], "string");
+    assert_eq!(s["string"], "v");
+    let now = chrono::Utc::now().timestamp_millis();
+    let ttl = s["ttl"].as_i64().unwrap();
+    assert!(
+        (now + 990_000..=now + 1_000_000).contains(&ttl),
+        "ttl {ttl}, now {now}"
+    );
+    assert_eq!(
+        latest(&snapshot, &k("h")).unwrap()["hash"],
+        json!({"f": "1"})
+    );
+    assert_eq!(
+        latest(&snapshot, &k("l")).unwrap()["list"],
+        json!(["a", "b"])
+    );
+    assert_eq!(latest(&snapshot, &k("set")).unwrap()["set"], json!(["x"]));
+    assert_eq!(
+        latest(&snapshot, &k("z")).unwrap()["zset"],
+        json!({"m": 1.5})
+    );
+    let x = latest(&snapshot, &k("x")).unwrap();
+    assert_eq!(x["type"], "stream");
+    assert_eq!(x["stream"][0]["body"], json!({"f": "v"}));
+    assert!(latest(&snapshot, "other").is_none());
+
+    // Changes.
+    redis.cli(&["SET", &k("new"), "hello"]);
+    redis.cli(&["HSET", &k("h"), "g", "2"]);
+    redis.cli(&["DEL", &k("l")]);
+    redis.cli(&["PEXPIRE", &k("set"), "200"]);
+    let changes = read_until(&services, &topic, "the changes", |r| {
+        latest(r, &k("new")).is_some_and(|v| v["string"] == "hello")
+            && latest(r, &k("h")).is_some_and(|v| v["hash"] == json!({"f": "1", "g": "2"}))
+            && latest(r, &k("l")) == Some(Json::Null)
+            && latest(r, &k("set")) == Some(Json::Null)
+    });
+    // A tombstone has no value at all.
+    let tombstone = changes
+        .iter()
+        .rev()
+        .find(|r| r.key.as_deref() == Some(k("l").as_str()))
+        .unwrap();
+    assert_eq!(tombstone.value_b64, None);
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+
+    // LIVEONLY: no snapshot, only what changes after the start.
+    let live = format!("{id}-live");
+    let live_name = format!("{id}-liveonly");
+    worker.create_connector(
+        &live_name,
+        &source_config(
+            "RedisKeysSource",
+            &redis.url(),
+            &[
+                ("redis.keys.pattern", &format!("{id}:*")),
+                ("topic", &live),
+                ("mode", "LIVEONLY"),
+            ],
+        ),
+    );
+    worker.wait_for_tasks(&live_name, 1, "RUNNING", Duration::from_secs(30));
+    redis.cli(&["SET", &k("after"), "1"]);
+    let records = read_until(&services, &live, "the change", |r| !r.is_empty());
+    assert_eq!(records[0].key.as_deref(), Some(k("after").as_str()));
+}
