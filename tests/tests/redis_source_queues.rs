@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use connect_e2e::{unique_name, Services, WorkerProcess};
 use redis_source_support::{
-    cli, pipelined, read_distinct, source_config, temp_dir, wait_until, WORKER,
+    cli, metric, pipelined, read_distinct, source_config, temp_dir, wait_until, WORKER,
 };
 
 fn len(services: &Services, key: &str) -> usize {
@@ -121,6 +121,8 @@ async fn list_items_survive_a_kill_9_and_leftovers_go_first() {
     for extra in ["left-0", "left-1", "orphan-0", "orphan-1"] {
         assert!(values.contains(extra), "{extra} is missing");
     }
+    let recovered = metric(&worker, "redis_source_list_recovered_total", &name).unwrap();
+    assert!(recovered >= 4.0, "{recovered} items recovered");
     println!(
         "{} records for {expected} items ({} duplicates from the kill)",
         records.len(),
@@ -228,5 +230,11 @@ async fn pubsub_messages_arrive_and_a_full_buffer_drops_and_says_so() {
         .consume_with_kafka_python(&burst, 1, Duration::from_secs(30))
         .unwrap();
     assert!(!records.is_empty());
+    let dropped = metric(&worker, "redis_source_messages_dropped_total", &small).unwrap();
+    assert!(dropped > 0.0 && dropped < BURST as f64, "{dropped} dropped");
+    assert_eq!(
+        metric(&worker, "redis_source_messages_dropped_total", &name),
+        Some(0.0)
+    );
     worker.wait_for_tasks(&small, 1, "RUNNING", Duration::from_secs(5));
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use connect_e2e::{unique_name, Services, WorkerProcess};
 use redis_source_support::{
-    cli, group_number, read_distinct, source_config, temp_dir, value, wait_until, xadd, WORKER,
+    cli, group_number, metric, read_distinct, source_config, temp_dir, value, wait_until, xadd,
+    WORKER,
 };
 use serde_json::json;
 

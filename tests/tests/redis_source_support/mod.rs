@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connect_e2e::{free_port, unique_name, ConsumedRecord, Services};
+use connect_e2e::{free_port, unique_name, ConsumedRecord, Services, WorkerProcess};
 use fred::prelude::{Client, ClientLike};
 use fred::types::{ClusterHash, CustomCommand, Value as Reply};
 use serde_json::{json, Value as Json};
@@ -134,6 +134,19 @@ pub fn read_distinct(
         // Duplicates took places: ask for that many more.
         want = records.len() + (expected - distinct.len());
     }
+}
+
+/// The value of the task metric `name` of `connector` (summed over its tasks) at
+/// `GET /metrics`; `None` when it is not there.
+pub fn metric(worker: &WorkerProcess, name: &str, connector: &str) -> Option<f64> {
+    let (_, text) = worker.request("GET", "/metrics", None).ok()?;
+    let label = format!("connector=\"{connector}\"");
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// The value of a record as JSON.

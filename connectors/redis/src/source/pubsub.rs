@@ -18,7 +18,9 @@ use fred::prelude::{Client, ClientLike, EventInterface};
 use fred::types::Message;
 
 use super::stream::check_topic;
-use super::subscription::{subscriber_client, Channels, Subscription};
+use super::subscription::{
+    subscriber_client, Channels, Subscription, DROPPED_HELP, DROPPED_METRIC,
+};
 use super::{config_errors, is_glob, lossy_text, now_millis, PayloadFormat};
 use crate::connection::{connection_config_def, RedisSettings};
 use crate::source::source_error;
@@ -253,15 +255,17 @@ impl SourceTask for RedisPubSubSourceTask {
     async fn start(
         &mut self,
         props: &Props,
-        _ctx: Arc<dyn SourceTaskContext>,
+        ctx: Arc<dyn SourceTaskContext>,
     ) -> Result<(), ConnectError> {
         let config = PubSubSourceConfig::parse(props)?;
+        let dropped = ctx.counter(DROPPED_METRIC, DROPPED_HELP);
         let client = subscriber_client(&config.redis, config.buffer_size).await?;
         let subscription = Subscription::start(
             client.clone(),
             client.message_rx(),
             config.channels.clone(),
             config.buffer_size,
+            dropped,
         )
         .await
         .map_err(|e| source_error(e, "subscribing"))?;

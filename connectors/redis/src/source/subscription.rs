@@ -13,15 +13,22 @@
 use crate::connection::RedisSettings;
 use crate::source::source_error;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use connect_core::metrics::Counter;
 use connect_core::ConnectError;
 use fred::prelude::{Client, ClientLike, PubsubInterface};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+/// The task metric counting dropped messages (pub/sub messages, keyspace notifications).
+pub(crate) const DROPPED_METRIC: &str = "redis_source_messages_dropped_total";
+/// Its help text.
+pub(crate) const DROPPED_HELP: &str =
+    "Pub/sub messages or keyspace notifications dropped because the task's buffer was full.";
 
 /// How often dropped messages are reported at most.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -75,7 +82,7 @@ impl Channels {
 /// Messages of type `T` arriving in a bounded buffer.
 pub(crate) struct Subscription<T> {
     rx: mpsc::Receiver<T>,
-    dropped: Arc<AtomicU64>,
+    dropped: Counter,
     reconnected: Arc<AtomicBool>,
     reported: u64,
     last_report: Option<Instant>,
@@ -85,16 +92,17 @@ pub(crate) struct Subscription<T> {
 
 impl<T: Clone + Send + 'static> Subscription<T> {
     /// Starts pumping `messages` (taken from `client` before subscribing, so nothing is
-    /// missed) into a buffer of `capacity`, then subscribes.
+    /// missed) into a buffer of `capacity`, then subscribes. Dropped messages are counted in
+    /// `dropped` (a metric of the task).
     pub(crate) async fn start(
         client: Client,
         messages: broadcast::Receiver<T>,
         channels: Channels,
         capacity: usize,
+        dropped: Counter,
     ) -> Result<Self, fred::error::Error> {
         let capacity = capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
-        let dropped = Arc::new(AtomicU64::new(0));
         let reconnected = Arc::new(AtomicBool::new(false));
         let reconnects = fred::prelude::EventInterface::reconnect_rx(&client);
         channels.subscribe(&client).await?;
@@ -104,7 +112,7 @@ impl<T: Clone + Send + 'static> Subscription<T> {
             reconnects,
             channels,
             tx,
-            Arc::clone(&dropped),
+            dropped.clone(),
             Arc::clone(&reconnected),
         ));
         Ok(Self {
@@ -142,7 +150,7 @@ impl<T: Clone + Send + 'static> Subscription<T> {
 
     /// Messages dropped so far.
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped.get()
     }
 
     /// Logs the messages dropped since the last report, at most every 10 s.
@@ -180,7 +188,7 @@ async fn pump<T: Clone + Send + 'static>(
     mut reconnects: broadcast::Receiver<fred::types::config::Server>,
     channels: Channels,
     tx: mpsc::Sender<T>,
-    dropped: Arc<AtomicU64>,
+    dropped: Counter,
     reconnected: Arc<AtomicBool>,
 ) {
     let mut watch_reconnects = true;
@@ -192,12 +200,12 @@ async fn pump<T: Clone + Send + 'static>(
                         if tx.is_closed() {
                             return;
                         }
-                        dropped.fetch_add(1, Ordering::Relaxed);
+                        dropped.inc();
                     }
                 }
                 // The pump itself fell behind fred's own buffer.
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    dropped.fetch_add(n, Ordering::Relaxed);
+                    dropped.inc_by(n);
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },

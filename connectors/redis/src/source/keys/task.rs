@@ -18,6 +18,7 @@ use bytes::Bytes;
 use connect_core::config::Props;
 use connect_core::connector::{SourceTask, SourceTaskContext};
 use connect_core::data::{Schema, Text, Value};
+use connect_core::metrics::Counter;
 use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
 use connect_core::ConnectError;
 use fred::prelude::{Client, ClientLike, EventInterface};
@@ -27,7 +28,9 @@ use super::value::{key_state, value_schema, KeyState, READ_SCRIPT, STREAM_ENTRIE
 use super::KeysSourceConfig;
 use crate::source::reply::{self, error_code, pairs, text};
 use crate::source::source_error;
-use crate::source::subscription::{subscriber_client, Channels, Subscription};
+use crate::source::subscription::{
+    subscriber_client, Channels, Subscription, DROPPED_HELP, DROPPED_METRIC,
+};
 use crate::source::{command, lossy_text, now_millis};
 
 /// The source partition's key: the pattern.
@@ -75,6 +78,8 @@ struct Watcher {
     last_dropped: u64,
     /// Keys gathered but not read because the read failed: read first next time.
     carry: Vec<(Bytes, Text)>,
+    /// Keys the snapshots read (a metric).
+    snapshot_keys: Counter,
 }
 
 /// The task of [`RedisKeysSourceConnector`](super::RedisKeysSourceConnector).
@@ -113,6 +118,7 @@ impl SourceTask for RedisKeysSourceTask {
                 patterns: vec![channel],
             },
             config.buffer_size,
+            ctx.counter(DROPPED_METRIC, DROPPED_HELP),
         )
         .await
         .map_err(|e| source_error(e, "subscribing to keyspace notifications"))?;
@@ -148,6 +154,10 @@ impl SourceTask for RedisKeysSourceTask {
             snapshot_again: false,
             last_dropped: 0,
             carry: Vec::new(),
+            snapshot_keys: ctx.counter(
+                "redis_source_keys_snapshot_total",
+                "Keys read by the keys source's snapshots (SCAN).",
+            ),
         });
         Ok(())
     }
@@ -248,6 +258,7 @@ impl Watcher {
                     snapshot.page_start.clone()
                 };
                 keys.push((key, cursor));
+                self.snapshot_keys.inc();
                 continue;
             }
             let Some(cursor) = snapshot.next.clone() else {

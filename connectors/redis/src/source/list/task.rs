@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use connect_core::config::Props;
 use connect_core::connector::{RecordMetadata, SourceTask, SourceTaskContext};
+use connect_core::metrics::Counter;
 use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
 use connect_core::ConnectError;
 use fred::prelude::{Client, ClientLike};
@@ -47,6 +48,9 @@ struct Queue {
     handed_out: HashMap<u64, Bytes>,
     /// Items to remove from the processing list.
     done: Vec<Bytes>,
+    /// Items removed once Kafka had them, and items sent again from the processing list.
+    removed: Counter,
+    recovered: Counter,
 }
 
 /// The task of [`RedisListSourceConnector`](super::RedisListSourceConnector).
@@ -68,7 +72,7 @@ impl SourceTask for RedisListSourceTask {
     async fn start(
         &mut self,
         props: &Props,
-        _ctx: Arc<dyn SourceTaskContext>,
+        ctx: Arc<dyn SourceTaskContext>,
     ) -> Result<(), ConnectError> {
         let config = ListSourceConfig::parse(props)?;
         let client = config.redis.connect().await?;
@@ -90,6 +94,14 @@ impl SourceTask for RedisListSourceTask {
             next_seq: 0,
             handed_out: HashMap::new(),
             done: Vec::new(),
+            removed: ctx.counter(
+                "redis_source_list_removed_total",
+                "Items removed from the processing list once Kafka had their records.",
+            ),
+            recovered: ctx.counter(
+                "redis_source_list_recovered_total",
+                "Items sent again from the processing list (after a restart or a failure).",
+            ),
         };
         if queue.config.task == 0 {
             queue.adopt_orphans().await?;
@@ -186,6 +198,7 @@ impl Queue {
                 ),
             ));
         }
+        self.removed.inc_by(count as u64);
         Ok(())
     }
 
@@ -213,6 +226,7 @@ impl Queue {
             "sending items left in the processing list first"
         );
         items.reverse(); // the tail, oldest first
+        self.recovered.inc_by(items.len() as u64);
         Ok(items)
     }
 

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use connect_core::config::Props;
 use connect_core::connector::{RecordMetadata, SourceTask, SourceTaskContext};
 use connect_core::data::Text;
+use connect_core::metrics::Counter;
 use connect_core::record::SourceRecord;
 use connect_core::ConnectError;
 use fred::prelude::{Client, ClientLike};
@@ -70,6 +71,9 @@ struct Reader {
     handed_out: HashMap<Text, HashSet<Text>>,
     /// Ids to XACK, by stream.
     to_ack: HashMap<Text, Vec<Text>>,
+    /// Entries acknowledged with XACK, and claimed with XAUTOCLAIM (metrics).
+    acknowledged: Counter,
+    claimed: Counter,
 }
 
 /// The task of [`RedisStreamSourceConnector`](super::RedisStreamSourceConnector).
@@ -108,7 +112,6 @@ impl SourceTask for RedisStreamSourceTask {
         let now = Instant::now();
         let mut reader = Reader {
             client,
-            ctx,
             streams: Vec::new(),
             patterns,
             next_refresh: now,
@@ -116,6 +119,15 @@ impl SourceTask for RedisStreamSourceTask {
             rotate: 0,
             handed_out: HashMap::new(),
             to_ack: HashMap::new(),
+            acknowledged: ctx.counter(
+                "redis_source_stream_acknowledged_total",
+                "Stream entries acknowledged (XACK) once Kafka had their records.",
+            ),
+            claimed: ctx.counter(
+                "redis_source_stream_claimed_total",
+                "Stream entries claimed (XAUTOCLAIM) from consumers that left them pending.",
+            ),
+            ctx,
             config,
         };
         for name in names {
@@ -273,6 +285,7 @@ impl Reader {
                     .custom::<Reply, Reply>(command("XACK", 0, false), args)
                     .await
                     .map_err(|e| source_error(e, &format!("acknowledging entries of {stream}")))?;
+                self.acknowledged.inc_by(chunk.len() as u64);
             }
             self.to_ack.remove(&stream);
         }
@@ -443,6 +456,7 @@ impl Reader {
                     "claimed entries pending longer than {idle:?} for other consumers"
                 );
             }
+            self.claimed.inc_by(claimed.len() as u64);
             more |= cursor != "0-0";
             self.streams[index].claim_from = cursor;
             records.extend(self.entries_to_records(index, claimed));
