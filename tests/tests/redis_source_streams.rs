@@ -155,6 +155,10 @@ async fn entries_pending_for_a_dead_consumer_are_claimed_and_delivered() {
         log.contains("claimed entries pending longer than"),
         "no claim in the log"
     );
+    assert_eq!(
+        metric(&worker, "redis_source_stream_claimed_total", &name),
+        Some(20.0)
+    );
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
 }
 
