@@ -228,3 +228,76 @@ impl Default for WorkerMetrics {
 
 #[cfg(test)]
 mod tests;
+
+/// Kafka Connect's JMX name of one of our metrics, where it differs from the rule
+/// `kafka_connect_<group>_<metric>` (dashes as underscores).
+fn kafka_name(name: &str) -> String {
+    const GROUPS: [&str; 6] = [
+        "connect_worker_metrics",
+        "connector_task_metrics",
+        "connector_metrics",
+        "source_task_metrics",
+        "sink_task_metrics",
+        "task_error_metrics",
+    ];
+    let Some(rest) = name.strip_prefix("kafka_connect_") else {
+        return String::new();
+    };
+    let Some(group) = GROUPS.iter().find(|g| rest.starts_with(&format!("{g}_"))) else {
+        return String::new();
+    };
+    let metric = rest[group.len() + 1..].replace('_', "-");
+    let metric = match metric.as_str() {
+        "connector-task-count" => {
+            "connector-{running,paused,failed,unassigned,restarting}-task-count".to_owned()
+        }
+        // Kafka Connect has the rate; the total gives it with rate().
+        m if m.ends_with("-total") && *group != "connect_worker_metrics" => {
+            format!("{m} (and {}-rate)", m.trim_end_matches("-total"))
+        }
+        m => m.to_owned(),
+    };
+    format!("{}: {metric}", group.replace('_', "-"))
+}
+
+/// The reference table of every metric, for `docs/metrics.md`.
+pub fn reference_markdown() -> String {
+    let metrics = Arc::new(WorkerMetrics::new());
+    // Series exist once a task has them: make one of each kind.
+    let _source = metrics.task("c", 0).with_source();
+    let _sink = metrics.task("c", 1).with_sink();
+    let snapshot = [ConnectorSnapshot {
+        name: "c".into(),
+        class: "C".into(),
+        kind: "sink",
+        version: "1".into(),
+        state: "RUNNING",
+        tasks: vec![TaskSnapshot {
+            id: 0,
+            state: "RUNNING",
+            running_ratio: 1.0,
+            pause_ratio: 0.0,
+        }],
+    }];
+    metrics.update_states(&snapshot);
+    let mut out = String::from(
+        "| Prometheus name | Type | Labels | Kafka Connect (group: metric) | Description |\n|---|---|---|---|---|\n",
+    );
+    for family in metrics.registry.gather() {
+        let labels: Vec<String> = family
+            .get_metric()
+            .first()
+            .map(|m| m.get_label().iter().map(|l| l.name().to_owned()).collect())
+            .unwrap_or_default();
+        let kind = format!("{:?}", family.get_field_type()).to_lowercase();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            family.name(),
+            kind,
+            labels.join(", "),
+            kafka_name(family.name()),
+            family.help().replace('|', "\\|")
+        ));
+    }
+    out
+}

@@ -86,3 +86,9 @@ fn connectors_define_their_own_metrics() {
     let text = metrics.render(&[]);
     assert!(!text.contains("redis_round_trips_total{"), "{text}");
 }
+
+#[test]
+fn the_reference_in_the_docs_is_current() {
+    let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
+    connect_core::config::check_generated_section(&doc, &reference_markdown()).unwrap();
+}
