@@ -167,7 +167,53 @@ impl PayloadFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connect_core::config::props;
+    use connect_core::config::{check_generated_section, props, ConfigDef};
+    use connect_core::plugin::{PluginKind, Plugins};
+
+    #[test]
+    fn the_references_in_the_docs_are_current() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/connectors");
+        let defs: [(&str, ConfigDef); 4] = [
+            ("redis-stream-source.md", stream::stream_source_config_def()),
+            ("redis-keys-source.md", keys::keys_source_config_def()),
+            ("redis-list-source.md", list::list_source_config_def()),
+            ("redis-pubsub-source.md", pubsub::pubsub_source_config_def()),
+        ];
+        for (file, def) in defs {
+            check_generated_section(&docs.join(file), &def.to_markdown()).unwrap();
+        }
+    }
+
+    #[test]
+    fn every_name_resolves() {
+        let mut plugins = Plugins::new();
+        for p in crate::plugins() {
+            plugins.add(p);
+        }
+        for (class, names) in [
+            (
+                crate::STREAM_SOURCE_CLASS,
+                ["RedisStreamSourceConnector", "RedisStreamSource"],
+            ),
+            (
+                crate::KEYS_SOURCE_CLASS,
+                ["RedisKeysSourceConnector", "RedisKeysSource"],
+            ),
+            (
+                crate::LIST_SOURCE_CLASS,
+                ["RedisListSourceConnector", "RedisListSource"],
+            ),
+            (
+                crate::PUBSUB_SOURCE_CLASS,
+                ["RedisPubSubSourceConnector", "RedisPubSubSource"],
+            ),
+        ] {
+            for name in names.into_iter().chain([class]) {
+                let plugin = plugins.find(name, &[PluginKind::Source]).unwrap();
+                assert_eq!(plugin.class, class);
+            }
+        }
+    }
 
     #[test]
     fn task_configs_are_numbered() {
