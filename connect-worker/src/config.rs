@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::config_providers::ConfigProviders;
 use connect_core::config::{
     ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Props, Validator,
 };
@@ -175,6 +176,8 @@ pub struct WorkerConfig {
     pub metrics_listeners: Vec<String>,
     /// Logs as JSON lines (`log.format=json`).
     pub log_json: bool,
+    /// `config.providers`: what `${env:...}`, `${file:...}`, `${directory:...}` resolve with.
+    pub providers: ConfigProviders,
     /// Every key as given (file, then environment), for the passed-on prefixes.
     pub props: Props,
 }
@@ -189,6 +192,11 @@ impl WorkerConfig {
         let mut props = file;
         props.extend(env_overrides(env));
         let values = config_def().parse(&props)?;
+        let providers = ConfigProviders::from_worker(&props).map_err(|message| {
+            let mut errors = ConfigErrors::default();
+            errors.add("config.providers", message);
+            errors
+        })?;
         let millis = |key: &str| Duration::from_millis(values.long(key).unwrap_or(0).max(0) as u64);
         let offsets_file = PathBuf::from(
             values
@@ -238,6 +246,7 @@ impl WorkerConfig {
             log_json: values
                 .string("log.format")
                 .is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            providers,
             props,
         })
     }

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_providers;
 pub mod connector_config;
 pub mod convert;
 pub mod herder;

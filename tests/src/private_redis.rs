@@ -15,6 +15,8 @@ pub struct PrivateRedis {
     /// Its port on 127.0.0.1.
     pub port: u16,
     extra: Vec<String>,
+    /// The ACL user and password redis-cli logs in with, when the default user is off.
+    login: Option<(String, String)>,
     child: Option<Child>,
 }
 
@@ -29,6 +31,41 @@ impl PrivateRedis {
             dir: dir.to_owned(),
             port: free_port(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            login: None,
+            child: None,
+        };
+        redis.spawn();
+        redis
+    }
+
+    /// A server whose only user is `user` with `password` and the ACL `rules` (e.g.
+    /// `["~*", "+@all"]`); the default user is off. redis-cli logs in as `admin` (all
+    /// rights, password `admin-password`) to check what was written.
+    pub fn start_with_acl(dir: &Path, user: &str, password: &str, rules: &[&str]) -> Self {
+        let mut extra = vec![
+            "--user".to_owned(),
+            "default".to_owned(),
+            "off".to_owned(),
+            "--user".to_owned(),
+            "admin".to_owned(),
+            "on".to_owned(),
+            ">admin-password".to_owned(),
+            "~*".to_owned(),
+            "&*".to_owned(),
+            "+@all".to_owned(),
+            "--user".to_owned(),
+            user.to_owned(),
+            "on".to_owned(),
+            format!(">{password}"),
+        ];
+        extra.extend(rules.iter().map(|r| r.to_string()));
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let mut redis = Self {
+            dir: dir.to_owned(),
+            port: free_port(),
+            extra,
+            login: Some(("admin".into(), "admin-password".into())),
             child: None,
         };
         redis.spawn();
@@ -73,9 +110,24 @@ impl PrivateRedis {
         }
     }
 
+    fn login_args(&self) -> Vec<String> {
+        match &self.login {
+            Some((user, password)) => vec![
+                "--user".into(),
+                user.clone(),
+                "--pass".into(),
+                password.clone(),
+                "--no-auth-warning".into(),
+            ],
+            None => Vec::new(),
+        }
+    }
+
     fn ping(&self) -> bool {
         Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "PING"])
+            .args(["-p", &self.port.to_string()])
+            .args(self.login_args())
+            .arg("PING")
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
             .unwrap_or(false)
@@ -101,6 +153,7 @@ impl PrivateRedis {
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-p", &self.port.to_string()])
+            .args(self.login_args())
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run redis-cli: {e}"));

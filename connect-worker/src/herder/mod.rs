@@ -155,14 +155,14 @@ impl Herder {
         let stored = self.shared.configs.all();
         let mut connectors = self.connectors.lock().await;
         for (name, record) in stored {
-            match connector_config::check(&record.config, &self.shared.plugins) {
+            match self.check_resolved(record.config) {
                 Ok(config) => {
                     let mut connector = Connector::new(config, record.target_state);
                     connector.start(&self.shared).await;
                     connectors.insert(name, connector);
                 }
-                Err(errors) => {
-                    tracing::error!(connector = %name, %errors, "the stored configuration is invalid; the connector is not started");
+                Err(e) => {
+                    tracing::error!(connector = %name, error = %e, "the stored configuration is invalid; the connector is not started");
                 }
             }
         }
@@ -267,7 +267,7 @@ impl Herder {
         let config = connector.config.clone();
         match tokio::time::timeout(
             EXTERNAL_OFFSETS_TIMEOUT,
-            offsets::reset_external_offsets(&config),
+            offsets::reset_external_offsets(&config, &self.shared.worker.providers),
         )
         .await
         {
@@ -462,6 +462,17 @@ impl Herder {
             _ => connector_config::sink_def(),
         };
         let def = common.merge(plugin.config_def.clone());
+        // Checked as it will run: with the config providers' variables resolved.
+        let resolved = match self.shared.worker.providers.resolve(props) {
+            Ok(resolved) => resolved,
+            Err(message) => {
+                let mut errors = connect_core::config::ConfigErrors::default();
+                errors.add(message.split(':').next().unwrap_or(""), message.clone());
+                return Ok(def.validate(plugin.simple_name(), props, &errors));
+            }
+        };
+        let raw = props;
+        let props = &resolved;
         let extra = match connector_config::check(props, &self.shared.plugins) {
             Ok(_) => Default::default(),
             Err(errors) => errors,
@@ -474,7 +485,17 @@ impl Herder {
                 only_extra.add(key, message);
             }
         }
-        Ok(def.validate(plugin.simple_name(), props, &only_extra))
+        let mut infos = def.validate(plugin.simple_name(), props, &only_extra);
+        // Shown as written: a resolved variable may be a secret.
+        for info in &mut infos.configs {
+            let hidden = info.value.value.as_deref() == Some(Password::HIDDEN);
+            if let Some(written) = raw.get(&info.value.name).filter(|v| v.contains("${")) {
+                if !hidden {
+                    info.value.value = Some(written.clone());
+                }
+            }
+        }
+        Ok(infos)
     }
 
     /// `GET /connectors/{name}/topics`: the topics its tasks used since the last reset.
@@ -525,8 +546,26 @@ impl Herder {
                 props.insert("name".into(), name.to_owned());
             }
         }
-        connector_config::check(&props, &self.shared.plugins)
-            .map_err(|errors| HerderError::InvalidConfig { errors })
+        self.check_resolved(props)
+    }
+
+    /// Checks a configuration with its config-provider variables resolved, and keeps it as
+    /// written (the variables, not the secrets, are stored and shown).
+    fn check_resolved(&self, props: Props) -> Result<connector_config::ConnectorConfig> {
+        let resolved = self
+            .shared
+            .worker
+            .providers
+            .resolve(&props)
+            .map_err(|message| {
+                let mut errors = connect_core::config::ConfigErrors::default();
+                errors.add(message.split(':').next().unwrap_or(""), message.clone());
+                HerderError::InvalidConfig { errors }
+            })?;
+        let mut config = connector_config::check(&resolved, &self.shared.plugins)
+            .map_err(|errors| HerderError::InvalidConfig { errors })?;
+        config.props = props;
+        Ok(config)
     }
 
     fn store(&self, name: &str, props: &Props, target: TargetState) -> Result<()> {

@@ -9,6 +9,7 @@ use connect_core::plugin::{PluginFactory, PluginKind};
 use connect_core::record::{SourceMap, TopicPartition};
 
 use super::{ConnectorOffsets, Herder, HerderError, PartitionOffset, Result};
+use crate::config_providers::ConfigProviders;
 use crate::connector_config::ConnectorConfig;
 use crate::store::TargetState;
 
@@ -72,15 +73,18 @@ impl Herder {
                     Some((TopicPartition::new(topic, partition), offset))
                 })
                 .collect();
-            make()
-                .alter_offsets(&connector.config.props, &changes)
-                .await
-                .map_err(|e| {
-                    HerderError::Internal(format!(
-                        "Failed to alter offsets for connector {name}: {}",
-                        e.trace()
-                    ))
-                })?;
+            let props = self
+                .shared
+                .worker
+                .providers
+                .resolve(&connector.config.props)
+                .map_err(HerderError::Internal)?;
+            make().alter_offsets(&props, &changes).await.map_err(|e| {
+                HerderError::Internal(format!(
+                    "Failed to alter offsets for connector {name}: {}",
+                    e.trace()
+                ))
+            })?;
         }
         let changes = offsets
             .into_iter()
@@ -100,7 +104,7 @@ impl Herder {
             .get(name)
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
         require_stopped(name, connector.target)?;
-        reset_external_offsets(&connector.config)
+        reset_external_offsets(&connector.config, &self.shared.worker.providers)
             .await
             .map_err(|e| {
                 HerderError::Internal(format!(
@@ -119,9 +123,15 @@ impl Herder {
 /// Lets a sink remove the offsets it keeps in its own system (the Redis sink's, for one).
 pub(super) async fn reset_external_offsets(
     config: &ConnectorConfig,
+    providers: &ConfigProviders,
 ) -> std::result::Result<(), connect_core::ConnectError> {
     match &config.plugin.factory {
-        PluginFactory::Sink(make) => make().reset_offsets(&config.props).await,
+        PluginFactory::Sink(make) => {
+            let props = providers
+                .resolve(&config.props)
+                .map_err(connect_core::ConnectError::fatal)?;
+            make().reset_offsets(&props).await
+        }
         _ => Ok(()),
     }
 }

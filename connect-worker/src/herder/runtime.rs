@@ -74,7 +74,7 @@ impl Connector {
             return;
         }
         shared.metrics.connector_startup_attempts.inc();
-        match self.start_instance().await {
+        match self.start_instance(shared).await {
             Ok(()) => {
                 shared.metrics.connector_startup_success.inc();
                 self.status.set(if self.target == TargetState::Paused {
@@ -92,23 +92,32 @@ impl Connector {
         }
     }
 
-    async fn start_instance(&mut self) -> Result<(), ConnectError> {
+    async fn start_instance(&mut self, shared: &Shared) -> Result<(), ConnectError> {
         let config = &self.config;
+        // Secrets from config providers are read now, and only the connector instance and
+        // (re-resolved at their start) the tasks see them.
+        let resolved = shared
+            .worker
+            .providers
+            .resolve(&config.props)
+            .map_err(ConnectError::fatal)?;
         let (instance, task_configs) = match &config.plugin.factory {
             PluginFactory::Source(make) => {
                 let mut c = make();
-                c.start(&config.props).await?;
+                c.start(&resolved).await?;
                 let tasks = c.task_configs(config.tasks_max)?;
                 (Instance::Source(c), tasks)
             }
             PluginFactory::Sink(make) => {
                 let mut c = make();
-                c.start(&config.props).await?;
+                c.start(&resolved).await?;
                 let tasks = c.task_configs(config.tasks_max)?;
                 (Instance::Sink(c), tasks)
             }
             _ => return Err(ConnectError::fatal("the plugin is not a connector")),
         };
+        let task_configs =
+            crate::config_providers::unresolve(task_configs, &config.props, &resolved);
         self.instance = Some(instance);
         if config.tasks_max_enforce && task_configs.len() > config.tasks_max {
             return Err(ConnectError::fatal(format!(
@@ -162,8 +171,30 @@ impl Connector {
         let Some(instance) = &self.instance else {
             return;
         };
-        let Some(props) = self.task_configs.get(index).cloned() else {
+        let Some(props) = self.task_configs.get(index) else {
             return;
+        };
+        let status = SharedStatus::new(State::Unassigned);
+        let props = match shared.worker.providers.resolve(props) {
+            Ok(props) => props,
+            Err(message) => {
+                // A task that cannot start: FAILED, with the variable named (never a value).
+                status.fail(format!(
+                    "cannot resolve the task's configuration: {message}"
+                ));
+                shared.metrics.task_startup_attempts.inc();
+                shared.metrics.task_startup_failure.inc();
+                let (target, _) = watch::channel(TaskTarget::Stop);
+                if let Some(slot) = self.tasks.get_mut(index) {
+                    *slot = Some(Task {
+                        status,
+                        target,
+                        handle: tokio::spawn(async {}),
+                        assignment,
+                    });
+                }
+                return;
+            }
         };
         let initial = if self.target == TargetState::Paused {
             TaskTarget::Pause
@@ -171,7 +202,6 @@ impl Connector {
             TaskTarget::Run
         };
         let (target_tx, target_rx) = watch::channel(initial);
-        let status = SharedStatus::new(State::Unassigned);
         let env = TaskEnv {
             id: TaskId {
                 connector: self.config.name.clone(),
@@ -279,7 +309,7 @@ impl Connector {
             stop_instance(instance, &self.config.name).await;
         }
         let previous = std::mem::take(&mut self.task_configs);
-        match self.start_instance().await {
+        match self.start_instance(shared).await {
             Ok(()) => {
                 self.status.set(if self.target == TargetState::Paused {
                     State::Paused

@@ -247,9 +247,9 @@ async fn run_inner(
     let converters = Arc::new(Converters::for_connector(
         &env.plugins,
         &env.worker,
-        &env.connector.props,
+        &env.task_props,
     )?);
-    let chain = TransformChain::from_config(&env.connector.props, &env.plugins)?;
+    let chain = TransformChain::from_config(&env.task_props, &env.plugins)?;
     let policy = env.connector.errors.clone();
     // As Kafka Connect, the dead-letter queue topic is made when the task starts, so both the
     // converter stage and the task's own reporter can write to it.

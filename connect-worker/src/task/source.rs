@@ -53,8 +53,9 @@ pub async fn run(mut env: TaskEnv, mut task: Box<dyn SourceTask>) {
 }
 
 async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), ConnectError> {
-    let converters = Converters::for_connector(&env.plugins, &env.worker, &env.connector.props)?;
-    let chain = TransformChain::from_config(&env.connector.props, &env.plugins)?;
+    // The task's configuration: the connector's, with config-provider variables resolved.
+    let converters = Converters::for_connector(&env.plugins, &env.worker, &env.task_props)?;
+    let chain = TransformChain::from_config(&env.task_props, &env.plugins)?;
     let mut metrics = env
         .metrics
         .task(&env.id.connector, env.id.task)

@@ -1,0 +1,220 @@
+//! Secrets: a Redis password given as `${file:...}` (a config provider) reaches the task and
+//! nothing else: no REST response, log line, status trace or stored file holds it. And Redis
+//! ACL users: one with write rights is used; one without gets a clear task error.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use connect_e2e::{free_port, unique_name, PrivateRedis, Services, WorkerProcess};
+use serde_json::{json, Value as Json};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(unique_name(name))
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_provided_redis_password_reaches_the_task_and_nothing_else() {
+    let services = Services::get();
+    let secret = format!("S3cr3t-{}", unique_name("pw"));
+    let redis = PrivateRedis::start_with_acl(
+        &temp_dir("secrets-redis"),
+        "writer",
+        &secret,
+        &["~*", "+@all"],
+    );
+    let dir = temp_dir("secrets-worker");
+    std::fs::create_dir_all(&dir).unwrap();
+    let secrets = dir.join("redis-secrets.properties");
+    std::fs::write(
+        &secrets,
+        format!("# mounted from a secret store\nredis.password={secret}\n"),
+    )
+    .unwrap();
+    let worker = WorkerProcess::start(
+        WORKER,
+        &services,
+        &dir,
+        &[
+            ("config.providers", "file"),
+            (
+                "config.providers.file.class",
+                "org.apache.kafka.common.config.provider.FileConfigProvider",
+            ),
+        ],
+    );
+    let kafka = services.kafka().await.unwrap();
+    let topic = services
+        .create_topic(&kafka, &unique_name("secrets"), 1)
+        .await
+        .unwrap();
+    let variable = format!("${{file:{}:redis.password}}", secrets.display());
+    let config = json!({
+        "connector.class": "RedisSink",
+        "topics": topic,
+        "redis.uri": redis.url(),
+        "redis.username": "writer",
+        "redis.password": variable,
+        "redis.type": "STRING",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+    });
+    let name = unique_name("secret-sink");
+    worker.create_connector(&name, &config);
+    // The secret in a URI, to a port where nothing listens: the task fails, and its trace
+    // must not show the password either.
+    let failing = unique_name("secret-failing");
+    let mut bad = config.clone();
+    bad["redis.uri"] = json!(format!(
+        "redis://writer:{variable}@127.0.0.1:{}",
+        free_port()
+    ));
+    bad["redis.timeout"] = json!("1");
+    worker.create_connector(&failing, &bad);
+
+    services
+        .produce(
+            &kafka,
+            &topic,
+            vec![(0, Some(b"k".to_vec()), Some(b"written".to_vec()))],
+        )
+        .await
+        .unwrap();
+    wait_until("the record in Redis, written as the ACL user", || {
+        redis.cli(&["GET", &format!("{topic}:k")]) == "written"
+    });
+    worker.wait_for_tasks(&failing, 1, "FAILED", Duration::from_secs(30));
+    let trace = worker.status(&failing)["tasks"][0]["trace"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        trace.contains("cannot connect to Redis at redis://writer:[hidden]@"),
+        "{trace}"
+    );
+
+    // Everything a user or an operator can read.
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for path in [
+        "/connectors?expand=status&expand=info".to_owned(),
+        format!("/connectors/{name}"),
+        format!("/connectors/{name}/config"),
+        format!("/connectors/{name}/tasks"),
+        format!("/connectors/{name}/tasks-config"),
+        format!("/connectors/{name}/status"),
+        format!("/connectors/{failing}/status"),
+        format!("/connectors/{failing}/tasks"),
+        format!("/connectors/{name}/offsets"),
+        "/metrics".to_owned(),
+    ] {
+        let (code, body) = worker.request("GET", &path, None).unwrap();
+        assert_eq!(code, 200, "{path}: {body}");
+        seen.push((path, body));
+    }
+    let mut named = config.clone();
+    named["name"] = json!(name);
+    let (code, body) = worker
+        .request(
+            "PUT",
+            "/connector-plugins/RedisSinkConnector/config/validate",
+            Some(&named),
+        )
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    let validated: Json = serde_json::from_str(&body).unwrap();
+    assert_eq!(validated["error_count"], 0, "{body}");
+    seen.push(("validate".into(), body));
+    seen.push((
+        "worker log".into(),
+        std::fs::read_to_string(worker.log_path()).unwrap(),
+    ));
+    for file in ["configs.json", "offsets.json"] {
+        seen.push((
+            file.into(),
+            std::fs::read_to_string(dir.join(file)).unwrap_or_default(),
+        ));
+    }
+    for (what, text) in &seen {
+        assert!(!text.contains(&secret), "{what} shows the secret:\n{text}");
+    }
+    // The configuration is shown as written: the variable, not its value (a password-typed
+    // key is hidden altogether).
+    let stored = std::fs::read_to_string(dir.join("configs.json")).unwrap();
+    assert!(
+        stored.contains(&variable),
+        "the config store lost the variable: {stored}"
+    );
+    let shown = worker.call("GET", &format!("/connectors/{name}/config"), None, 200);
+    assert_eq!(shown["redis.password"], "[hidden]");
+    let tasks = worker.call("GET", &format!("/connectors/{failing}/tasks"), None, 200);
+    assert!(
+        tasks[0]["config"]["redis.uri"]
+            .as_str()
+            .unwrap()
+            .contains("${file:"),
+        "{tasks}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_acl_user_without_write_permission_gets_a_clear_task_error() {
+    let services = Services::get();
+    let redis = PrivateRedis::start_with_acl(
+        &temp_dir("acl-redis"),
+        "reader",
+        "reader-password",
+        &["~*", "+@read", "+@connection"],
+    );
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("acl-worker"), &[]);
+    let kafka = services.kafka().await.unwrap();
+    let topic = services
+        .create_topic(&kafka, &unique_name("acl"), 1)
+        .await
+        .unwrap();
+    let name = unique_name("acl-sink");
+    worker.create_connector(
+        &name,
+        &json!({
+            "connector.class": "RedisSink",
+            "topics": topic,
+            "redis.uri": redis.url(),
+            "redis.username": "reader",
+            "redis.password": "reader-password",
+            "redis.type": "STRING",
+            "redis.exactly.once": "false",
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        }),
+    );
+    services
+        .produce(
+            &kafka,
+            &topic,
+            vec![(0, Some(b"k".to_vec()), Some(b"v".to_vec()))],
+        )
+        .await
+        .unwrap();
+    worker.wait_for_tasks(&name, 1, "FAILED", Duration::from_secs(30));
+    let trace = worker.status(&name)["tasks"][0]["trace"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        trace.contains("the Redis user lacks a permission"),
+        "{trace}"
+    );
+    assert!(trace.contains("NOPERM"), "{trace}");
+    assert!(!trace.contains("panicked"), "{trace}");
+    assert_eq!(redis.cli(&["EXISTS", &format!("{topic}:k")]), "0");
+}
