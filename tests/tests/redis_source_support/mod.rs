@@ -119,9 +119,18 @@ pub fn read_distinct(
     let mut want = expected;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let records = services
-            .consume_with_kafka_python(topic, want, left.max(Duration::from_secs(1)))
-            .unwrap_or_else(|e| panic!("reading {topic}: {e}"));
+        let records =
+            match services.consume_with_kafka_python(topic, want, left.max(Duration::from_secs(1)))
+            {
+                Ok(records) => records,
+                // A topic created a moment ago can trip kafka-python up; try again.
+                Err(e) if Instant::now() + Duration::from_secs(1) < deadline => {
+                    eprintln!("reading {topic}: {e}; trying again");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+                Err(e) => panic!("reading {topic}: {e}"),
+            };
         let distinct: std::collections::HashSet<String> = records.iter().map(&id_of).collect();
         if distinct.len() >= expected {
             return records;

@@ -96,10 +96,21 @@ pub(crate) fn escape_glob(name: &str) -> String {
 }
 
 /// A command fred has no typed call for, or whose reply we parse ourselves (deleted stream
-/// entries come back as nil bodies, which fred's typed stream replies reject). The key is the
-/// argument at `key_index`, for routing in a cluster.
-pub(crate) fn command(name: &'static str, key_index: usize, blocking: bool) -> CustomCommand {
-    CustomCommand::new_static(name, ClusterHash::Offset(key_index), blocking)
+/// entries come back as nil bodies, which fred's typed stream replies reject), with no key or
+/// with its key first.
+pub(crate) fn command(name: &'static str, blocking: bool) -> CustomCommand {
+    CustomCommand::new_static(name, ClusterHash::FirstKey, blocking)
+}
+
+/// A command routed, in a cluster, to the node that owns `key`. fred routes a custom command
+/// by its first string argument otherwise, which for `XGROUP CREATE` or `XREADGROUP GROUP` is
+/// not the key (the command then meets a MOVED it may not follow).
+pub(crate) fn keyed(name: &'static str, key: &[u8], blocking: bool) -> CustomCommand {
+    CustomCommand::new_static(
+        name,
+        ClusterHash::Custom(fred::util::redis_keyslot(key)),
+        blocking,
+    )
 }
 
 /// The error of a failed Redis command, classified by [`redis_error`], except that fred's

@@ -31,7 +31,7 @@ use crate::source::source_error;
 use crate::source::subscription::{
     subscriber_client, Channels, Subscription, DROPPED_HELP, DROPPED_METRIC,
 };
-use crate::source::{command, lossy_text, now_millis};
+use crate::source::{command, keyed, lossy_text, now_millis};
 
 /// The source partition's key: the pattern.
 const PATTERN_FIELD: &str = "pattern";
@@ -298,7 +298,7 @@ impl Watcher {
         ];
         let page = self
             .reader
-            .custom::<Reply, Reply>(command("SCAN", 0, false), args)
+            .custom::<Reply, Reply>(command("SCAN", false), args)
             .await
             .map_err(|e| source_error(e, "scanning keys for the snapshot"))?;
         reply::scan(page).map_err(|e| ConnectError::fatal(e.to_string()))
@@ -340,7 +340,7 @@ impl Watcher {
                 i64::try_from(STREAM_ENTRIES).unwrap_or(100).into(),
             ];
             let _: () = pipe
-                .custom(command("EVALSHA", 2, false), args)
+                .custom(keyed("EVALSHA", key, false), args)
                 .await
                 .map_err(|e| source_error(e, "queueing EVALSHA"))?;
         }
@@ -375,7 +375,7 @@ impl Watcher {
 /// The connection's database, for the notification channel's name.
 async fn database(client: &Client) -> u8 {
     match client
-        .custom::<Reply, &str>(command("CLIENT", 0, false), vec!["INFO"])
+        .custom::<Reply, &str>(command("CLIENT", false), vec!["INFO"])
         .await
     {
         Ok(info) => {
@@ -400,7 +400,7 @@ fn db_from_client_info(info: &str) -> Option<u8> {
 async fn ensure_notifications(client: &Client) -> Result<(), ConnectError> {
     const KEY: &str = "notify-keyspace-events";
     let current = match client
-        .custom::<Reply, &str>(command("CONFIG", 1, false), vec!["GET", KEY])
+        .custom::<Reply, &str>(command("CONFIG", false), vec!["GET", KEY])
         .await
     {
         Ok(reply) => pairs(reply)
@@ -422,10 +422,7 @@ async fn ensure_notifications(client: &Client) -> Result<(), ConnectError> {
     }
     let wanted = format!("{current}KA");
     match client
-        .custom::<Reply, &str>(
-            command("CONFIG", 1, false),
-            vec!["SET", KEY, wanted.as_str()],
-        )
+        .custom::<Reply, &str>(command("CONFIG", false), vec!["SET", KEY, wanted.as_str()])
         .await
     {
         Ok(_) => {
@@ -451,7 +448,7 @@ fn has_needed_events(flags: &str) -> bool {
 
 async fn load_script(client: &Client) -> Result<String, ConnectError> {
     let sha = client
-        .custom::<Reply, &str>(command("SCRIPT", 1, false), vec!["LOAD", READ_SCRIPT])
+        .custom::<Reply, &str>(command("SCRIPT", false), vec!["LOAD", READ_SCRIPT])
         .await
         .map_err(|e| source_error(e, "loading the key reading script (SCRIPT LOAD)"))?;
     Ok(text(sha)

@@ -29,7 +29,7 @@ use fred::types::Value as Reply;
 use super::ListSourceConfig;
 use crate::source::reply::{self, array};
 use crate::source::source_error;
-use crate::source::{command, escape_glob, now_millis};
+use crate::source::{command, escape_glob, keyed, now_millis};
 
 /// The source offset's key: a number identifying the record within this run of the task.
 const SEQ_FIELD: &str = "seq";
@@ -180,7 +180,10 @@ impl Queue {
                 Reply::Bytes(item.clone()),
             ];
             let _: () = pipe
-                .custom(command("LREM", 0, false), args)
+                .custom(
+                    keyed("LREM", self.config.processing.as_bytes(), false),
+                    args,
+                )
                 .await
                 .map_err(|e| source_error(e, "queueing LREM"))?;
         }
@@ -212,7 +215,10 @@ impl Queue {
         ];
         let answer = self
             .client
-            .custom::<Reply, Reply>(command("LRANGE", 0, false), args)
+            .custom::<Reply, Reply>(
+                keyed("LRANGE", self.config.processing.as_bytes(), false),
+                args,
+            )
             .await
             .map_err(|e| source_error(e, &format!("reading {}", self.config.processing)))?;
         let mut items = items(answer)?;
@@ -236,7 +242,7 @@ impl Queue {
         let args = self.move_args(Some(self.config.block.as_secs_f64()));
         let first = self
             .client
-            .custom::<Reply, Reply>(command("BLMOVE", 0, true), args)
+            .custom::<Reply, Reply>(keyed("BLMOVE", self.config.list.as_bytes(), true), args)
             .await;
         let first = match first {
             Ok(Reply::Null) => return Ok(Vec::new()),
@@ -250,7 +256,7 @@ impl Queue {
             for _ in 1..self.config.batch_size {
                 let args = self.move_args(None);
                 let _: () = pipe
-                    .custom(command("LMOVE", 0, false), args)
+                    .custom(keyed("LMOVE", self.config.list.as_bytes(), false), args)
                     .await
                     .map_err(|e| source_error(e, "queueing LMOVE"))?;
             }
@@ -308,7 +314,7 @@ impl Queue {
             ];
             let page = self
                 .client
-                .custom::<Reply, Reply>(command("SCAN", 0, false), args)
+                .custom::<Reply, Reply>(command("SCAN", false), args)
                 .await
                 .map_err(|e| source_error(e, "looking for processing lists of removed tasks"))?;
             let (next, keys) = reply::scan(page).map_err(|e| ConnectError::fatal(e.to_string()))?;
@@ -342,7 +348,7 @@ impl Queue {
             ];
             let item = self
                 .client
-                .custom::<Reply, Reply>(command("LMOVE", 0, false), args)
+                .custom::<Reply, Reply>(keyed("LMOVE", orphan.as_bytes(), false), args)
                 .await
                 .map_err(|e| source_error(e, &format!("taking over {orphan}")))?;
             if matches!(item, Reply::Null) {

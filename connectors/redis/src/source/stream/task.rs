@@ -30,7 +30,7 @@ use super::config::{check_topic, StreamSourceConfig, TOPIC_CONFIG};
 use super::record::{source_partition, Converter, OFFSET_FIELD, STREAM_FIELD};
 use crate::source::reply::{self, error_code, Entry};
 use crate::source::source_error;
-use crate::source::{arg, command, is_glob};
+use crate::source::{arg, command, is_glob, keyed};
 
 /// XACK takes this many ids per command at most, to keep commands small.
 const ACK_CHUNK: usize = 1000;
@@ -282,7 +282,7 @@ impl Reader {
                 args.push(Reply::from(self.config.group.as_str()));
                 args.extend(chunk.iter().map(arg));
                 self.client
-                    .custom::<Reply, Reply>(command("XACK", 0, false), args)
+                    .custom::<Reply, Reply>(keyed("XACK", stream.as_bytes(), false), args)
                     .await
                     .map_err(|e| source_error(e, &format!("acknowledging entries of {stream}")))?;
                 self.acknowledged.inc_by(chunk.len() as u64);
@@ -341,7 +341,7 @@ impl Reader {
             ];
             let page = self
                 .client
-                .custom::<Reply, Reply>(command("SCAN", 0, false), args)
+                .custom::<Reply, Reply>(command("SCAN", false), args)
                 .await
                 .map_err(failed)?;
             let (next, keys) = reply::scan(page).map_err(bad_reply)?;
@@ -376,7 +376,7 @@ impl Reader {
             }
             match self
                 .client
-                .custom::<Reply, Reply>(command("XGROUP", 1, false), args)
+                .custom::<Reply, Reply>(keyed("XGROUP", stream.name.as_bytes(), false), args)
                 .await
             {
                 Ok(_) => {
@@ -441,7 +441,7 @@ impl Reader {
             ];
             let result = self
                 .client
-                .custom::<Reply, Reply>(command("XAUTOCLAIM", 0, false), args)
+                .custom::<Reply, Reply>(keyed("XAUTOCLAIM", stream.name.as_bytes(), false), args)
                 .await;
             let answer = match result {
                 Ok(answer) => answer,
@@ -513,7 +513,8 @@ impl Reader {
             args.push("NOACK".into());
         }
         args.push("STREAMS".into());
-        let first_key = args.len();
+        // Routed by the first stream: in a cluster, the command names only one.
+        let first_key = self.streams[chosen[0]].name.clone();
         args.extend(chosen.iter().map(|&i| arg(&self.streams[i].name)));
         args.extend(chosen.iter().map(|&i| match &self.streams[i].pending_from {
             Some(id) => arg(id),
@@ -521,7 +522,7 @@ impl Reader {
         }));
         let result = self
             .client
-            .custom::<Reply, Reply>(command("XREADGROUP", first_key, block), args)
+            .custom::<Reply, Reply>(keyed("XREADGROUP", first_key.as_bytes(), block), args)
             .await;
         let answer = match result {
             Ok(answer) => answer,
