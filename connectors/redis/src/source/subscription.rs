@@ -7,11 +7,8 @@
 //! subscribes again after every reconnection, which a plain fred client does not do by itself.
 //!
 //! fred's broadcast channel holds 32 messages by default, and a burst larger than that, read
-//! from the socket in one go, overtakes the pump: the subscriber client gets a channel as large
-//! as the buffer instead (see [`subscriber_client`]).
-
-use crate::connection::RedisSettings;
-use crate::source::source_error;
+//! from the socket in one go, overtakes the pump: the subscriber client gets a larger one (see
+//! [`subscriber_client`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,6 +21,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::connection::RedisSettings;
+use crate::source::source_error;
+
 /// The task metric counting dropped messages (pub/sub messages, keyspace notifications).
 pub(crate) const DROPPED_METRIC: &str = "redis_source_messages_dropped_total";
 /// Its help text.
@@ -33,16 +33,18 @@ pub(crate) const DROPPED_HELP: &str =
 /// How often dropped messages are reported at most.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// A client for subscribing whose broadcast channel holds `capacity` messages: connected with
-/// the shared connection settings, then rebuilt with fred's public constructor from that
-/// client's own configuration and a larger `broadcast_channel_capacity`.
+/// A client for subscribing whose broadcast channel holds `capacity` messages (at most 4096,
+/// enough to absorb a burst while the pump moves messages on; tokio allocates every slot, for
+/// each of fred's event channels): connected with the shared connection settings, then rebuilt
+/// with fred's public constructor from that client's own configuration and a larger
+/// `broadcast_channel_capacity`.
 pub(crate) async fn subscriber_client(
     settings: &RedisSettings,
     capacity: usize,
 ) -> Result<Client, ConnectError> {
     let probe = settings.connect().await?;
     let mut perf = probe.perf_config();
-    perf.broadcast_channel_capacity = capacity.clamp(32, 1 << 16);
+    perf.broadcast_channel_capacity = capacity.clamp(32, 4096);
     let client = Client::new(
         probe.client_config(),
         Some(perf),

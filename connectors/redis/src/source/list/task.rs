@@ -251,9 +251,24 @@ impl Queue {
         };
         let mut items = Vec::with_capacity(self.config.batch_size);
         items.push(reply::bytes(first).unwrap_or_default());
-        if self.config.batch_size > 1 {
+        // As many LMOVEs as there are items (up to the batch), not a batch of them whatever the
+        // list holds: a queue fed one item at a time would cost a batch of commands per item.
+        let waiting = self
+            .client
+            .custom::<Reply, Reply>(
+                keyed("LLEN", self.config.list.as_bytes(), false),
+                vec![Reply::from(self.config.list.as_str())],
+            )
+            .await;
+        let waiting = match waiting {
+            Ok(Reply::Integer(n)) => usize::try_from(n).unwrap_or(0),
+            Ok(_) => 0,
+            Err(e) => return Err(self.lost(e, "counting items (LLEN)")),
+        };
+        let more = waiting.min(self.config.batch_size - 1);
+        if more > 0 {
             let pipe = self.client.pipeline();
-            for _ in 1..self.config.batch_size {
+            for _ in 0..more {
                 let args = self.move_args(None);
                 let _: () = pipe
                     .custom(keyed("LMOVE", self.config.list.as_bytes(), false), args)
