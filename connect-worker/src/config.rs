@@ -140,6 +140,27 @@ pub fn config_def() -> ConfigDef {
                 .group(group, 14),
         )
         .define(
+            ConfigKey::new("rest.auth.basic.file", ConfigType::String)
+                .default_value("")
+                .importance(Importance::High)
+                .doc("Ours. File of REST users, one 'user:hash' a line (bcrypt $2b$... or argon2 $argon2id$...; plain text is refused). Set it (or rest.auth.bearer.file) and every request needs credentials (401 otherwise).")
+                .group(group, 16),
+        )
+        .define(
+            ConfigKey::new("rest.auth.bearer.file", ConfigType::String)
+                .default_value("")
+                .importance(Importance::High)
+                .doc("Ours. File of REST bearer tokens, one 'name:hash-of-the-token' a line (bcrypt or argon2).")
+                .group(group, 17),
+        )
+        .define(
+            ConfigKey::new("rest.auth.health.open", ConfigType::Boolean)
+                .default_value("true")
+                .importance(Importance::Low)
+                .doc("Ours. Whether GET /health answers without credentials when authentication is on.")
+                .group(group, 18),
+        )
+        .define(
             ConfigKey::new("log.format", ConfigType::String)
                 .default_value("text")
                 .validator(Validator::one_of_ignore_case(&["text", "json"]))
@@ -162,6 +183,8 @@ pub struct WorkerConfig {
     pub bootstrap_servers: Vec<String>,
     /// `host:port` of each listener.
     pub listeners: Vec<String>,
+    /// Whether the first listener is `https://`.
+    pub listener_https: bool,
     pub key_converter: String,
     pub value_converter: String,
     pub offsets_file: PathBuf,
@@ -213,6 +236,10 @@ impl WorkerConfig {
         };
         Ok(Self {
             bootstrap_servers: values.list("bootstrap.servers").to_vec(),
+            listener_https: values
+                .list("listeners")
+                .first()
+                .is_some_and(|l| l.starts_with("https://")),
             listeners: values
                 .list("listeners")
                 .iter()

@@ -190,6 +190,28 @@ impl Worker {
             })?;
         let local: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(address = ?local, "REST API listening");
+        let auth = crate::rest::auth::Authenticator::from_config(&self.config.props).map_err(
+            |message| {
+                let mut errors = ConfigErrors::default();
+                errors.add("rest.auth.basic.file", message);
+                WorkerError::Config(errors)
+            },
+        )?;
+        if auth.is_none() {
+            for address in self
+                .config
+                .listeners
+                .iter()
+                .chain(&self.config.metrics_listeners)
+            {
+                if !is_loopback(address) {
+                    tracing::warn!(
+                        address,
+                        "THE REST API ON {address} IS OPEN TO ANYONE WHO CAN REACH IT: set rest.auth.basic.file or rest.auth.bearer.file, or listen on 127.0.0.1"
+                    );
+                }
+            }
+        }
         let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
         for address in &self.config.metrics_listeners {
             let listener = tokio::net::TcpListener::bind(address)
@@ -199,7 +221,10 @@ impl Worker {
                     source,
                 })?;
             tracing::info!(address = ?listener.local_addr().ok(), "metrics listening");
-            let router = crate::rest::metrics::router(self.herder.clone());
+            let router = crate::rest::secured(
+                crate::rest::metrics::router(self.herder.clone()),
+                auth.clone(),
+            );
             let mut stopped = metrics_stopped.clone();
             tokio::spawn(async move {
                 let until = async move {
@@ -210,13 +235,42 @@ impl Worker {
                 }
             });
         }
-        let router = crate::rest::router(self.herder.clone());
-        let served = crate::rest::serve(listener, router, shutdown).await;
+        let router = crate::rest::secured(crate::rest::router(self.herder.clone()), auth);
+        let served = if self.config.listener_https {
+            let tls = crate::rest::tls::server_config(&self.config.props).map_err(|message| {
+                let mut errors = ConfigErrors::default();
+                errors.add("listeners", message);
+                WorkerError::Config(errors)
+            })?;
+            let listener = crate::rest::tls::TlsListener::new(listener, tls).map_err(|source| {
+                WorkerError::Listen {
+                    address: address.clone(),
+                    source,
+                }
+            })?;
+            crate::rest::serve(listener, router, shutdown).await
+        } else {
+            crate::rest::serve(listener, router, shutdown).await
+        };
         let _ = stop_metrics.send(true);
         tracing::info!("shutting down: stopping connectors");
         self.herder.shutdown().await;
         served.map_err(|source| WorkerError::Listen { address, source })
     }
+}
+
+/// Whether a listener's `host:port` is reachable from this machine only.
+fn is_loopback(address: &str) -> bool {
+    let host = address
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(address)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The target state a connector starts in, from a request's `initial_state`.

@@ -18,6 +18,7 @@ pub struct WorkerProcess {
     binary: PathBuf,
     dir: PathBuf,
     port: u16,
+    https: bool,
     child: Option<Child>,
 }
 
@@ -34,14 +35,37 @@ impl WorkerProcess {
     /// in `dir` (offsets and connector configs kept there, so a restart finds them), plus
     /// `extra` worker keys. Waits until the REST API answers.
     pub fn start(binary: &str, services: &Services, dir: &Path, extra: &[(&str, &str)]) -> Self {
+        Self::start_as(binary, services, dir, extra, false)
+    }
+
+    /// [`start`](Self::start) with an `https://` listener; `extra` must give its
+    /// `listeners.https.ssl.*` keys. [`request`](Self::request) speaks plain HTTP, so talk to
+    /// it with an HTTPS client (curl) at [`url`](Self::url).
+    pub fn start_https(
+        binary: &str,
+        services: &Services,
+        dir: &Path,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        Self::start_as(binary, services, dir, extra, true)
+    }
+
+    fn start_as(
+        binary: &str,
+        services: &Services,
+        dir: &Path,
+        extra: &[(&str, &str)],
+        https: bool,
+    ) -> Self {
         std::fs::create_dir_all(dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let port = free_port();
         let mut properties = format!(
-            "bootstrap.servers={}\nlisteners=http://127.0.0.1:{port}\n\
+            "bootstrap.servers={}\nlisteners={}://127.0.0.1:{port}\n\
              offset.storage.file.filename={}\nconfig.storage.file.filename={}\n\
              offset.flush.interval.ms=1000\ntask.shutdown.graceful.timeout.ms=5000\n",
             services.kafka_bootstrap,
+            if https { "https" } else { "http" },
             dir.join("offsets.json").display(),
             dir.join("configs.json").display(),
         );
@@ -55,6 +79,7 @@ impl WorkerProcess {
             binary: binary.into(),
             dir: dir.to_owned(),
             port,
+            https,
             child: None,
         };
         worker.spawn();
@@ -80,7 +105,14 @@ impl WorkerProcess {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.request("GET", "/", None).is_err() {
+        let up = |w: &Self| {
+            if w.https {
+                TcpStream::connect(("127.0.0.1", w.port)).is_ok()
+            } else {
+                w.request("GET", "/", None).is_ok()
+            }
+        };
+        while !up(self) {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!(
                     "the worker exited with {status}; its log:\n{}",
@@ -96,9 +128,14 @@ impl WorkerProcess {
         }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://localhost:<port>` for an HTTPS worker, the name
+    /// its certificate is for).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        if self.https {
+            format!("https://localhost:{}", self.port)
+        } else {
+            format!("http://127.0.0.1:{}", self.port)
+        }
     }
 
     /// The worker's log file (stdout and stderr of every run).

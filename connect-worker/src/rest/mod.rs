@@ -14,6 +14,7 @@
 //! Herder calls run in tasks of their own ([`complete`]): a client that disconnects must not
 //! cancel a connector half-way through being created, stopped or deleted.
 
+pub mod auth;
 pub mod body;
 pub mod connectors;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod offsets;
 pub mod plugins;
 pub mod root;
+pub mod tls;
 pub mod topics;
 
 use std::future::Future;
@@ -33,7 +35,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::uri::PathAndQuery;
 use axum::http::{StatusCode, Uri};
 use axum::Router;
-use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
 pub use error::ApiError;
@@ -71,13 +72,25 @@ pub fn router(herder: Herder) -> Router {
     )
 }
 
+/// `router` behind the authenticator, when there is one.
+pub fn secured(router: Router, auth: Option<std::sync::Arc<auth::Authenticator>>) -> Router {
+    match auth {
+        Some(auth) => router.layer(axum::middleware::from_fn_with_state(auth, auth::require)),
+        None => router,
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets the requests in
 /// flight finish.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
