@@ -14,6 +14,7 @@ pub mod keys;
 pub mod list;
 pub mod pubsub;
 mod reply;
+mod scan;
 pub mod stream;
 mod subscription;
 

@@ -28,8 +28,9 @@ use fred::types::Value as Reply;
 
 use super::ListSourceConfig;
 use crate::source::reply::{self, array};
+use crate::source::scan::all_keys;
 use crate::source::source_error;
-use crate::source::{command, escape_glob, keyed, now_millis};
+use crate::source::{escape_glob, keyed, now_millis};
 
 /// The source offset's key: a number identifying the record within this run of the task.
 const SEQ_FIELD: &str = "seq";
@@ -318,38 +319,27 @@ impl Queue {
             return Ok(());
         };
         let pattern = format!("{}*{}", escape_glob(prefix), escape_glob(suffix));
-        let mut cursor = String::from("0");
-        loop {
-            let args: Vec<Reply> = vec![
-                cursor.as_str().into(),
-                "MATCH".into(),
-                pattern.as_str().into(),
-                "COUNT".into(),
-                1000i64.into(),
-            ];
-            let page = self
-                .client
-                .custom::<Reply, Reply>(command("SCAN", false), args)
-                .await
-                .map_err(|e| source_error(e, "looking for processing lists of removed tasks"))?;
-            let (next, keys) = reply::scan(page).map_err(|e| ConnectError::fatal(e.to_string()))?;
-            for key in keys {
-                let Ok(key) = String::from_utf8(key.to_vec()) else {
-                    continue;
-                };
-                let number = key
-                    .strip_prefix(prefix)
-                    .and_then(|k| k.strip_suffix(suffix))
-                    .and_then(|n| n.parse::<usize>().ok());
-                if number.is_some_and(|n| n >= self.config.task_count) {
-                    self.adopt(&key).await?;
-                }
+        let keys = all_keys(
+            &self.client,
+            self.config.redis.is_cluster(),
+            &pattern,
+            false,
+        )
+        .await
+        .map_err(|e| source_error(e, "looking for processing lists of removed tasks"))?;
+        for key in keys {
+            let Ok(key) = String::from_utf8(key.to_vec()) else {
+                continue;
+            };
+            let number = key
+                .strip_prefix(prefix)
+                .and_then(|k| k.strip_suffix(suffix))
+                .and_then(|n| n.parse::<usize>().ok());
+            if number.is_some_and(|n| n >= self.config.task_count) {
+                self.adopt(&key).await?;
             }
-            if next == "0" {
-                return Ok(());
-            }
-            cursor = next.to_string();
         }
+        Ok(())
     }
 
     async fn adopt(&mut self, orphan: &str) -> Result<(), ConnectError> {

@@ -29,13 +29,12 @@ use tokio::time::Instant;
 use super::config::{check_topic, StreamSourceConfig, TOPIC_CONFIG};
 use super::record::{source_partition, Converter, OFFSET_FIELD, STREAM_FIELD};
 use crate::source::reply::{self, error_code, Entry};
+use crate::source::scan::all_keys;
 use crate::source::source_error;
-use crate::source::{arg, command, is_glob, keyed};
+use crate::source::{arg, is_glob, keyed, lossy_text};
 
 /// XACK takes this many ids per command at most, to keep commands small.
 const ACK_CHUNK: usize = 1000;
-/// SCAN's COUNT when resolving patterns.
-const SCAN_COUNT: u32 = 1000;
 
 /// One stream the task reads.
 #[derive(Debug)]
@@ -308,49 +307,10 @@ impl Reader {
 
     /// The streams whose names match `pattern`.
     async fn scan_streams(&self, pattern: &str) -> Result<Vec<Text>, ConnectError> {
-        let failed = |e| source_error(e, &format!("looking for streams matching {pattern}"));
-        let mut names = Vec::new();
-        if self.config.redis.is_cluster() {
-            use futures::TryStreamExt;
-            let keys: Vec<fred::types::Key> = self
-                .client
-                .scan_cluster_buffered(
-                    pattern.to_owned(),
-                    Some(SCAN_COUNT),
-                    Some(fred::types::scan::ScanType::Stream),
-                )
-                .try_collect()
-                .await
-                .map_err(failed)?;
-            names.extend(
-                keys.into_iter()
-                    .map(|k| crate::source::lossy_text(k.into_bytes())),
-            );
-            return Ok(names);
-        }
-        let mut cursor = Text::from("0");
-        loop {
-            let args: Vec<Reply> = vec![
-                arg(&cursor),
-                "MATCH".into(),
-                pattern.into(),
-                "COUNT".into(),
-                i64::from(SCAN_COUNT).into(),
-                "TYPE".into(),
-                "stream".into(),
-            ];
-            let page = self
-                .client
-                .custom::<Reply, Reply>(command("SCAN", false), args)
-                .await
-                .map_err(failed)?;
-            let (next, keys) = reply::scan(page).map_err(bad_reply)?;
-            names.extend(keys.into_iter().map(crate::source::lossy_text));
-            if next == "0" {
-                return Ok(names);
-            }
-            cursor = next;
-        }
+        let keys = all_keys(&self.client, self.config.redis.is_cluster(), pattern, true)
+            .await
+            .map_err(|e| source_error(e, &format!("looking for streams matching {pattern}")))?;
+        Ok(keys.into_iter().map(lossy_text).collect())
     }
 
     /// Creates the consumer group on every stream that does not have it yet.
