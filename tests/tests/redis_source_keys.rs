@@ -156,3 +156,80 @@ async fn a_snapshot_then_changes_and_tombstones() {
     let records = read_until(&services, &live, "the change", |r| !r.is_empty());
     assert_eq!(records[0].key.as_deref(), Some(k("after").as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_mid_snapshot_goes_on_from_the_stored_cursor() {
+    const KEYS: usize = 15_000;
+    let services = Services::get();
+    let redis = PrivateRedis::start(&temp_dir("keys-resume-redis"), &["--appendfsync", "no"]);
+    let client = {
+        let config = fred::prelude::Config::from_url(&redis.url()).unwrap();
+        let client = fred::prelude::Builder::from_config(config).build().unwrap();
+        fred::prelude::ClientLike::init(&client).await.unwrap();
+        client
+    };
+    let id = unique_name("big");
+    redis_source_support::pipelined(
+        &client,
+        (0..KEYS).map(|i| vec!["SET".into(), format!("{id}:{i}"), i.to_string()]),
+    )
+    .await;
+    let mut worker = WorkerProcess::start(WORKER, &services, &temp_dir("keys-resume"), &[]);
+    let topic = format!("{id}-keys");
+    let name = format!("{id}-source");
+    worker.create_connector(
+        &name,
+        &source_config(
+            "RedisKeysSource",
+            &redis.url(),
+            &[
+                ("redis.keys.pattern", &format!("{id}:*")),
+                ("topic", &topic),
+                ("batch.size", "20"),
+            ],
+        ),
+    );
+    let snapshot = |w: &WorkerProcess| {
+        redis_source_support::metric(w, "redis_source_keys_snapshot_total", &name).unwrap_or(0.0)
+            as usize
+    };
+    redis_source_support::wait_until("part of the snapshot", Duration::from_secs(60), || {
+        snapshot(&worker) >= 3_000
+    });
+    // Let an offset flush (every second here) store the cursor, then kill.
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = snapshot(&worker);
+    worker.kill9();
+    assert!(
+        before < KEYS,
+        "the snapshot finished before the kill; the test proves nothing"
+    );
+    worker.restart();
+    redis_source_support::wait_until("the snapshot to complete", Duration::from_secs(120), || {
+        std::fs::read_to_string(worker.log_path())
+            .unwrap()
+            .contains("snapshot complete")
+    });
+    let after = snapshot(&worker);
+    let log = std::fs::read_to_string(worker.log_path()).unwrap();
+    assert!(
+        log.contains("resuming the interrupted snapshot"),
+        "no resume in the log"
+    );
+    // The restarted task read only what was left (SCAN pages overlap the kill a little).
+    assert!(
+        after < KEYS - before / 2,
+        "{before} read before the kill, {after} after"
+    );
+    let records = redis_source_support::read_distinct(
+        &services,
+        &topic,
+        KEYS,
+        Duration::from_secs(120),
+        |r| r.key.clone().unwrap_or_default(),
+    );
+    println!(
+        "{before} keys before the kill, {after} after; {} records for {KEYS} keys",
+        records.len()
+    );
+}
