@@ -92,3 +92,31 @@ fn the_reference_in_the_docs_is_current() {
     let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
     connect_core::config::check_generated_section(&doc, &reference_markdown()).unwrap();
 }
+
+/// What the metrics cost a sink task per batch: the updates the loop makes for one batch
+/// (read, send, put time, batch size, lag, active, partitions). Run it with
+/// `cargo test -p connect-worker --release metrics_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn metrics_cost_per_batch() {
+    let metrics = Arc::new(WorkerMetrics::new());
+    let mut task = metrics.task("c", 0).with_sink();
+    let rounds = 1_000_000u32;
+    let started = std::time::Instant::now();
+    for i in 0..rounds {
+        task.batch_size.record(500.0);
+        let sink = task.sink.as_mut().unwrap();
+        sink.read_total.inc_by(500);
+        sink.send_total.inc_by(500);
+        sink.put_time
+            .record_time(Duration::from_micros(u64::from(i % 1000)));
+        sink.lag_max.set(0);
+        sink.active.set(500);
+        sink.partitions.set(4);
+    }
+    let per_batch = started.elapsed() / rounds;
+    println!(
+        "metrics cost per 500-record batch: {per_batch:?} ({:.2} ns per record)",
+        per_batch.as_nanos() as f64 / 500.0
+    );
+}

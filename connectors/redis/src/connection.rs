@@ -464,6 +464,8 @@ pub fn redis_error(error: FredError, doing: &str) -> ConnectError {
         | ErrorKind::Routing
         | ErrorKind::Cluster
         | ErrorKind::Sentinel => true,
+        // fred's answer while no connection is up (Redis down, restarting).
+        _ if details.starts_with("Failed to route command") => true,
         _ => matches!(
             code,
             "LOADING"
@@ -586,6 +588,7 @@ mod tests {
         assert!(e(ErrorKind::Timeout, "timed out").is_retriable());
         assert!(e(ErrorKind::Unknown, "LOADING Redis is loading").is_retriable());
         assert!(e(ErrorKind::Unknown, "OOM command not allowed").is_retriable());
+        assert!(e(ErrorKind::Unknown, "Failed to route command.").is_retriable());
         let perm = e(
             ErrorKind::Unknown,
             "NOPERM User u has no permissions to run the 'set' command",

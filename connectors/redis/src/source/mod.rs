@@ -114,21 +114,6 @@ pub(crate) fn keyed(name: &'static str, key: &[u8], blocking: bool) -> CustomCom
     )
 }
 
-/// The error of a failed Redis command, classified by [`redis_error`], except that fred's
-/// "Failed to route command." (its kind is `Unknown`: no connection to send it on, because
-/// Redis is down or restarting) is retriable too: a task must stay RUNNING through an outage.
-///
-/// [`redis_error`]: crate::connection::redis_error
-pub(crate) fn source_error(error: fred::error::Error, doing: &str) -> ConnectError {
-    if error.details().starts_with("Failed to route command") {
-        return ConnectError::retriable(format!(
-            "{doing}: {} (Redis unreachable)",
-            error.details()
-        ));
-    }
-    crate::connection::redis_error(error, doing)
-}
-
 /// Text as a command argument, without a copy.
 pub(crate) fn arg(text: &Text) -> fred::types::Value {
     fred::types::Value::Bytes(text.as_bytes().clone())
@@ -237,21 +222,6 @@ mod tests {
         assert_eq!(task_number(&configs[1], TASK_ID_CONFIG).unwrap(), 1);
         assert_eq!(task_number(&props(&[]), TASK_ID_CONFIG).unwrap(), 0);
         assert!(task_number(&props(&[("task.id", "x")]), TASK_ID_CONFIG).is_err());
-    }
-
-    #[test]
-    fn routing_failures_are_retriable() {
-        use fred::error::{Error, ErrorKind};
-        let e = source_error(
-            Error::new(ErrorKind::Unknown, "Failed to route command."),
-            "reading",
-        );
-        assert!(e.is_retriable(), "{e}");
-        let e = source_error(
-            Error::new(ErrorKind::Unknown, "ERR unknown command"),
-            "reading",
-        );
-        assert!(!e.is_retriable(), "{e}");
     }
 
     #[test]

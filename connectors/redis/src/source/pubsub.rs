@@ -22,8 +22,8 @@ use super::subscription::{
     subscriber_client, Channels, Subscription, DROPPED_HELP, DROPPED_METRIC,
 };
 use super::{config_errors, is_glob, lossy_text, now_millis, PayloadFormat};
+use crate::connection::redis_error;
 use crate::connection::{connection_config_def, RedisSettings};
-use crate::source::source_error;
 
 /// The channels (and patterns) to subscribe to.
 pub const CHANNELS_CONFIG: &str = "redis.channels";
@@ -268,7 +268,7 @@ impl SourceTask for RedisPubSubSourceTask {
             dropped,
         )
         .await
-        .map_err(|e| source_error(e, "subscribing"))?;
+        .map_err(|e| redis_error(e, "subscribing"))?;
         self.running = Some((config, client, subscription));
         Ok(())
     }

@@ -21,8 +21,8 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::connection::redis_error;
 use crate::connection::RedisSettings;
-use crate::source::source_error;
 
 /// The task metric counting dropped messages (pub/sub messages, keyspace notifications).
 pub(crate) const DROPPED_METRIC: &str = "redis_source_messages_dropped_total";
@@ -55,7 +55,7 @@ pub(crate) async fn subscriber_client(
     client
         .init()
         .await
-        .map_err(|e| source_error(e, "connecting the subscriber"))?;
+        .map_err(|e| redis_error(e, "connecting the subscriber"))?;
     Ok(client)
 }
 

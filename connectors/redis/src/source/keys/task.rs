@@ -26,8 +26,8 @@ use fred::types::{KeyspaceEvent, Value as Reply};
 
 use super::value::{key_state, value_schema, KeyState, READ_SCRIPT, STREAM_ENTRIES};
 use super::KeysSourceConfig;
+use crate::connection::redis_error;
 use crate::source::reply::{self, error_code, pairs, text};
-use crate::source::source_error;
 use crate::source::subscription::{
     subscriber_client, Channels, Subscription, DROPPED_HELP, DROPPED_METRIC,
 };
@@ -121,7 +121,7 @@ impl SourceTask for RedisKeysSourceTask {
             ctx.counter(DROPPED_METRIC, DROPPED_HELP),
         )
         .await
-        .map_err(|e| source_error(e, "subscribing to keyspace notifications"))?;
+        .map_err(|e| redis_error(e, "subscribing to keyspace notifications"))?;
         let mut partition = SourceMap::new();
         partition.insert(PATTERN_FIELD.to_owned(), config.pattern.as_str().into());
         // Subscribed before the snapshot starts: a change during the snapshot is not missed.
@@ -300,7 +300,7 @@ impl Watcher {
             .reader
             .custom::<Reply, Reply>(command("SCAN", false), args)
             .await
-            .map_err(|e| source_error(e, "scanning keys for the snapshot"))?;
+            .map_err(|e| redis_error(e, "scanning keys for the snapshot"))?;
         reply::scan(page).map_err(|e| ConnectError::fatal(e.to_string()))
     }
 
@@ -318,7 +318,7 @@ impl Watcher {
         let now = now_millis().unwrap_or_default();
         let mut records = Vec::with_capacity(keys.len());
         for ((key, cursor), reply) in keys.iter().zip(replies) {
-            let reply = reply.map_err(|e| source_error(e, "reading a key"))?;
+            let reply = reply.map_err(|e| redis_error(e, "reading a key"))?;
             let name = lossy_text(key.clone());
             let state = key_state(&name, reply, now)
                 .map_err(|e| ConnectError::fatal(format!("reading the key {name}: {e}")))?;
@@ -342,7 +342,7 @@ impl Watcher {
             let _: () = pipe
                 .custom(keyed("EVALSHA", key, false), args)
                 .await
-                .map_err(|e| source_error(e, "queueing EVALSHA"))?;
+                .map_err(|e| redis_error(e, "queueing EVALSHA"))?;
         }
         Ok(pipe.try_all().await)
     }
@@ -450,7 +450,7 @@ async fn load_script(client: &Client) -> Result<String, ConnectError> {
     let sha = client
         .custom::<Reply, &str>(command("SCRIPT", false), vec!["LOAD", READ_SCRIPT])
         .await
-        .map_err(|e| source_error(e, "loading the key reading script (SCRIPT LOAD)"))?;
+        .map_err(|e| redis_error(e, "loading the key reading script (SCRIPT LOAD)"))?;
     Ok(text(sha)
         .map_err(|e| ConnectError::fatal(e.to_string()))?
         .to_string())

@@ -27,9 +27,9 @@ use fred::prelude::{Client, ClientLike};
 use fred::types::Value as Reply;
 
 use super::ListSourceConfig;
+use crate::connection::redis_error;
 use crate::source::reply::{self, array};
 use crate::source::scan::all_keys;
-use crate::source::source_error;
 use crate::source::{escape_glob, keyed, now_millis};
 
 /// The source offset's key: a number identifying the record within this run of the task.
@@ -186,7 +186,7 @@ impl Queue {
                     args,
                 )
                 .await
-                .map_err(|e| source_error(e, "queueing LREM"))?;
+                .map_err(|e| redis_error(e, "queueing LREM"))?;
         }
         let results: Vec<Result<Reply, _>> = pipe.try_all().await;
         let count = self.done.len();
@@ -194,7 +194,7 @@ impl Queue {
         if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
             // Not retried (see the module's documentation): send the processing list again.
             self.recovering = true;
-            return Err(source_error(
+            return Err(redis_error(
                 e,
                 &format!(
                     "removing {count} delivered items from {}",
@@ -221,7 +221,7 @@ impl Queue {
                 args,
             )
             .await
-            .map_err(|e| source_error(e, &format!("reading {}", self.config.processing)))?;
+            .map_err(|e| redis_error(e, &format!("reading {}", self.config.processing)))?;
         let mut items = items(answer)?;
         if items.is_empty() {
             self.recovering = false;
@@ -274,7 +274,7 @@ impl Queue {
                 let _: () = pipe
                     .custom(keyed("LMOVE", self.config.list.as_bytes(), false), args)
                     .await
-                    .map_err(|e| source_error(e, "queueing LMOVE"))?;
+                    .map_err(|e| redis_error(e, "queueing LMOVE"))?;
             }
             for result in pipe.try_all::<Reply>().await {
                 match result {
@@ -308,7 +308,7 @@ impl Queue {
     /// costs no duplicate.
     fn lost(&mut self, e: fred::error::Error, doing: &str) -> ConnectError {
         self.recovering = true;
-        source_error(e, doing)
+        redis_error(e, doing)
     }
 
     /// Task 0 takes over the processing lists of tasks that no longer exist (the connector
@@ -326,7 +326,7 @@ impl Queue {
             false,
         )
         .await
-        .map_err(|e| source_error(e, "looking for processing lists of removed tasks"))?;
+        .map_err(|e| redis_error(e, "looking for processing lists of removed tasks"))?;
         for key in keys {
             let Ok(key) = String::from_utf8(key.to_vec()) else {
                 continue;
@@ -355,7 +355,7 @@ impl Queue {
                 .client
                 .custom::<Reply, Reply>(keyed("LMOVE", orphan.as_bytes(), false), args)
                 .await
-                .map_err(|e| source_error(e, &format!("taking over {orphan}")))?;
+                .map_err(|e| redis_error(e, &format!("taking over {orphan}")))?;
             if matches!(item, Reply::Null) {
                 break;
             }

@@ -28,9 +28,9 @@ use tokio::time::Instant;
 
 use super::config::{check_topic, StreamSourceConfig, TOPIC_CONFIG};
 use super::record::{source_partition, Converter, OFFSET_FIELD, STREAM_FIELD};
+use crate::connection::redis_error;
 use crate::source::reply::{self, error_code, Entry};
 use crate::source::scan::all_keys;
-use crate::source::source_error;
 use crate::source::{arg, is_glob, keyed, lossy_text};
 
 /// XACK takes this many ids per command at most, to keep commands small.
@@ -283,7 +283,7 @@ impl Reader {
                 self.client
                     .custom::<Reply, Reply>(keyed("XACK", stream.as_bytes(), false), args)
                     .await
-                    .map_err(|e| source_error(e, &format!("acknowledging entries of {stream}")))?;
+                    .map_err(|e| redis_error(e, &format!("acknowledging entries of {stream}")))?;
                 self.acknowledged.inc_by(chunk.len() as u64);
             }
             self.to_ack.remove(&stream);
@@ -309,7 +309,7 @@ impl Reader {
     async fn scan_streams(&self, pattern: &str) -> Result<Vec<Text>, ConnectError> {
         let keys = all_keys(&self.client, self.config.redis.is_cluster(), pattern, true)
             .await
-            .map_err(|e| source_error(e, &format!("looking for streams matching {pattern}")))?;
+            .map_err(|e| redis_error(e, &format!("looking for streams matching {pattern}")))?;
         Ok(keys.into_iter().map(lossy_text).collect())
     }
 
@@ -349,7 +349,7 @@ impl Reader {
                     vanished.push(index);
                 }
                 Err(e) => {
-                    return Err(source_error(
+                    return Err(redis_error(
                         e,
                         &format!(
                             "creating the consumer group {} on {}",
@@ -539,7 +539,7 @@ impl Reader {
                 e.details()
             ));
         }
-        source_error(e, doing)
+        redis_error(e, doing)
     }
 
     /// Records of one stream's entries; deleted entries are acknowledged instead.
