@@ -330,6 +330,28 @@ fn run_tool(command: &mut Command) -> Result<String, HarnessError> {
     })
 }
 
+/// A new directory under the system's temporary directory, named after `prefix` and unique
+/// to this run.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_name(prefix));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        panic!("cannot create {}: {e}", dir.display());
+    }
+    dir
+}
+
+/// Polls `check` every 100 ms until it returns true; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A name no other test of this run uses, for topics and keys: tests share one broker and one
 /// Redis, and run in parallel.
 pub fn unique_name(prefix: &str) -> String {

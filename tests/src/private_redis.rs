@@ -149,6 +149,56 @@ impl PrivateRedis {
         self.spawn();
     }
 
+    /// Three masters on loopback, their slots spread by `redis-cli --cluster create`, ready
+    /// (`cluster_state:ok`).
+    pub fn start_cluster(prefix: &str) -> Vec<PrivateRedis> {
+        let nodes: Vec<PrivateRedis> = (0..3)
+            .map(|i| {
+                PrivateRedis::start(
+                    &crate::temp_dir(&format!("{prefix}-node{i}")),
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                    ],
+                )
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli --cluster create: {e}"));
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        crate::wait_until("the cluster to be ok", Duration::from_secs(30), || {
+            nodes
+                .iter()
+                .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        });
+        nodes
+    }
+
+    /// redis-cli following a cluster's redirections (`-c`); the output, trimmed.
+    pub fn cluster_cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-c", "-p", &self.port.to_string()])
+            .args(self.login_args())
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli: {e}"));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Runs redis-cli against it; the output, trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")

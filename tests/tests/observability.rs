@@ -5,17 +5,12 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use connect_e2e::{free_port, unique_name, Services, WorkerProcess};
+use connect_e2e::{free_port, temp_dir, unique_name, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(unique_name(name))
-}
 
 /// A scrape: every sample by metric name, with its labels.
 struct Scrape(Vec<(String, BTreeMap<String, String>, f64)>);

@@ -5,18 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connect_e2e::{unique_name, PrivateRedis, Services, WorkerProcess};
+use connect_e2e::{temp_dir, unique_name, wait_until, PrivateRedis, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(unique_name(name))
-}
 
 /// A sink config with the usual converters (string keys, schemaless JSON values).
 fn sink_config(services: &Services, topic: &str, extra: &[(&str, &str)]) -> Json {
@@ -51,15 +46,6 @@ fn produce(services: &Services, topic: &str, records: &[Json]) {
 
 fn cli(services: &Services, args: &[&str]) -> String {
     services.redis_cli(args).unwrap().trim().to_owned()
-}
-
-/// Polls `check` every 100 ms until it returns true; panics with `what` after `timeout`.
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn wait_for_output(services: &Services, args: &[&str], expected: &str) {
@@ -668,49 +654,11 @@ async fn configs_from_the_java_connector_docs_run_unchanged() {
     assert_eq!(cli(&services, &["EXISTS", &stream_offsets]), "0");
 }
 
-/// Three masters on loopback, slots spread by `redis-cli --cluster create`.
-fn start_cluster() -> Vec<PrivateRedis> {
-    let nodes: Vec<PrivateRedis> = (0..3)
-        .map(|i| {
-            PrivateRedis::start(
-                &temp_dir(&format!("cluster-node{i}")),
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                ],
-            )
-        })
-        .collect();
-    let addresses: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("127.0.0.1:{}", n.port))
-        .collect();
-    let out = Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&addresses)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cluster create: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    wait_until("the cluster to be ok", Duration::from_secs(30), || {
-        nodes
-            .iter()
-            .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-    });
-    nodes
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_cluster_takes_batches_across_hash_slots() {
     const RECORDS: usize = 3_000;
     let services = Services::get();
-    let nodes = start_cluster();
+    let nodes = PrivateRedis::start_cluster("cluster");
     let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-cluster"), &[]);
     let id = unique_name("cl");
     let kafka = services.kafka().await.unwrap();

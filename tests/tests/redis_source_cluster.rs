@@ -6,67 +6,18 @@
 
 mod redis_source_support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use connect_e2e::{unique_name, PrivateRedis, Services, WorkerProcess};
 use redis_source_support::{read_distinct, source_config, temp_dir, wait_until, WORKER};
 use serde_json::json;
 
-/// Three masters on loopback, slots spread by `redis-cli --cluster create`.
-fn start_cluster() -> Vec<PrivateRedis> {
-    let nodes: Vec<PrivateRedis> = (0..3)
-        .map(|i| {
-            PrivateRedis::start(
-                &temp_dir(&format!("src-cluster-node{i}")),
-                &[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                ],
-            )
-        })
-        .collect();
-    let addresses: Vec<String> = nodes
-        .iter()
-        .map(|n| format!("127.0.0.1:{}", n.port))
-        .collect();
-    let out = Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&addresses)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cluster create: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    wait_until("the cluster to be ok", Duration::from_secs(30), || {
-        nodes
-            .iter()
-            .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-    });
-    nodes
-}
-
-/// redis-cli following the cluster's redirections; the output, trimmed.
-fn cluster_cli(node: &PrivateRedis, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-c", "-p", &node.port.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn streams_and_a_list_across_cluster_nodes() {
     const PER_STREAM: usize = 200;
     const ITEMS: usize = 500;
     let services = Services::get();
-    let nodes = start_cluster();
+    let nodes = PrivateRedis::start_cluster("src-cluster");
     let id = unique_name("cs");
     // Three streams; their names hash to different slots (and, with three masters, mostly
     // different nodes).
@@ -76,7 +27,7 @@ async fn streams_and_a_list_across_cluster_nodes() {
         .collect();
     for stream in &streams {
         for i in 0..PER_STREAM {
-            cluster_cli(&nodes[0], &["XADD", stream, "*", "n", &i.to_string()]);
+            nodes[0].cluster_cli(&["XADD", stream, "*", "n", &i.to_string()]);
         }
     }
     let list = format!("{id}-list");
@@ -84,7 +35,7 @@ async fn streams_and_a_list_across_cluster_nodes() {
         let mut args = vec!["LPUSH".to_owned(), list.clone()];
         args.extend(chunk.iter().map(|i| format!("i{i}")));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        cluster_cli(&nodes[0], &refs);
+        nodes[0].cluster_cli(&refs);
     }
 
     let uri = format!(
@@ -123,7 +74,9 @@ async fn streams_and_a_list_across_cluster_nodes() {
     assert!(entries.len() >= 3 * PER_STREAM);
     for stream in &streams {
         wait_until("no entry pending", Duration::from_secs(30), || {
-            cluster_cli(&nodes[0], &["XPENDING", stream, "kafka-consumer-group"]).starts_with('0')
+            nodes[0]
+                .cluster_cli(&["XPENDING", stream, "kafka-consumer-group"])
+                .starts_with('0')
         });
     }
     let items = read_distinct(&services, &list, ITEMS, Duration::from_secs(60), |r| {
@@ -134,8 +87,8 @@ async fn streams_and_a_list_across_cluster_nodes() {
         "the list and its processing list empty",
         Duration::from_secs(30),
         || {
-            cluster_cli(&nodes[0], &["LLEN", &list]) == "0"
-                && cluster_cli(&nodes[0], &["LLEN", &format!("{{{list}}}:processing:0")]) == "0"
+            nodes[0].cluster_cli(&["LLEN", &list]) == "0"
+                && nodes[0].cluster_cli(&["LLEN", &format!("{{{list}}}:processing:0")]) == "0"
         },
     );
     let log = std::fs::read_to_string(worker.log_path()).unwrap();

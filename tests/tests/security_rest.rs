@@ -6,17 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use connect_e2e::{unique_name, Services, WorkerProcess};
+use connect_e2e::{temp_dir, Services, WorkerProcess};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use serde_json::Value as Json;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A CA and a certificate for localhost signed by it, as PEM files in `dir`.
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {

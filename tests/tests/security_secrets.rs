@@ -4,25 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use connect_e2e::{free_port, unique_name, PrivateRedis, Services, WorkerProcess};
+use connect_e2e::{
+    free_port, temp_dir, unique_name, wait_until, PrivateRedis, Services, WorkerProcess,
+};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(unique_name(name))
-}
-
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_file_provided_redis_password_reaches_the_task_and_nothing_else() {
@@ -91,9 +80,11 @@ async fn a_file_provided_redis_password_reaches_the_task_and_nothing_else() {
         )
         .await
         .unwrap();
-    wait_until("the record in Redis, written as the ACL user", || {
-        redis.cli(&["GET", &format!("{topic}:k")]) == "written"
-    });
+    wait_until(
+        "the record in Redis, written as the ACL user",
+        Duration::from_secs(30),
+        || redis.cli(&["GET", &format!("{topic}:k")]) == "written",
+    );
     worker.wait_for_tasks(&failing, 1, "FAILED", Duration::from_secs(30));
     let trace = worker.status(&failing)["tasks"][0]["trace"]
         .as_str()

@@ -3,21 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use connect_core::config::props;
-use connect_e2e::{unique_name, Services};
+use connect_e2e::{temp_dir, unique_name, Services};
 use connect_worker::config::WorkerConfig;
 use connect_worker::herder::Herder;
 use connect_worker::store::TargetState;
 use connect_worker::worker::Worker;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(name));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 async fn worker(services: &Services, dir: &Path) -> Worker {
     let config = WorkerConfig::parse(

@@ -3,20 +3,17 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use connect_e2e::{free_port, unique_name, ConsumedRecord, Services, WorkerProcess};
+use connect_e2e::{free_port, ConsumedRecord, Services, WorkerProcess};
 use fred::prelude::{Client, ClientLike};
 use fred::types::{ClusterHash, CustomCommand, Value as Reply};
 use serde_json::{json, Value as Json};
 
 pub const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
 
-pub fn temp_dir(name: &str) -> PathBuf {
-    std::env::temp_dir().join(unique_name(name))
-}
+pub use connect_e2e::temp_dir;
 
 /// A source connector config: string keys, schemaless JSON values, one task.
 pub fn source_config(class: &str, redis_url: &str, extra: &[(&str, &str)]) -> Json {
@@ -38,17 +35,7 @@ pub fn cli(services: &Services, args: &[&str]) -> String {
     services.redis_cli(args).unwrap().trim().to_owned()
 }
 
-/// Polls `check` every 100 ms until it returns true; panics with `what` after `timeout`.
-pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+pub use connect_e2e::wait_until;
 
 /// Sends `commands` (each a command and its arguments) in pipelines of 1000.
 pub async fn pipelined(redis: &Client, commands: impl IntoIterator<Item = Vec<String>>) {
