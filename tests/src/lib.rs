@@ -8,7 +8,7 @@
 mod private_redis;
 mod worker_process;
 
-pub use private_redis::PrivateRedis;
+pub use private_redis::{PrivateRedis, TlsFiles};
 pub use worker_process::{free_port, WorkerProcess};
 
 use std::collections::BTreeMap;

@@ -17,7 +17,19 @@ pub struct PrivateRedis {
     extra: Vec<String>,
     /// The ACL user and password redis-cli logs in with, when the default user is off.
     login: Option<(String, String)>,
+    /// With TLS only: the CA file and a client certificate and key redis-cli presents.
+    tls: Option<TlsFiles>,
     child: Option<Child>,
+}
+
+/// The PEM files of a TLS server and of the client redis-cli plays.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl PrivateRedis {
@@ -32,8 +44,19 @@ impl PrivateRedis {
             port: free_port(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             login: None,
+            tls: None,
             child: None,
         };
+        redis.spawn();
+        redis
+    }
+
+    /// A server that speaks TLS only (no plain port), requires client certificates signed by
+    /// `files.ca`, and whose only user is `user`/`password` with every right.
+    pub fn start_tls(dir: &Path, files: TlsFiles, user: &str, password: &str) -> Self {
+        let mut redis = Self::start_with_acl(dir, user, password, &["~*", "+@all"]);
+        redis.stop();
+        redis.tls = Some(files);
         redis.spawn();
         redis
     }
@@ -66,6 +89,7 @@ impl PrivateRedis {
             port: free_port(),
             extra,
             login: Some(("admin".into(), "admin-password".into())),
+            tls: None,
             child: None,
         };
         redis.spawn();
@@ -78,8 +102,27 @@ impl PrivateRedis {
     }
 
     fn spawn(&mut self) {
+        let port = self.port.to_string();
+        let ports: Vec<String> = match &self.tls {
+            None => vec!["--port".into(), port],
+            Some(tls) => vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port,
+                "--tls-cert-file".into(),
+                tls.server_cert.display().to_string(),
+                "--tls-key-file".into(),
+                tls.server_key.display().to_string(),
+                "--tls-ca-cert-file".into(),
+                tls.ca.display().to_string(),
+                "--tls-auth-clients".into(),
+                "yes".into(),
+            ],
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(&ports)
+            .args(["--bind", "127.0.0.1"])
             .args(["--dir", &self.dir.to_string_lossy()])
             .args([
                 "--appendonly",
@@ -111,7 +154,7 @@ impl PrivateRedis {
     }
 
     fn login_args(&self) -> Vec<String> {
-        match &self.login {
+        let mut args = match &self.login {
             Some((user, password)) => vec![
                 "--user".into(),
                 user.clone(),
@@ -120,7 +163,19 @@ impl PrivateRedis {
                 "--no-auth-warning".into(),
             ],
             None => Vec::new(),
+        };
+        if let Some(tls) = &self.tls {
+            args.extend([
+                "--tls".into(),
+                "--cacert".into(),
+                tls.ca.display().to_string(),
+                "--cert".into(),
+                tls.client_cert.display().to_string(),
+                "--key".into(),
+                tls.client_key.display().to_string(),
+            ]);
         }
+        args
     }
 
     fn ping(&self) -> bool {
