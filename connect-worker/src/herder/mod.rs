@@ -63,6 +63,29 @@ impl std::fmt::Debug for Herder {
 
 type Result<T> = std::result::Result<T, HerderError>;
 
+/// The longest connector name accepted: names become file, key and metric label values.
+const MAX_NAME_LENGTH: usize = 249;
+
+/// A connector name must be usable in a URL path, a log line and a Redis key: no surrounding
+/// whitespace, no `/`, no control characters, not absurdly long.
+fn check_name(name: &str) -> Result<()> {
+    // An empty name is reported with the configuration's other problems (`name` is required).
+    let problem = if name.is_empty() {
+        return Ok(());
+    } else if name != name.trim() {
+        "Connector name must not start or end with whitespace".to_owned()
+    } else if name.contains('/') {
+        "Connector name should not contain '/'".to_owned()
+    } else if name.chars().any(char::is_control) {
+        "Connector name should not contain control characters".to_owned()
+    } else if name.chars().count() > MAX_NAME_LENGTH {
+        format!("Connector name must be at most {MAX_NAME_LENGTH} characters")
+    } else {
+        return Ok(());
+    };
+    Err(HerderError::BadRequest(problem))
+}
+
 impl Herder {
     /// A herder over these stores and clients; call [`Herder::restore`] to bring back the
     /// stored connectors.
@@ -531,6 +554,7 @@ impl Herder {
     }
 
     fn check(&self, name: &str, mut props: Props) -> Result<connector_config::ConnectorConfig> {
+        check_name(name)?;
         match props.get("name") {
             Some(given) if given != name => {
                 return Err(HerderError::BadRequest(

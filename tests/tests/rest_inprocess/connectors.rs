@@ -404,3 +404,30 @@ async fn secrets_are_hidden_in_every_echoed_config() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn connector_names_with_path_tricks_or_control_characters_are_refused() {
+    let app = App::new().await;
+    let long = "x".repeat(250);
+    for (name, message) in [
+        ("a/b", "Connector name should not contain '/'"),
+        (
+            "bell\u{7}",
+            "Connector name should not contain control characters",
+        ),
+        (
+            long.as_str(),
+            "Connector name must be at most 249 characters",
+        ),
+    ] {
+        let response = app
+            .json(
+                Method::POST,
+                "/connectors",
+                json!({"name": name, "config": app.sink_config(&[])}),
+            )
+            .await;
+        response.assert_error(StatusCode::BAD_REQUEST, message);
+    }
+    assert_eq!(app.get("/connectors").await.body, json!([]));
+}
