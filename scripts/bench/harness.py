@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""Runs the benchmark's scenarios against running services and writes results.json/runs.csv.
+
+Called by scripts/bench.sh, which starts the services, builds the binaries and renders the
+report; see docs/benchmarks.md ("Method") for what is measured and how.
+
+Every measured system (the worker, the Rust bridge, the Python bridge) runs as a process of
+its own and is measured from the outside in the same way:
+  - time: from the moment the work is handed over (the connector is created / the bridge
+    process is started) until the destination holds every record (Redis: DBSIZE and the last
+    key of each partition, or XLEN; Kafka: the partitions' high watermarks);
+  - CPU: utime + stime of that process from /proc/<pid>/stat over that window (for a bridge,
+    its whole life);
+  - peak RSS: VmHWM from /proc/<pid>/status (the worker is started afresh for every run);
+  - interference: the CPU busy on the machine (/proc/stat) minus what this benchmark's
+    processes used, in cores, during the window; and the 1-minute load average before it.
+"""
+
+import argparse
+import csv
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import redis
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
+JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
+SINK_TOPIC = "bench-sink"
+STREAM = "bench-stream"
+KEYSPACE = "bench"
+PARTITIONS = 4
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def json_value(seq):
+    """The value of record `seq` (as examples/bench-baseline/src/common.rs writes it)."""
+    return f'{{"id":{seq},"user":"user-{seq % 10000:04}","amount":{seq % 1000}.{seq % 100:02},"ok":true}}'
+
+
+def proc_cpu(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def proc_hwm_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def system_busy():
+    """Seconds of CPU busy on the whole machine so far (all cores), and of steal."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK, steal / CLK_TCK
+
+
+def loadavg1():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http(method, url, body=None, timeout=30):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw else None
+
+
+class Window:
+    """A measured interval: wall time, the target's CPU, and the CPU others used meanwhile."""
+
+    def __init__(self, bench, pid=None):
+        self.bench = bench
+        self.pid = pid
+        self.load1 = loadavg1()
+        self.busy0, self.steal0 = system_busy()
+        self.ours0 = bench.our_cpu()
+        self.target0 = proc_cpu(pid) if pid else 0.0
+        self.t0 = time.monotonic()
+
+    def close(self, pid):
+        """Closes the window, `pid` being the measured process (still running)."""
+        elapsed = time.monotonic() - self.t0
+        target = proc_cpu(pid) - (self.target0 if self.pid == pid else 0.0)
+        busy, steal = system_busy()
+        ours = self.bench.our_cpu() - self.ours0 + target
+        foreign = max(0.0, (busy - self.busy0) - ours)
+        return {
+            "seconds": elapsed,
+            "cpu_s": target,
+            "peak_rss_mb": proc_hwm_mb(pid),
+            "load1_before": self.load1,
+            "foreign_cores": foreign / elapsed,
+            "steal_cores": (steal - self.steal0) / elapsed,
+        }
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.count = a.count
+        self.results_dir = a.results
+        self.logs = os.path.join(a.results, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        self.work = tempfile.mkdtemp(prefix="bench-", dir=a.work)
+        self.r = redis.Redis(host=a.redis_host, port=a.redis_port)
+        self.redis_url = f"redis://{a.redis_host}:{a.redis_port}"
+        self.service_pids = [int(open(os.path.join(a.state, f"{n}.pid")).read())
+                             for n in ("redis", "tansu")]
+        self.children = []
+        self.seq = 0
+        self.runs = []
+        self.latency = []
+        self.data = {}
+
+    # ---- processes -------------------------------------------------------------------
+
+    def our_cpu(self):
+        """CPU seconds of this harness, its waited-for children and the services."""
+        t = os.times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for pid in self.service_pids:
+            total += proc_cpu(pid)
+        return total
+
+    def spawn(self, cmd, name, env=None):
+        self.seq += 1
+        path = os.path.join(self.logs, f"{self.seq:03d}-{name}.log")
+        out = open(path, "w")
+        # The worker reads CONNECT_* variables as its own settings: pass none of ours.
+        base = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_")}
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             env={**base, **(env or {})})
+        p.log_path = path
+        self.children.append(p)
+        return p
+
+    def stop(self, p, timeout=15):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.children:
+            self.children.remove(p)
+
+    def stop_all(self):
+        for p in list(self.children):
+            self.stop(p, timeout=5)
+
+    def tool(self, *args, timeout=600):
+        """Runs a bench-baseline command to its end; returns its parsed last stdout line."""
+        out = subprocess.run([self.a.baseline_bin, *args], capture_output=True, text=True,
+                             timeout=timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"bench-baseline {args[0]} failed: {out.stderr.strip()}")
+        lines = out.stdout.strip().splitlines()
+        return json.loads(lines[-1]) if lines else None
+
+    def kafka_args(self, topic):
+        return ["--kafka", self.a.kafka, "--topic", topic]
+
+    # ---- the worker ------------------------------------------------------------------
+
+    def start_worker(self, name):
+        d = tempfile.mkdtemp(prefix=f"{name}-", dir=self.work)
+        port = free_port()
+        props = os.path.join(d, "worker.properties")
+        with open(props, "w") as f:
+            f.write(f"bootstrap.servers={self.a.kafka}\n"
+                    f"listeners=http://127.0.0.1:{port}\n"
+                    f"offset.storage.file.filename={d}/connect.offsets\n"
+                    "offset.flush.interval.ms=10000\n"
+                    f"key.converter={STRING_CONVERTER}\n"
+                    f"value.converter={STRING_CONVERTER}\n")
+        p = self.spawn([self.a.worker_bin, props], name, env={"RUST_LOG": "warn"})
+        p.rest = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http("GET", p.rest + "/")
+                return p
+            except (urllib.error.URLError, ConnectionError):
+                if p.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not come up; see {p.log_path}")
+                time.sleep(0.05)
+
+    def create_connector(self, worker, name, config):
+        http("POST", worker.rest + "/connectors", {"name": name, "config": config})
+
+    def wait_running(self, worker, name, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                s = http("GET", f"{worker.rest}/connectors/{name}/status")
+                if s["tasks"] and all(t["state"] == "RUNNING" for t in s["tasks"]):
+                    return
+            except urllib.error.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"connector {name} is not RUNNING; see {worker.log_path}")
+
+    def check_worker(self, worker, name):
+        """Fails when a task of the connector failed (instead of waiting for the timeout)."""
+        s = http("GET", f"{worker.rest}/connectors/{name}/status")
+        for t in s.get("tasks", []):
+            if t["state"] == "FAILED":
+                raise RuntimeError(f"task {name}-{t['id']} FAILED: {t.get('trace', '')[:2000]}")
+
+    # ---- completion --------------------------------------------------------------------
+
+    def sink_done(self, kind):
+        if kind == "stream":
+            return self.r.xlen(KEYSPACE) >= self.count
+        last = [max(s for s in range(max(0, self.count - PARTITIONS), self.count)
+                    if s % PARTITIONS == p) for p in range(PARTITIONS) if p < self.count]
+        pipe = self.r.pipeline(transaction=False)
+        pipe.dbsize()
+        pipe.exists(*[f"{KEYSPACE}:{s}" for s in last])
+        size, present = pipe.execute()
+        return size >= self.count and present == len(last)
+
+    def wait_sink(self, kind, proc, worker_name=None):
+        deadline = time.monotonic() + self.a.timeout
+        n = 0
+        while not self.sink_done(kind):
+            n += 1
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[0]} exited; see {proc.log_path}")
+            if worker_name and n % 100 == 0:
+                self.check_worker(proc, worker_name)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not complete after {self.a.timeout} s; see {proc.log_path}")
+            time.sleep(0.005)
+
+    def verify_sink(self, kind):
+        if kind == "string":
+            ok = self.r.get(f"{KEYSPACE}:0") == json_value(0).encode()
+        elif kind == "hash":
+            ok = self.r.hget(f"{KEYSPACE}:0", "user") == b"user-0000"
+        else:
+            ok = True
+        n = self.r.xlen(KEYSPACE) if kind == "stream" else self.r.dbsize()
+        return ok, n
+
+    # ---- scenarios -----------------------------------------------------------------------
+
+    def record(self, row):
+        self.runs.append(row)
+        log(f"{row['scenario']:<34} {row['system']:<7} {row['records_per_s']:>10,.0f} rec/s "
+            f"{row['cpu_s_per_1m']:6.2f} CPU s/1M  {row['peak_rss_mb']:6.1f} MB  "
+            f"(load {row['load1_before']:.2f}, others {row['foreign_cores']:.2f} cores)")
+
+    def finish_row(self, row, m, records, nbytes):
+        row.update(m)
+        row["records"] = records
+        row["records_per_s"] = records / m["seconds"]
+        row["mb_per_s"] = nbytes / m["seconds"] / 1e6
+        row["cpu_s_per_1m"] = m["cpu_s"] / records * 1e6
+        return row
+
+    def sink_run(self, system, kind, eos=None, tasks=None, rep=0):
+        self.r.flushall()
+        time.sleep(self.a.settle)
+        scenario = f"sink {kind.upper()}"
+        if system == "worker":
+            scenario += f" eos={'on' if eos else 'off'} tasks={tasks}"
+            name = f"sink-{kind}-{'eos' if eos else 'alo'}-{tasks}-{rep}"
+            worker = self.start_worker(name)
+            config = {"connector.class": "RedisSink", "topics": SINK_TOPIC,
+                      "tasks.max": str(tasks), "redis.uri": self.redis_url,
+                      "redis.type": kind.upper(), "redis.keyspace": KEYSPACE,
+                      "redis.exactly.once": "true" if eos else "false"}
+            if kind != "string":
+                config.update({"value.converter": JSON_CONVERTER,
+                               "value.converter.schemas.enable": "false"})
+            w = Window(self, worker.pid)
+            self.create_connector(worker, name, config)
+            proc = worker
+            self.wait_sink(kind, worker, name)
+        else:
+            w = Window(self)
+            if system == "rust":
+                proc = self.spawn([self.a.baseline_bin, "sink-bridge", *self.kafka_args(SINK_TOPIC),
+                                   "--redis", self.redis_url, "--type", kind,
+                                   "--keyspace", KEYSPACE], f"rust-sink-{kind}")
+            else:
+                proc = self.spawn([sys.executable, os.path.join(self.a.scripts, "py_sink.py"),
+                                   "--bootstrap", self.a.kafka, "--topic", SINK_TOPIC,
+                                   "--redis-host", self.a.redis_host,
+                                   "--redis-port", str(self.a.redis_port),
+                                   "--type", kind, "--keyspace", KEYSPACE], f"python-sink-{kind}")
+            self.wait_sink(kind, proc)
+        m = w.close(proc.pid)
+        self.stop(proc)
+        ok, n = self.verify_sink(kind)
+        row = {"kind": "sink", "scenario": scenario, "type": kind.upper(), "system": system,
+               "eos": eos, "tasks": tasks, "rep": rep, "verified": ok, "redis_count": n}
+        self.record(self.finish_row(row, m, self.count, self.data["sink_bytes"]))
+
+    def source_run(self, system, rep=0):
+        self.r.flushall()
+        filled = self.tool("fill-stream", "--redis", self.redis_url, "--stream", STREAM,
+                           "--count", str(self.count))
+        self.seq += 1
+        topic = f"bench-source-{self.seq}"
+        self.tool("create-topic", *self.kafka_args(topic), "--partitions", str(PARTITIONS))
+        time.sleep(self.a.settle)
+        waiter = self.spawn([self.a.baseline_bin, "wait-topic", *self.kafka_args(topic),
+                             "--count", str(self.count), "--timeout", str(self.a.timeout)],
+                            f"wait-{topic}")
+        if system == "worker":
+            name = f"source-{rep}"
+            worker = self.start_worker(name)
+            config = {"connector.class": "RedisStreamSource", "redis.uri": self.redis_url,
+                      "redis.stream.name": STREAM, "topic": topic, "tasks.max": "1",
+                      "batch.size": str(self.a.source_batch),
+                      "key.converter": STRING_CONVERTER, "value.converter": JSON_CONVERTER,
+                      "value.converter.schemas.enable": "false"}
+            w = Window(self, worker.pid)
+            self.create_connector(worker, name, config)
+            proc = worker
+        else:
+            w = Window(self)
+            if system == "rust":
+                proc = self.spawn([self.a.baseline_bin, "source-bridge", *self.kafka_args(topic),
+                                   "--redis", self.redis_url, "--stream", STREAM,
+                                   "--group", "bench", "--batch", str(self.a.source_batch)],
+                                  "rust-source")
+            else:
+                proc = self.spawn([sys.executable, os.path.join(self.a.scripts, "py_source.py"),
+                                   "--bootstrap", self.a.kafka, "--topic", topic,
+                                   "--redis-host", self.a.redis_host,
+                                   "--redis-port", str(self.a.redis_port),
+                                   "--stream", STREAM, "--group", "bench"], "python-source")
+        n = 0
+        while waiter.poll() is None:
+            n += 1
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[0]} exited; see {proc.log_path}")
+            if system == "worker" and n % 100 == 0:
+                self.check_worker(proc, name)
+            time.sleep(0.005)
+        if waiter.returncode != 0:
+            raise RuntimeError(f"wait-topic failed; see {waiter.log_path}")
+        self.children.remove(waiter)
+        m = w.close(proc.pid)
+        self.stop(proc)
+        with open(waiter.log_path) as f:
+            in_kafka = int(f.read().split()[-1])
+        row = {"kind": "source", "scenario": "source STREAM -> Kafka", "type": "STREAM",
+               "system": system, "eos": None, "tasks": 1, "rep": rep,
+               "verified": in_kafka == self.count, "kafka_count": in_kafka}
+        self.record(self.finish_row(row, m, self.count, filled["bytes"]))
+
+    def latency_run(self, system, eos=None, fetch_wait_ms=None):
+        self.r.flushall()
+        self.seq += 1
+        topic = f"bench-latency-{self.seq}"
+        self.tool("create-topic", *self.kafka_args(topic), "--partitions", str(PARTITIONS))
+        keyspace = "lat"
+        if system == "worker":
+            label = f"worker eos={'on' if eos else 'off'}"
+        elif system == "rust":
+            label = f"rust bridge, fetch wait {fetch_wait_ms} ms"
+        else:
+            label = "python bridge"
+        if system == "worker":
+            name = f"latency-{self.seq}"
+            proc = self.start_worker(name)
+            self.create_connector(proc, name, {
+                "connector.class": "RedisSink", "topics": topic, "tasks.max": "1",
+                "redis.uri": self.redis_url, "redis.type": "STRING", "redis.keyspace": keyspace,
+                "redis.exactly.once": "true" if eos else "false"})
+            self.wait_running(proc, name)
+        elif system == "rust":
+            proc = self.spawn([self.a.baseline_bin, "sink-bridge", *self.kafka_args(topic),
+                               "--redis", self.redis_url, "--type", "string",
+                               "--keyspace", keyspace, "--fetch-wait-ms", str(fetch_wait_ms)],
+                              "rust-latency")
+        else:
+            proc = self.spawn([sys.executable, os.path.join(self.a.scripts, "py_sink.py"),
+                               "--bootstrap", self.a.kafka, "--topic", topic,
+                               "--redis-host", self.a.redis_host,
+                               "--redis-port", str(self.a.redis_port),
+                               "--type", "string", "--keyspace", keyspace], "python-latency")
+        time.sleep(2)
+        w = Window(self, proc.pid)
+        result = self.tool("latency", *self.kafka_args(topic), "--redis", self.redis_url,
+                           "--keyspace", keyspace, "--rate", str(self.a.rate),
+                           "--seconds", str(self.a.latency_seconds),
+                           timeout=self.a.latency_seconds + 60)
+        m = w.close(proc.pid)
+        self.stop(proc)
+        result.update({"system": system, "label": label, "eos": eos,
+                       "fetch_wait_ms": fetch_wait_ms,
+                       "cpu_cores": m["cpu_s"] / m["seconds"], "peak_rss_mb": m["peak_rss_mb"],
+                       "load1_before": m["load1_before"], "foreign_cores": m["foreign_cores"]})
+        self.latency.append(result)
+        log(f"latency {label:<16} p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+            f"max {result['max_ms']:.1f} ms  ({result['measured']} records, "
+            f"{result['cpu_cores']:.2f} cores)")
+
+    def profile_run(self):
+        """The STRING sink (exactly-once, one task) under perf, sampled at 999 Hz."""
+        self.r.flushall()
+        time.sleep(self.a.settle)
+        name = "profile"
+        worker = self.start_worker(name)
+        data = os.path.join(self.results_dir, "perf.data")
+        perf = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,32768",
+                                 "-p", str(worker.pid), "-o", data],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        w = Window(self, worker.pid)
+        self.create_connector(worker, name, {
+            "connector.class": "RedisSink", "topics": SINK_TOPIC, "tasks.max": "1",
+            "redis.uri": self.redis_url, "redis.type": "STRING", "redis.keyspace": KEYSPACE})
+        self.wait_sink("string", worker, name)
+        m = w.close(worker.pid)
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
+        self.stop(worker)
+        reports = {}
+        for mode, extra in (("self", ["--no-children"]), ("children", ["--children"])):
+            out = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none",
+                                  "--percent-limit", "0.7", "--sort", "symbol", *extra],
+                                 capture_output=True, text=True, timeout=900)
+            path = os.path.join(self.results_dir, f"perf-{mode}.txt")
+            with open(path, "w") as f:
+                f.write(out.stdout)
+            reports[mode] = parse_perf(out.stdout)
+        log(f"profile: {m['seconds']:.2f} s, {m['cpu_s']:.2f} CPU s; reports in {self.results_dir}")
+        return {"seconds": m["seconds"], "cpu_s": m["cpu_s"], "self": reports["self"],
+                "children": reports["children"]}
+
+
+def parse_perf(text):
+    """(percent, symbol) rows of a `perf report --stdio -g none --sort symbol`."""
+    rows = []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or line.startswith("#") or not parts[0].endswith("%"):
+            continue
+        pct = float(parts[0].rstrip("%"))
+        # "--children" prints two percentages (children, self) before the symbol.
+        sym = line.split("] ", 1)[1].strip() if "] " in line else " ".join(parts[1:])
+        rows.append({"percent": pct, "symbol": sym})
+    return rows[:40]
+
+
+def median_rows(runs):
+    """One row per (scenario, system): the median of each figure over the repetitions."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["scenario"], r["system"]), []).append(r)
+    out = []
+    for (scenario, system), rs in groups.items():
+        row = dict(rs[0])
+        for k in ("seconds", "records_per_s", "mb_per_s", "cpu_s_per_1m", "peak_rss_mb",
+                  "foreign_cores", "load1_before", "steal_cores"):
+            row[k] = statistics.median(r[k] for r in rs)
+        row["reps"] = len(rs)
+        row["verified"] = all(r["verified"] for r in rs)
+        out.append(row)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--results", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--state", required=True)
+    p.add_argument("--scripts", required=True)
+    p.add_argument("--worker-bin", required=True)
+    p.add_argument("--baseline-bin", required=True)
+    p.add_argument("--kafka", required=True)
+    p.add_argument("--redis-host", required=True)
+    p.add_argument("--redis-port", type=int, required=True)
+    p.add_argument("--count", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=3, help="repetitions of each worker/Rust run")
+    p.add_argument("--python-runs", type=int, default=1)
+    p.add_argument("--rate", type=int, default=10_000)
+    p.add_argument("--latency-seconds", type=int, default=20)
+    p.add_argument("--source-batch", type=int, default=4000)
+    p.add_argument("--timeout", type=int, default=300, help="seconds one run may take")
+    p.add_argument("--settle", type=float, default=1.0, help="pause before each run")
+    p.add_argument("--only", default="sink,source,latency,python,profile",
+                   help="comma-separated parts to run: sink, source, latency, python, profile")
+    p.add_argument("--types", default="string,hash,stream")
+    p.add_argument("--source", choices=["auto", "yes", "no"], default="auto",
+                   help="run the worker's source scenario (auto: if RedisStreamSource exists)")
+    p.add_argument("--meta", default="{}", help="JSON merged into results.json's meta")
+    a = p.parse_args()
+    only = set(a.only.split(","))
+    b = Bench(a)
+    meta = json.loads(a.meta)
+    meta.update({"count": a.count, "runs": a.runs, "python_runs": a.python_runs, "rate": a.rate,
+                 "latency_seconds": a.latency_seconds, "source_batch": a.source_batch,
+                 "partitions": PARTITIONS, "load1_start": loadavg1()})
+    profile = None
+    try:
+        if "sink" in only or "python" in only:
+            log(f"producing {a.count:,} records into {SINK_TOPIC} ({PARTITIONS} partitions)")
+            b.data["sink_bytes"] = b.tool("produce", *b.kafka_args(SINK_TOPIC),
+                                          "--partitions", str(PARTITIONS),
+                                          "--count", str(a.count))["bytes"]
+            meta["sink_value_bytes"] = (b.data["sink_bytes"] / a.count)
+        for kind in a.types.split(","):
+            if "sink" in only:
+                for rep in range(a.runs):
+                    b.sink_run("rust", kind, rep=rep)
+                    for eos in (True, False):
+                        for tasks in (1, 4):
+                            b.sink_run("worker", kind, eos, tasks, rep)
+            if "python" in only:
+                for rep in range(a.python_runs):
+                    b.sink_run("python", kind, rep=rep)
+        if "source" in only or "python" in only:
+            worker_source = a.source == "yes" or (a.source == "auto" and source_available(b))
+            meta["source_available"] = worker_source
+            for rep in range(a.runs if "source" in only else 0):
+                b.source_run("rust", rep)
+                if worker_source:
+                    b.source_run("worker", rep)
+            if "python" in only:
+                for rep in range(a.python_runs):
+                    b.source_run("python", rep)
+        if "latency" in only:
+            # The worker fetches with fetch.max.wait.ms = 500 (not configurable yet); the Rust
+            # bridge runs with the same and with 20 ms, the Python one with kafka-python's
+            # default (500 ms).
+            b.latency_run("worker", eos=True)
+            b.latency_run("worker", eos=False)
+            b.latency_run("rust", fetch_wait_ms=500)
+            b.latency_run("rust", fetch_wait_ms=20)
+            if "python" in only:
+                b.latency_run("python")
+        if "profile" in only:
+            profile = b.profile_run()
+    finally:
+        b.stop_all()
+        meta["load1_end"] = loadavg1()
+        results = {"meta": meta, "runs": b.runs, "summary": median_rows(b.runs),
+                   "latency": b.latency, "profile": profile}
+        with open(os.path.join(a.results, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+        if b.runs:
+            with open(os.path.join(a.results, "runs.csv"), "w", newline="") as f:
+                cols = ["scenario", "system", "rep", "records", "seconds", "records_per_s",
+                        "mb_per_s", "cpu_s", "cpu_s_per_1m", "peak_rss_mb", "load1_before",
+                        "foreign_cores", "steal_cores", "verified"]
+                wr = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+                wr.writeheader()
+                wr.writerows(b.runs)
+        log(f"results in {a.results}")
+
+
+def source_available(b):
+    """Whether the worker binary offers RedisStreamSource."""
+    worker = b.start_worker("plugins")
+    try:
+        plugins = http("GET", worker.rest + "/connector-plugins?connectorsOnly=true")
+        return any("RedisStreamSource" in p.get("class", "") for p in plugins)
+    finally:
+        b.stop(worker)
+
+
+if __name__ == "__main__":
+    main()
