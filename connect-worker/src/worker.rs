@@ -101,6 +101,7 @@ impl WorkerBuilder {
                         .get("producer.compression.type")
                         .map(String::as_str),
                 ),
+                request_timeout: config.request_timeout,
                 ..ProducerConfig::default()
             },
         ));

@@ -79,6 +79,10 @@ pub struct ProducerConfig {
     pub delivery_timeout: Duration,
     /// How long partition counts are trusted before being read again (`metadata.max.age.ms`).
     pub metadata_max_age: Duration,
+    /// How long one produce request may go unanswered before it is retried
+    /// (`request.timeout.ms`): rskafka itself waits forever for a broker that holds the
+    /// connection open without answering (frozen, overloaded).
+    pub request_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -88,6 +92,7 @@ impl Default for ProducerConfig {
             max_request_bytes: 1024 * 1024,
             delivery_timeout: Duration::from_secs(120),
             metadata_max_age: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -226,7 +231,13 @@ impl Producer {
         let mut backoff = Duration::from_millis(100);
         loop {
             let records = batch.iter().map(|r| to_rskafka(r)).collect();
-            match client.produce(records, self.config.compression).await {
+            let answer = tokio::time::timeout(
+                self.config.request_timeout,
+                client.produce(records, self.config.compression),
+            )
+            .await
+            .unwrap_or_else(|_| Err(no_answer(self.config.request_timeout)));
+            match answer {
                 Ok(offsets) => return Ok(offsets),
                 Err(e) if is_retriable(&e) && Instant::now() + backoff <= deadline => {
                     tracing::warn!(
@@ -324,6 +335,17 @@ fn chunk_lengths(sizes: &[usize], max_bytes: usize) -> Vec<usize> {
         start += len;
     }
     chunks
+}
+
+/// The error of a produce request the broker did not answer in time: retriable (an I/O
+/// timeout), so the batch is sent again (at-least-once) until `delivery.timeout.ms`.
+fn no_answer(after: Duration) -> rskafka::client::error::Error {
+    rskafka::client::error::Error::Request(rskafka::client::error::RequestError::IO(
+        std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer from the broker within {after:?} (request.timeout.ms)"),
+        ),
+    ))
 }
 
 #[cfg(test)]
