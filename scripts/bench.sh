@@ -8,11 +8,13 @@
 #   - latency: p50/p99 from produce to visible in Redis at a steady 10,000 records/s;
 #   - a perf profile of the worker sinking STRING records.
 #
-#   scripts/bench.sh            1,000,000 records, 3 repetitions (about 15 minutes on 2 cores)
+#   scripts/bench.sh            1,000,000 records, 2 repetitions (about 22 minutes on 2 cores)
 #   scripts/bench.sh --quick    100,000 records, 1 repetition, 5 s of latency; the report goes
 #                               to the results directory only (add --docs to write docs/ too)
 # Options: --count N, --runs N, --only sink,source,latency,python,profile, --types string,hash,stream,
 #          --results DIR (default $CACHE_DIR/bench-results/<UTC time>), --no-profile, --docs.
+#
+# BENCH_COMMIT names the code benchmarked in the report when the checkout is not a git work tree.
 #
 # It starts a redis-server and a tansu broker of its own (never those of scripts/services.sh
 # start, which tests may be using), and stops every process it started, whatever happens.
@@ -23,7 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 COMMAND="scripts/bench.sh${*:+ $*}"
-COUNT=1000000 RUNS=3 LATENCY_SECONDS=20 ONLY="sink,source,latency,python,profile"
+COUNT=1000000 RUNS=2 LATENCY_SECONDS=20 ONLY="sink,source,latency,python,profile"
 TYPES="string,hash,stream" RESULTS="" DOCS=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -92,7 +94,7 @@ mkdir -p "$RESULTS"
 META="$(
     COMMAND="$COMMAND" RUSTC="$(rustc --version)" TANSU="$("$TANSU_BIN" --version)" \
         REDIS="$(redis-server --version | cut -d' ' -f1-3)" \
-        COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')" \
+        COMMIT="${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')}" \
         "$BENCH_PY" - <<'PY'
 import json, os, platform
 from importlib.metadata import version

@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -104,6 +105,7 @@ class Window:
         self.load1 = loadavg1()
         self.busy0, self.steal0 = system_busy()
         self.ours0 = bench.our_cpu()
+        self.services0 = [proc_cpu(p) for p in bench.service_pids]
         self.target0 = proc_cpu(pid) if pid else 0.0
         self.t0 = time.monotonic()
 
@@ -114,9 +116,13 @@ class Window:
         busy, steal = system_busy()
         ours = self.bench.our_cpu() - self.ours0 + target
         foreign = max(0.0, (busy - self.busy0) - ours)
+        redis_cpu, tansu_cpu = (proc_cpu(p) - c0 for p, c0 in zip(self.bench.service_pids,
+                                                                  self.services0))
         return {
             "seconds": elapsed,
             "cpu_s": target,
+            "redis_cpu_s": redis_cpu,
+            "tansu_cpu_s": tansu_cpu,
             "peak_rss_mb": proc_hwm_mb(pid),
             "load1_before": self.load1,
             "foreign_cores": foreign / elapsed,
@@ -312,9 +318,14 @@ class Bench:
         else:
             w = Window(self)
             if system == "rust":
+                # eos: each pipeline in MULTI/EXEC with the offsets, as the worker's sink does.
+                if eos:
+                    scenario += " eos=on"
                 proc = self.spawn([self.a.baseline_bin, "sink-bridge", *self.kafka_args(SINK_TOPIC),
                                    "--redis", self.redis_url, "--type", kind,
-                                   "--keyspace", KEYSPACE], f"rust-sink-{kind}")
+                                   "--keyspace", KEYSPACE,
+                                   "--transaction", "true" if eos else "false"],
+                                  f"rust-sink-{kind}{'-eos' if eos else ''}")
             else:
                 proc = self.spawn([sys.executable, os.path.join(self.a.scripts, "py_sink.py"),
                                    "--bootstrap", self.a.kafka, "--topic", SINK_TOPIC,
@@ -432,21 +443,23 @@ class Bench:
             f"max {result['max_ms']:.1f} ms  ({result['measured']} records, "
             f"{result['cpu_cores']:.2f} cores)")
 
-    def profile_run(self):
-        """The STRING sink (exactly-once, one task) under perf, sampled at 999 Hz."""
+    def profile_run(self, eos):
+        """The STRING sink (one task) under perf, sampled at 499 Hz with DWARF call graphs."""
         self.r.flushall()
         time.sleep(self.a.settle)
-        name = "profile"
+        tag = "eos" if eos else "alo"
+        name = f"profile-{tag}"
         worker = self.start_worker(name)
-        data = os.path.join(self.results_dir, "perf.data")
-        perf = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,32768",
+        data = os.path.join(self.results_dir, f"perf-{tag}.data")
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
                                  "-p", str(worker.pid), "-o", data],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
         w = Window(self, worker.pid)
         self.create_connector(worker, name, {
             "connector.class": "RedisSink", "topics": SINK_TOPIC, "tasks.max": "1",
-            "redis.uri": self.redis_url, "redis.type": "STRING", "redis.keyspace": KEYSPACE})
+            "redis.uri": self.redis_url, "redis.type": "STRING", "redis.keyspace": KEYSPACE,
+            "redis.exactly.once": "true" if eos else "false"})
         self.wait_sink("string", worker, name)
         m = w.close(worker.pid)
         perf.send_signal(signal.SIGINT)
@@ -455,19 +468,29 @@ class Bench:
         reports = {}
         for mode, extra in (("self", ["--no-children"]), ("children", ["--children"])):
             out = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none",
-                                  "--percent-limit", "0.7", "--sort", "symbol", *extra],
+                                  "--percent-limit", "0.5", "--sort", "symbol", *extra],
                                  capture_output=True, text=True, timeout=900)
-            path = os.path.join(self.results_dir, f"perf-{mode}.txt")
+            path = os.path.join(self.results_dir, f"perf-{tag}-{mode}.txt")
             with open(path, "w") as f:
                 f.write(out.stdout)
-            reports[mode] = parse_perf(out.stdout)
-        log(f"profile: {m['seconds']:.2f} s, {m['cpu_s']:.2f} CPU s; reports in {self.results_dir}")
-        return {"seconds": m["seconds"], "cpu_s": m["cpu_s"], "self": reports["self"],
-                "children": reports["children"]}
+            reports[mode] = parse_perf(out.stdout, interesting_only=mode == "children")
+        log(f"profile {tag}: {m['seconds']:.2f} s, {m['cpu_s']:.2f} CPU s; "
+            f"reports in {self.results_dir}")
+        return {"eos": eos, "seconds": m["seconds"], "cpu_s": m["cpu_s"],
+                "self": reports["self"], "children": reports["children"]}
 
 
-def parse_perf(text):
-    """(percent, symbol) rows of a `perf report --stdio -g none --sort symbol`."""
+# Inclusive costs worth showing: functions of our crates and of the I/O libraries, not the
+# runtime's and the async machinery's frames that every stack shares.
+INTERESTING = ("connect_core::", "connect_worker::", "connect_redis::", "fred::", "rskafka::",
+               "serde_json::", "<connect_", "<fred::", "<rskafka::")
+BORING = ("{async", "poll<", "catch_unwind", "call_once", "do_call", "with_mut", "{closure#",
+          "Instrumented", "spawn_task", "{{closure}}::{{closure}}", "ClientLike::connect",
+          "process_command", "poll_future", "harness", "runtime::")
+
+
+def parse_perf(text, interesting_only=False):
+    """(percent, symbol, kernel) rows of a `perf report --stdio -g none --sort symbol`."""
     rows = []
     for line in text.splitlines():
         parts = line.split()
@@ -476,7 +499,14 @@ def parse_perf(text):
         pct = float(parts[0].rstrip("%"))
         # "--children" prints two percentages (children, self) before the symbol.
         sym = line.split("] ", 1)[1].strip() if "] " in line else " ".join(parts[1:])
-        rows.append({"percent": pct, "symbol": sym})
+        sym = re.sub(r"\s{2,}.*$", "", sym)  # perf pads and adds columns after the symbol
+        kernel = "[k]" in line
+        if interesting_only and (not sym.startswith(INTERESTING)
+                                 or any(b in sym for b in BORING)):
+            continue
+        if any(r["symbol"] == sym for r in rows):
+            continue  # the same function again, inlined elsewhere
+        rows.append({"percent": pct, "symbol": sym, "kernel": kernel})
     return rows[:40]
 
 
@@ -489,7 +519,7 @@ def median_rows(runs):
     for (scenario, system), rs in groups.items():
         row = dict(rs[0])
         for k in ("seconds", "records_per_s", "mb_per_s", "cpu_s_per_1m", "peak_rss_mb",
-                  "foreign_cores", "load1_before", "steal_cores"):
+                  "foreign_cores", "load1_before", "steal_cores", "redis_cpu_s", "tansu_cpu_s"):
             row[k] = statistics.median(r[k] for r in rs)
         row["reps"] = len(rs)
         row["verified"] = all(r["verified"] for r in rs)
@@ -509,7 +539,7 @@ def main():
     p.add_argument("--redis-host", required=True)
     p.add_argument("--redis-port", type=int, required=True)
     p.add_argument("--count", type=int, default=1_000_000)
-    p.add_argument("--runs", type=int, default=3, help="repetitions of each worker/Rust run")
+    p.add_argument("--runs", type=int, default=2, help="repetitions of each worker/Rust run")
     p.add_argument("--python-runs", type=int, default=1)
     p.add_argument("--rate", type=int, default=10_000)
     p.add_argument("--latency-seconds", type=int, default=20)
@@ -541,6 +571,7 @@ def main():
             if "sink" in only:
                 for rep in range(a.runs):
                     b.sink_run("rust", kind, rep=rep)
+                    b.sink_run("rust", kind, eos=True, rep=rep)
                     for eos in (True, False):
                         for tasks in (1, 4):
                             b.sink_run("worker", kind, eos, tasks, rep)
@@ -568,7 +599,7 @@ def main():
             if "python" in only:
                 b.latency_run("python")
         if "profile" in only:
-            profile = b.profile_run()
+            profile = [b.profile_run(eos=True), b.profile_run(eos=False)]
     finally:
         b.stop_all()
         meta["load1_end"] = loadavg1()
@@ -579,8 +610,9 @@ def main():
         if b.runs:
             with open(os.path.join(a.results, "runs.csv"), "w", newline="") as f:
                 cols = ["scenario", "system", "rep", "records", "seconds", "records_per_s",
-                        "mb_per_s", "cpu_s", "cpu_s_per_1m", "peak_rss_mb", "load1_before",
-                        "foreign_cores", "steal_cores", "verified"]
+                        "mb_per_s", "cpu_s", "cpu_s_per_1m", "peak_rss_mb", "redis_cpu_s",
+                        "tansu_cpu_s", "load1_before", "foreign_cores", "steal_cores",
+                        "verified"]
                 wr = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
                 wr.writeheader()
                 wr.writerows(b.runs)

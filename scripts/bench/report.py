@@ -11,6 +11,44 @@ import os
 TARGETS = {"alo": 0.90, "eos": 0.75, "source": 0.90, "python": 6.0, "rss_mb": 64.0, "p99_ms": 50.0}
 
 
+TYPE_ORDER = {"STRING": 0, "HASH": 1, "STREAM": 2}
+SYSTEM_ORDER = {"rust": 0, "worker": 1, "python": 2}
+
+
+def sort_key(r):
+    """Sink before source; STRING, HASH, STREAM; the bridge (plain, then MULTI/EXEC), the
+    worker (exactly-once on, then off; 1 task, then 4), Python."""
+    eos = bool(r.get("eos"))
+    return (r["kind"] != "sink", TYPE_ORDER.get(r["type"], 9), SYSTEM_ORDER[r["system"]],
+            eos if r["system"] == "rust" else not eos, r.get("tasks") or 0)
+
+
+def label(r):
+    if r["kind"] == "source":
+        return f"source {r['system']}" + (" bridge" if r["system"] != "worker" else "")
+    if r["system"] == "worker":
+        return f"{r['type']} worker eos={'on' if r['eos'] else 'off'} tasks={r['tasks']}"
+    return f"{r['type']} {r['system']} bridge" + (" MULTI/EXEC" if r.get("eos") else "")
+
+
+def short(symbol, width=90):
+    """A symbol without its generic arguments, cut to `width` characters."""
+    out, depth = [], 0
+    for ch in symbol:
+        if ch == "<" and out and out[-1] not in " (":
+            depth += 1
+            if depth == 1:
+                out.append("<..>")
+            continue
+        if ch == ">" and depth:
+            depth -= 1
+            continue
+        if not depth:
+            out.append(ch)
+    text = "".join(out).strip()
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def fmt_int(x):
     return f"{x:,.0f}"
 
@@ -22,7 +60,8 @@ def pct(x):
 def bridge_of(summary, row):
     """The Rust bridge's row for the same data (sink type, or the source)."""
     for r in summary:
-        if r["system"] == "rust" and r["kind"] == row["kind"] and r["type"] == row["type"]:
+        if (r["system"] == "rust" and r["kind"] == row["kind"] and r["type"] == row["type"]
+                and not r.get("eos")):
             return r
     return None
 
@@ -58,19 +97,19 @@ def verdicts(row, bridge, python):
 
 def table(summary, kind):
     rows = [r for r in summary if r["kind"] == kind]
-    order = {"rust": 0, "worker": 1, "python": 2}
-    rows.sort(key=lambda r: (r["type"], order[r["system"]], not r.get("eos"), r.get("tasks") or 0))
-    out = ["| scenario | system | records/s | MB/s | vs Rust bridge | vs Python | CPU s / 1M | "
-           "peak RSS MB | others' CPU (cores) | targets |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|---|"]
+    rows.sort(key=sort_key)
+    out = ["| scenario | records/s | MB/s | vs Rust bridge | vs Python | CPU s / 1M | "
+           "peak RSS MB | Redis CPU s / 1M | others' CPU (cores) | targets |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
     for r in rows:
         bridge, python = bridge_of(summary, r), python_of(summary, r)
         ratio = pct(r["records_per_s"] / bridge["records_per_s"]) if bridge else "n/a"
         times = f"{r['records_per_s'] / python['records_per_s']:.1f}x" if python else "n/a"
         ok = "" if r["verified"] else " (data check FAILED)"
-        out.append(f"| {r['scenario']} | {r['system']} | {fmt_int(r['records_per_s'])} | "
+        out.append(f"| {label(r)} | {fmt_int(r['records_per_s'])} | "
                    f"{r['mb_per_s']:.1f} | {ratio} | {times} | {r['cpu_s_per_1m']:.2f} | "
-                   f"{r['peak_rss_mb']:.1f} | {r['foreign_cores']:.2f} | "
+                   f"{r['peak_rss_mb']:.1f} | {r.get('redis_cpu_s', 0) / r['records'] * 1e6:.2f} | "
+                   f"{r['foreign_cores']:.2f} | "
                    f"{verdicts(r, bridge, python)}{ok} |")
     return "\n".join(out)
 
@@ -82,21 +121,12 @@ def chart(results, path):
 
     summary = results["summary"]
     colors = {"rust": "#4c72b0", "worker": "#dd8452", "python": "#55a868"}
-    order = {"rust": 0, "worker": 1, "python": 2}
-    rows = sorted(summary, key=lambda r: (r["kind"] != "sink", r["type"], order[r["system"]],
-                                          not r.get("eos"), r.get("tasks") or 0))
+    rows = sorted(summary, key=sort_key)
     lat = results.get("latency") or []
     fig, axes = plt.subplots(1, 2 if lat else 1, figsize=(13 if lat else 9, 0.38 * len(rows) + 1.6),
                              gridspec_kw={"width_ratios": [3, 2]} if lat else None)
     ax = axes[0] if lat else axes
-    labels = []
-    for r in rows:
-        if r["system"] == "worker" and r["kind"] == "sink":
-            labels.append(f"{r['type']} worker eos={'on' if r['eos'] else 'off'} tasks={r['tasks']}")
-        elif r["kind"] == "sink":
-            labels.append(f"{r['type']} {r['system']} bridge")
-        else:
-            labels.append(f"source {r['system']}")
+    labels = [label(r) for r in rows]
     y = list(range(len(rows)))[::-1]
     ax.barh(y, [r["records_per_s"] / 1000 for r in rows],
             color=[colors[r["system"]] for r in rows])
@@ -105,6 +135,11 @@ def chart(results, path):
                 va="center", fontsize=8)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color=colors["rust"], label="hand-written Rust bridge (ceiling)"),
+                       Patch(color=colors["worker"], label="connect-worker"),
+                       Patch(color=colors["python"], label="Python script")],
+              fontsize=8, loc="lower right")
     ax.set_xlabel("thousand records/s (higher is better)")
     n = results["meta"]["count"]
     ax.set_title(f"Throughput, {n:,} records (median of runs)", fontsize=10)
@@ -121,9 +156,10 @@ def chart(results, path):
             ax2.text(l["p99_ms"], v - 0.2, f" {l['p99_ms']:.1f}", va="center", fontsize=8)
             ax2.text(l["p50_ms"], v + 0.2, f" {l['p50_ms']:.1f}", va="center", fontsize=8)
         ax2.axvline(TARGETS["p99_ms"], color="grey", linestyle="--", linewidth=1)
+        ax2.set_xscale("log")
         ax2.set_yticks(yy)
         ax2.set_yticklabels(names, fontsize=8)
-        ax2.set_xlabel("ms from produce to visible in Redis (lower is better)")
+        ax2.set_xlabel("ms, produce to visible (log scale)")
         ax2.set_title(f"Latency at {results['meta']['rate']:,} records/s (STRING)", fontsize=10)
         ax2.legend(fontsize=8)
         ax2.margins(x=0.2)
@@ -198,39 +234,49 @@ def render(results, png_name):
             "(first second left out) into a 4-partition topic, sunk as STRING by one task / "
             "one bridge process.")
         add("")
-        add("| system | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | records | CPU (cores) | "
-            "peak RSS MB | others' CPU | target p99 < 50 ms |")
-        add("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+        add("| system | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | records (missing) | "
+            "produce ack p50 / p99 ms | CPU (cores) | peak RSS MB | others' CPU | "
+            "target p99 < 50 ms |")
+        add("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
         for l in lat:
             target = "" if l["system"] != "worker" else (
                 "met" if l["p99_ms"] < TARGETS["p99_ms"]
                 else f"missed by {l['p99_ms'] - TARGETS['p99_ms']:.1f} ms")
             add(f"| {l['label']} | {l['p50_ms']:.2f} | {l['p90_ms']:.2f} | {l['p99_ms']:.2f} | "
-                f"{l['p999_ms']:.2f} | {l['max_ms']:.1f} | {l['measured']:,} | "
+                f"{l['p999_ms']:.2f} | {l['max_ms']:.1f} | {l['measured']:,} "
+                f"({l.get('missing', 0)}) | {l.get('produce_ack_p50_ms', float('nan')):.1f} / "
+                f"{l.get('produce_ack_p99_ms', float('nan')):.1f} | "
                 f"{l['cpu_cores']:.2f} | {l['peak_rss_mb']:.1f} | {l['foreign_cores']:.2f} | "
                 f"{target} |")
     else:
         add("Not measured in this run.")
     add("")
-    prof = results.get("profile")
-    add("## Profile: STRING sink, exactly-once, one task")
+    profiles = results.get("profile") or []
+    if isinstance(profiles, dict):
+        profiles = [profiles]
+    add("## Profile: STRING sink, one task")
     add("")
-    if prof:
-        add(f"`perf record -F 999 --call-graph dwarf` on the worker while it sank "
-            f"{m['count']:,} records ({prof['seconds']:.2f} s, {prof['cpu_s']:.2f} CPU s). "
-            "Self time by function (where the CPU is spent), then total time including "
-            "callees; the full reports are perf-self.txt / perf-children.txt in the results "
-            "directory.")
-        add("")
-        add("| self % | function |")
-        add("|--:|---|")
-        for row in prof["self"][:25]:
-            add(f"| {row['percent']:.1f} | `{row['symbol'][:140]}` |")
-        add("")
-        add("| total % | function (with callees) |")
-        add("|--:|---|")
-        for row in prof["children"][:30]:
-            add(f"| {row['percent']:.1f} | `{row['symbol'][:140]}` |")
+    if profiles:
+        add(f"`perf record -F {m.get('perf_hz', 499)} --call-graph dwarf` on the worker while it sank "
+            f"{m['count']:,} records with one task, exactly-once on and off. Self time by "
+            "function (where the CPU goes; `[k]` = kernel), then the time spent in our crates' "
+            "and the clients' functions including what they call. Full reports: "
+            "perf-eos-*.txt and perf-alo-*.txt in the results directory.")
+        for prof in profiles:
+            mode = "on" if prof.get("eos", True) else "off"
+            add("")
+            add(f"### Exactly-once {mode}: {prof['seconds']:.2f} s, {prof['cpu_s']:.2f} CPU s")
+            add("")
+            add("| self % | function | | total % | function (with callees) |")
+            add("|--:|---|---|--:|---|")
+            selfs, totals = prof["self"][:20], prof["children"][:20]
+            for i in range(max(len(selfs), len(totals))):
+                a = selfs[i] if i < len(selfs) else None
+                b = totals[i] if i < len(totals) else None
+                left = (f"{a['percent']:.1f} | `{short(a['symbol'])}`"
+                        f"{' [k]' if a.get('kernel') else ''}") if a else " | "
+                right = f"{b['percent']:.1f} | `{short(b['symbol'])}`" if b else " | "
+                add(f"| {left} | | {right} |")
         findings = m.get("profile_notes")
         if findings:
             add("")
@@ -286,12 +332,13 @@ def render(results, png_name):
     add("")
     add("## Every run")
     add("")
-    add("| scenario | system | rep | seconds | records/s | CPU s | peak RSS MB | load1 before | "
-        "others' CPU |")
-    add("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    add("| scenario | rep | seconds | records/s | CPU s | peak RSS MB | Redis CPU s | "
+        "tansu CPU s | load1 before | others' CPU |")
+    add("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in results["runs"]:
-        add(f"| {r['scenario']} | {r['system']} | {r['rep']} | {r['seconds']:.2f} | "
+        add(f"| {label(r)} | {r['rep']} | {r['seconds']:.2f} | "
             f"{fmt_int(r['records_per_s'])} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.1f} | "
+            f"{r.get('redis_cpu_s', float('nan')):.2f} | {r.get('tansu_cpu_s', float('nan')):.2f} | "
             f"{r['load1_before']:.2f} | {r['foreign_cores']:.2f} |")
     add("")
     return "\n".join(lines)

@@ -88,9 +88,17 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = Args::parse(argv).and_then(|args| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
+        let mut builder = match args.num("threads", 0)? {
+            // --threads 1: everything on this thread (no cross-thread wake-ups).
+            1 => tokio::runtime::Builder::new_current_thread(),
+            0 => tokio::runtime::Builder::new_multi_thread(),
+            n => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(n);
+                b
+            }
+        };
+        let runtime = builder.enable_all().build()?;
         runtime.block_on(run(&command, &args))
     });
     match result {

@@ -1,12 +1,17 @@
 //! The hand-written Kafka -> Redis bridge: for each partition, a fetch loop reading one batch
-//! ahead of a writer that sends each fetched batch to Redis as one pipeline.
+//! ahead of a writer that sends the fetched records to Redis in pipelines of up to 1000
+//! commands (one fred client for all: measured faster on 2 cores than one per partition).
+//!
+//! With `--transaction true` each pipeline is wrapped in `MULTI ... EXEC` together with an
+//! `HSET` of the partition's next offset (as the worker's exactly-once Redis sink does), sent
+//! as one pipeline: the ceiling for exactly-once.
 //!
 //! Fetch requests are small (a few hundred bytes) and responses come from the broker, so
 //! rskafka's delayed-ACK trap (request bodies between ~8 KiB and 64 KiB) never applies here.
 
 use bytes::Bytes;
-use fred::prelude::{Client, HashesInterface, KeysInterface, StreamsInterface};
-use fred::types::{Key, Value};
+use fred::prelude::{Client, ClientLike, HashesInterface, KeysInterface, StreamsInterface};
+use fred::types::{ClusterHash, CustomCommand, Key, Value};
 use rskafka::client::partition::PartitionClient;
 use rskafka::record::RecordAndOffset;
 use tokio::sync::mpsc;
@@ -16,18 +21,30 @@ use crate::Args;
 
 /// The most bytes one fetch of a partition returns: the worker's `max.partition.fetch.bytes`.
 const FETCH_BYTES: i32 = 1024 * 1024;
-/// The most commands in one Redis pipeline: a fetched batch (up to ~13,000 records) goes in
-/// a few pipelines, which bounds the memory fred's queued commands take.
+/// The most records in one Redis pipeline: a fetched batch (up to ~13,000 records) goes in a
+/// few pipelines, which bounds the memory fred's queued commands take.
 const PIPELINE: usize = 1000;
 /// How long the broker may hold a fetch when there is nothing new (`--fetch-wait-ms`): the
 /// worker's `fetch.max.wait.ms`.
 const FETCH_WAIT_MS: i32 = 500;
+/// Where `--transaction true` keeps the offsets (field `topic/partition`).
+const OFFSETS_KEY: &str = "connect:offsets:bridge";
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     String,
     Hash,
     Stream,
+}
+
+/// Writes one partition's records.
+#[derive(Debug, Clone)]
+struct Writer {
+    redis: Client,
+    kind: Kind,
+    keyspace: String,
+    /// `topic/partition` when each pipeline is a transaction with the offsets.
+    offsets_field: Option<String>,
 }
 
 pub async fn run(args: &Args) -> Result<()> {
@@ -37,20 +54,22 @@ pub async fn run(args: &Args) -> Result<()> {
         "stream" => Kind::Stream,
         other => return Err(format!("--type {other}: string, hash or stream").into()),
     };
-    let keyspace = args.get("keyspace")?.to_owned();
+    let topic = args.get("topic")?;
+    let transaction = args.get("transaction").is_ok_and(|t| t == "true");
     let wait_ms = args.num("fetch-wait-ms", FETCH_WAIT_MS)?;
     let kafka = common::kafka(args.get("kafka")?).await?;
     let redis = common::redis(args.get("redis")?).await?;
     let mut tasks = Vec::new();
-    for partition in common::partition_clients(&kafka, args.get("topic")?).await? {
+    for partition in common::partition_clients(&kafka, topic).await? {
+        let writer = Writer {
+            redis: redis.clone(),
+            kind,
+            keyspace: args.get("keyspace")?.to_owned(),
+            offsets_field: transaction.then(|| format!("{topic}/{}", partition.partition())),
+        };
         let (tx, rx) = mpsc::channel(1);
         tasks.push(tokio::spawn(fetch(partition, wait_ms, tx)));
-        tasks.push(tokio::spawn(write(
-            redis.clone(),
-            kind,
-            keyspace.clone(),
-            rx,
-        )));
+        tasks.push(tokio::spawn(writer.run(rx)));
     }
     for result in futures::future::join_all(tasks).await {
         result??;
@@ -79,66 +98,73 @@ async fn fetch(
     }
 }
 
-async fn write(
-    redis: Client,
-    kind: Kind,
-    keyspace: String,
-    mut rx: mpsc::Receiver<Vec<RecordAndOffset>>,
-) -> Result<()> {
-    while let Some(records) = rx.recv().await {
-        let mut records = records.into_iter().peekable();
-        while records.peek().is_some() {
-            write_pipeline(&redis, kind, &keyspace, records.by_ref().take(PIPELINE)).await?;
+impl Writer {
+    async fn run(self, mut rx: mpsc::Receiver<Vec<RecordAndOffset>>) -> Result<()> {
+        while let Some(records) = rx.recv().await {
+            let mut records = records.into_iter().peekable();
+            while records.peek().is_some() {
+                self.write(records.by_ref().take(PIPELINE).collect())
+                    .await?;
+            }
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Sends records to Redis as one pipeline (one write, one round trip).
-async fn write_pipeline(
-    redis: &Client,
-    kind: Kind,
-    keyspace: &str,
-    records: impl Iterator<Item = RecordAndOffset>,
-) -> Result<()> {
-    let pipe = redis.pipeline();
-    for r in records {
-        let (Some(key), Some(value)) = (r.record.key, r.record.value) else {
-            continue;
-        };
+    /// Sends records to Redis as one pipeline (one write, one round trip).
+    async fn write(&self, records: Vec<RecordAndOffset>) -> Result<()> {
+        let next_offset = records.last().map(|r| r.offset + 1);
+        let pipe = self.redis.pipeline();
+        if self.offsets_field.is_some() {
+            pipe.custom::<(), Value>(command("MULTI"), vec![]).await?;
+        }
         // Commands on a pipeline are queued in memory; `all` sends them in one write.
-        match kind {
-            Kind::String => {
-                pipe.set::<(), _, _>(
-                    prefixed(keyspace, &key),
-                    Bytes::from(value),
-                    None,
-                    None,
-                    false,
-                )
-                .await?;
-            }
-            Kind::Hash => {
-                pipe.hset::<(), _, _>(prefixed(keyspace, &key), fields(&value)?)
-                    .await?;
-            }
-            Kind::Stream => {
-                pipe.xadd::<(), _, _, _, _>(keyspace, false, None, "*", fields(&value)?)
-                    .await?;
+        for r in records {
+            let (Some(key), Some(value)) = (r.record.key, r.record.value) else {
+                continue;
+            };
+            match self.kind {
+                Kind::String => {
+                    let value = Bytes::from(value);
+                    pipe.set::<(), _, _>(self.key(&key), value, None, None, false)
+                        .await?;
+                }
+                Kind::Hash => {
+                    pipe.hset::<(), _, _>(self.key(&key), fields(&value)?)
+                        .await?;
+                }
+                Kind::Stream => {
+                    let (stream, fields) = (self.keyspace.as_str(), fields(&value)?);
+                    pipe.xadd::<(), _, _, _, _>(stream, false, None, "*", fields)
+                        .await?;
+                }
             }
         }
+        if let (Some(field), Some(next)) = (&self.offsets_field, next_offset) {
+            pipe.hset::<(), _, _>(OFFSETS_KEY, (field.as_str(), next.to_string()))
+                .await?;
+            pipe.custom::<(), Value>(command("EXEC"), vec![]).await?;
+            let replies: Vec<Value> = pipe.all().await?;
+            if replies.last().is_none_or(Value::is_null) {
+                return Err("EXEC was aborted".into());
+            }
+        } else {
+            let _: Value = pipe.all().await?;
+        }
+        Ok(())
     }
-    let _: Value = pipe.all().await?;
-    Ok(())
+
+    /// `keyspace:key`, as the worker's Redis sink names keys.
+    fn key(&self, key: &[u8]) -> Key {
+        let mut out = Vec::with_capacity(self.keyspace.len() + 1 + key.len());
+        out.extend_from_slice(self.keyspace.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(key);
+        Key::from(Bytes::from(out))
+    }
 }
 
-/// `keyspace:key`, as the worker's Redis sink names keys.
-fn prefixed(keyspace: &str, key: &[u8]) -> Key {
-    let mut out = Vec::with_capacity(keyspace.len() + 1 + key.len());
-    out.extend_from_slice(keyspace.as_bytes());
-    out.push(b':');
-    out.extend_from_slice(key);
-    Key::from(Bytes::from(out))
+fn command(name: &'static str) -> CustomCommand {
+    CustomCommand::new_static(name, ClusterHash::FirstKey, false)
 }
 
 /// A JSON object's fields as Redis field/value pairs: strings as they are, other values as
