@@ -8,7 +8,7 @@
 #   - latency: p50/p99 from produce to visible in Redis at a steady 10,000 records/s;
 #   - a perf profile of the worker sinking STRING records.
 #
-#   scripts/bench.sh            1,000,000 records, 2 repetitions (about 22 minutes on 2 cores)
+#   scripts/bench.sh            1,000,000 records, 2 repetitions (--runs 3 took ~40 minutes here)
 #   scripts/bench.sh --quick    100,000 records, 1 repetition, 5 s of latency; the report goes
 #                               to the results directory only (add --docs to write docs/ too)
 # Options: --count N, --runs N, --only sink,source,latency,python,profile, --types string,hash,stream,
