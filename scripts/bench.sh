@@ -57,19 +57,7 @@ trap cleanup EXIT
 
 scripts/install-deps.sh
 
-# The benchmark's own virtualenv: the tests' kafka-python, plus redis-py (the Python baseline)
-# and matplotlib (the chart). Separate from the tests' virtualenv, which stays as it is.
-BENCH_VENV="$CACHE_DIR/bench-venv"
-BENCH_PY="$BENCH_VENV/bin/python"
-BENCH_WANTED="kafka-python==$KAFKA_PYTHON_VERSION redis==5.2.1 matplotlib==3.10.3"
-if [ ! -x "$BENCH_PY" ] || [ "$(cat "$BENCH_VENV/.requirements" 2>/dev/null)" != "$BENCH_WANTED" ]; then
-    log "creating the benchmark's virtualenv with $BENCH_WANTED"
-    rm -rf "$BENCH_VENV"
-    python3 -m venv "$BENCH_VENV"
-    # shellcheck disable=SC2086
-    "$BENCH_PY" -m pip install --quiet --disable-pip-version-check $BENCH_WANTED
-    echo "$BENCH_WANTED" >"$BENCH_VENV/.requirements"
-fi
+ensure_bench_venv
 
 if [[ "$ONLY" == *profile* ]] && ! command -v perf >/dev/null; then
     log "perf is missing; trying apt-get install linux-perf"

@@ -28,3 +28,50 @@ die() { log "error: $*"; exit 1; }
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The virtualenv of the benchmark and the dashboard picture: the tests' kafka-python, plus
+# redis-py (the Python baseline) and matplotlib (the charts). Separate from the tests'
+# virtualenv, which stays as it is. Sets BENCH_PY.
+BENCH_VENV="$CACHE_DIR/bench-venv"
+BENCH_PY="$BENCH_VENV/bin/python"
+ensure_bench_venv() {
+    local wanted="kafka-python==$KAFKA_PYTHON_VERSION redis==5.2.1 matplotlib==3.10.3"
+    if [ ! -x "$BENCH_PY" ] || [ "$(cat "$BENCH_VENV/.requirements" 2>/dev/null)" != "$wanted" ]; then
+        log "creating the benchmark's virtualenv with $wanted"
+        rm -rf "$BENCH_VENV"
+        python3 -m venv "$BENCH_VENV"
+        # shellcheck disable=SC2086
+        "$BENCH_PY" -m pip install --quiet --disable-pip-version-check $wanted
+        echo "$wanted" >"$BENCH_VENV/.requirements"
+    fi
+}
+
+# Starts "$WORKER_BIN" with its files in DIR (string keys and values, offsets flushed every
+# FLUSH_MS) against the services of $SERVICES_ENV, and waits until its REST API answers.
+# Sets WORKER_PID and REST; its log is DIR/worker.log.
+start_worker() {
+    local dir="$1" flush_ms="$2" port
+    port="$(free_port)"
+    REST="http://127.0.0.1:$port"
+    cat >"$dir/worker.properties" <<PROPS
+bootstrap.servers=$KAFKA_BOOTSTRAP
+listeners=http://127.0.0.1:$port
+offset.storage.file.filename=$dir/connect.offsets
+offset.flush.interval.ms=$flush_ms
+key.converter=org.apache.kafka.connect.storage.StringConverter
+value.converter=org.apache.kafka.connect.storage.StringConverter
+PROPS
+    "$WORKER_BIN" "$dir/worker.properties" >"$dir/worker.log" 2>&1 &
+    WORKER_PID=$!
+    for _ in $(seq 1 100); do
+        curl -sf "$REST/" >/dev/null 2>&1 && return 0
+        kill -0 "$WORKER_PID" 2>/dev/null || { cat "$dir/worker.log" >&2; die "the worker exited"; }
+        sleep 0.1
+    done
+    die "the worker's REST API never answered; see $dir/worker.log"
+}

@@ -10,9 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 scripts/install-deps.sh
-MATPLOTLIB_VERSION="3.9.2"
-"$VENV_PYTHON" -c "import matplotlib" 2>/dev/null ||
-    "$VENV_DIR/bin/pip" install --quiet "matplotlib==$MATPLOTLIB_VERSION"
+ensure_bench_venv
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
 cargo build --quiet --release --locked -p connect-worker
 WORKER_BIN="$CARGO_TARGET_DIR/release/connect-worker"
@@ -28,21 +26,9 @@ scripts/services.sh start
 # shellcheck disable=SC1090
 source "$SERVICES_ENV"
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-REST="http://127.0.0.1:$PORT"
-cat >"$WORK_DIR/worker.properties" <<PROPS
-bootstrap.servers=$KAFKA_BOOTSTRAP
-listeners=http://127.0.0.1:$PORT
-offset.storage.file.filename=$WORK_DIR/offsets
-offset.flush.interval.ms=2000
-key.converter=org.apache.kafka.connect.storage.StringConverter
-value.converter=org.apache.kafka.connect.storage.StringConverter
-PROPS
-"$WORKER_BIN" "$WORK_DIR/worker.properties" >"$WORK_DIR/worker.log" 2>&1 &
-WORKER_PID=$!
-for _ in $(seq 1 100); do curl -sf "$REST/" >/dev/null && break; sleep 0.1; done
+start_worker "$WORK_DIR" 2000
 
-"$VENV_PYTHON" - "$KAFKA_BOOTSTRAP" <<'PY'
+"$BENCH_PY" - "$KAFKA_BOOTSTRAP" <<'PY'
 import sys
 from kafka.admin import KafkaAdminClient, NewTopic
 KafkaAdminClient(bootstrap_servers=sys.argv[1]).create_topics([NewTopic("pageviews", 4, 1)])
@@ -57,10 +43,10 @@ post "{\"name\": \"pageviews-to-redis\", \"config\": {\"connector.class\": \"Red
   \"value.converter.schemas.enable\": \"false\", \"errors.tolerance\": \"all\",
   \"errors.deadletterqueue.topic.name\": \"pageviews-dlq\", \"errors.deadletterqueue.topic.replication.factor\": \"1\"}}"
 
-"$VENV_PYTHON" scripts/render_dashboard.py scrape "$REST/metrics" "$WORK_DIR/samples.jsonl" 110 &
+"$BENCH_PY" scripts/render_dashboard.py scrape "$REST/metrics" "$WORK_DIR/samples.jsonl" 110 &
 SCRAPER=$!
 write() { # lines per second, seconds, poison every n-th line (0: none)
-    "$VENV_PYTHON" - "$WORK_DIR/pageviews.txt" "$@" <<'PY'
+    "$BENCH_PY" - "$WORK_DIR/pageviews.txt" "$@" <<'PY'
 import sys, time
 path, rate, seconds, poison = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 n = 0
@@ -80,5 +66,5 @@ write 2000 15 0
 log "sink resumed"; curl -sf -X PUT "$REST/connectors/pageviews-to-redis/resume"
 write 4000 20 0
 log "idle"; wait "$SCRAPER"
-"$VENV_PYTHON" scripts/render_dashboard.py render docs/grafana-dashboard.json "$WORK_DIR/samples.jsonl" docs/grafana-dashboard.png
+"$BENCH_PY" scripts/render_dashboard.py render docs/grafana-dashboard.json "$WORK_DIR/samples.jsonl" docs/grafana-dashboard.png
 log "wrote docs/grafana-dashboard.png"

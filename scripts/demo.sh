@@ -30,23 +30,7 @@ scripts/services.sh start
 # shellcheck disable=SC1090
 source "$SERVICES_ENV"
 
-REST_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-REST="http://127.0.0.1:$REST_PORT"
-cat >"$DEMO_DIR/worker.properties" <<PROPS
-bootstrap.servers=$KAFKA_BOOTSTRAP
-listeners=http://127.0.0.1:$REST_PORT
-offset.storage.file.filename=$DEMO_DIR/connect.offsets
-offset.flush.interval.ms=1000
-key.converter=org.apache.kafka.connect.storage.StringConverter
-value.converter=org.apache.kafka.connect.storage.StringConverter
-PROPS
-"$WORKER_BIN" "$DEMO_DIR/worker.properties" >"$DEMO_DIR/worker.log" 2>&1 &
-WORKER_PID=$!
-for _ in $(seq 1 100); do
-    curl -sf "$REST/" >/dev/null 2>&1 && break
-    kill -0 "$WORKER_PID" 2>/dev/null || { cat "$DEMO_DIR/worker.log" >&2; die "the worker exited"; }
-    sleep 0.1
-done
+start_worker "$DEMO_DIR" 1000
 log "connect-worker up: $(curl -sf "$REST/")"
 
 show() { printf '\n$ %s\n' "$*"; "$@"; echo; }

@@ -12,10 +12,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # Prints the pid recorded for a service if that process still runs the expected program.
 live_pid() {
     local name="$1" program="$2" pid
