@@ -5,9 +5,11 @@
 //! A test that cannot reach a service fails with a message saying how to start it; nothing
 //! here skips.
 
+mod certs;
 mod private_redis;
 mod worker_process;
 
+pub use certs::TestCa;
 pub use private_redis::{PrivateRedis, TlsFiles};
 pub use worker_process::{free_port, WorkerProcess};
 

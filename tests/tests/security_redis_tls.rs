@@ -4,55 +4,29 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
-use std::path::Path;
 use std::time::Duration;
 
 use connect_e2e::{
-    temp_dir, unique_name, wait_until, PrivateRedis, Services, TlsFiles, WorkerProcess,
+    temp_dir, unique_name, wait_until, PrivateRedis, Services, TestCa, TlsFiles, WorkerProcess,
 };
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use serde_json::json;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
-fn certificates(dir: &Path) -> TlsFiles {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "redis test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issue = |names: Vec<String>, cn: &str| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(DnType::CommonName, cn);
-        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = issue(vec!["127.0.0.1".into(), "localhost".into()], "redis");
-    let (client_cert, client_key) = issue(vec!["connect-worker".into()], "connect-worker");
-    let files = TlsFiles {
-        ca: dir.join("ca.pem"),
-        server_cert: dir.join("server.pem"),
-        server_key: dir.join("server-key.pem"),
-        client_cert: dir.join("client.pem"),
-        client_key: dir.join("client-key.pem"),
-    };
-    std::fs::write(&files.ca, ca.pem()).unwrap();
-    std::fs::write(&files.server_cert, server_cert).unwrap();
-    std::fs::write(&files.server_key, server_key).unwrap();
-    std::fs::write(&files.client_cert, client_cert).unwrap();
-    std::fs::write(&files.client_key, client_key).unwrap();
-    files
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sink_writes_through_tls_with_a_client_certificate_and_an_acl_user() {
     let services = Services::get();
     let dir = temp_dir("redis-tls");
-    let files = certificates(&dir);
+    let ca = TestCa::new(&dir);
+    let (server_cert, server_key) = ca.issue("server", &["127.0.0.1", "localhost"]);
+    let (client_cert, client_key) = ca.issue("client", &["connect-worker"]);
+    let files = TlsFiles {
+        ca: ca.ca_path(),
+        server_cert,
+        server_key,
+        client_cert,
+        client_key,
+    };
     let redis = PrivateRedis::start_tls(&dir.join("redis"), files.clone(), "sink", "sink-password");
     let worker = WorkerProcess::start(WORKER, &services, &dir.join("worker"), &[]);
     let kafka = services.kafka().await.unwrap();

@@ -3,38 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use connect_e2e::{temp_dir, Services, WorkerProcess};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use connect_e2e::{temp_dir, Services, TestCa, WorkerProcess};
 use serde_json::Value as Json;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-/// A CA and a certificate for localhost signed by it, as PEM files in `dir`.
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "connect-rs test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let params =
-        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server-key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
 
 /// curl with `args`; the status code (0 when no HTTP response), the body and curl's exit code.
 fn curl(worker: &WorkerProcess, path: &str, args: &[&str]) -> (u16, String, i32) {
@@ -65,7 +39,9 @@ fn curl(worker: &WorkerProcess, path: &str, args: &[&str]) -> (u16, String, i32)
 fn https_with_basic_users_and_bearer_tokens() {
     let services = Services::get();
     let dir = temp_dir("secure-rest");
-    let (ca, cert, key) = certificates(&dir);
+    let ca = TestCa::new(&dir);
+    let (cert, key) = ca.issue("server", &["localhost", "127.0.0.1"]);
+    let ca = ca.ca_path();
     let users = dir.join("users");
     std::fs::write(
         &users,
