@@ -71,15 +71,16 @@ impl ConfigProviders {
     /// `props` with every `${provider:...}` of a configured provider replaced. Variables of
     /// unknown providers stay as written, as in Kafka. The error names the key and the
     /// variable, never a value.
-    pub fn resolve(&self, props: &Props) -> Result<Props, String> {
+    pub fn resolve(&self, props: &Props) -> Result<Props, ResolveError> {
         if self.providers.is_empty() {
             return Ok(props.clone());
         }
         let mut out = Props::new();
         for (key, value) in props {
-            let resolved = self
-                .resolve_value(value)
-                .map_err(|e| format!("{key}: {e}"))?;
+            let resolved = self.resolve_value(value).map_err(|problem| ResolveError {
+                key: key.clone(),
+                problem,
+            })?;
             out.insert(key.clone(), resolved);
         }
         Ok(out)
@@ -152,6 +153,24 @@ impl ConfigProviders {
                     .map_err(|e| format!("{shown}: cannot read {}: {e}", path.display()))
             }
         }
+    }
+}
+
+/// A variable that could not be resolved: the key it is in and what went wrong (which names
+/// the variable, never a value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ResolveError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ResolveError {
+    /// As a configuration problem of its key, for the 400 of an invalid configuration.
+    pub fn config_errors(&self) -> connect_core::config::ConfigErrors {
+        let mut errors = connect_core::config::ConfigErrors::default();
+        errors.add(&self.key, self.to_string());
+        errors
     }
 }
 
@@ -231,7 +250,7 @@ mod tests {
         assert_eq!(resolved["other"], "${vault:x:y} and ${topic}");
 
         let missing = props(&[("p", &format!("${{file:{}:nope}}", file.display()))]);
-        let err = providers().resolve(&missing).unwrap_err();
+        let err = providers().resolve(&missing).unwrap_err().to_string();
         assert!(
             err.starts_with("p: ${file:") && err.contains("has no key nope"),
             "{err}"
@@ -241,6 +260,7 @@ mod tests {
         assert!(providers()
             .resolve(&escape)
             .unwrap_err()
+            .to_string()
             .contains("within the directory"));
         let _ = std::fs::remove_dir_all(&dir);
     }

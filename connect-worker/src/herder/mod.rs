@@ -488,11 +488,7 @@ impl Herder {
         // Checked as it will run: with the config providers' variables resolved.
         let resolved = match self.shared.worker.providers.resolve(props) {
             Ok(resolved) => resolved,
-            Err(message) => {
-                let mut errors = connect_core::config::ConfigErrors::default();
-                errors.add(message.split(':').next().unwrap_or(""), message.clone());
-                return Ok(def.validate(plugin.simple_name(), props, &errors));
-            }
+            Err(e) => return Ok(def.validate(plugin.simple_name(), props, &e.config_errors())),
         };
         let raw = props;
         let props = &resolved;
@@ -576,16 +572,11 @@ impl Herder {
     /// Checks a configuration with its config-provider variables resolved, and keeps it as
     /// written (the variables, not the secrets, are stored and shown).
     fn check_resolved(&self, props: Props) -> Result<connector_config::ConnectorConfig> {
-        let resolved = self
-            .shared
-            .worker
-            .providers
-            .resolve(&props)
-            .map_err(|message| {
-                let mut errors = connect_core::config::ConfigErrors::default();
-                errors.add(message.split(':').next().unwrap_or(""), message.clone());
-                HerderError::InvalidConfig { errors }
-            })?;
+        let resolved = self.shared.worker.providers.resolve(&props).map_err(|e| {
+            HerderError::InvalidConfig {
+                errors: e.config_errors(),
+            }
+        })?;
         let mut config = connector_config::check(&resolved, &self.shared.plugins)
             .map_err(|errors| HerderError::InvalidConfig { errors })?;
         config.props = props;

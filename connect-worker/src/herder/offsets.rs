@@ -78,7 +78,7 @@ impl Herder {
                 .worker
                 .providers
                 .resolve(&connector.config.props)
-                .map_err(HerderError::Internal)?;
+                .map_err(|e| HerderError::Internal(e.to_string()))?;
             make().alter_offsets(&props, &changes).await.map_err(|e| {
                 HerderError::Internal(format!(
                     "Failed to alter offsets for connector {name}: {}",
@@ -129,7 +129,7 @@ pub(super) async fn reset_external_offsets(
         PluginFactory::Sink(make) => {
             let props = providers
                 .resolve(&config.props)
-                .map_err(connect_core::ConnectError::fatal)?;
+                .map_err(|e| connect_core::ConnectError::fatal(e.to_string()))?;
             make().reset_offsets(&props).await
         }
         _ => Ok(()),

@@ -100,7 +100,7 @@ impl Connector {
             .worker
             .providers
             .resolve(&config.props)
-            .map_err(ConnectError::fatal)?;
+            .map_err(|e| ConnectError::fatal(e.to_string()))?;
         let (instance, task_configs) = match &config.plugin.factory {
             PluginFactory::Source(make) => {
                 let mut c = make();
