@@ -7,6 +7,7 @@
 
 mod certs;
 mod private_redis;
+pub mod secure_kafka;
 mod worker_process;
 
 pub use certs::TestCa;
