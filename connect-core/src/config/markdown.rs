@@ -91,17 +91,35 @@ pub fn check_generated_section(path: &Path, generated: &str) -> Result<(), Strin
     };
     let start = begin + BEGIN_GENERATED.len();
     let current = text[start..end].trim();
-    if current == generated.trim() {
-        return Ok(());
-    }
-    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
-        let updated = format!(
+    check_or_update(path, current == generated.trim(), || {
+        format!(
             "{}\n\n{}\n\n{}",
             &text[..start],
             generated.trim(),
             &text[end..]
-        );
-        return std::fs::write(path, updated)
+        )
+    })
+}
+
+/// Checks that the whole file at `path` is `generated` (a file that cannot hold markers,
+/// such as `docs/openapi.json`); with `UPDATE_DOCS=1`, writes it (creating it if need be).
+pub fn check_generated_file(path: &Path, generated: &str) -> Result<(), String> {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    check_or_update(path, current == generated, || generated.to_owned())
+}
+
+/// The rule both checks share: up to date, or rewritten under `UPDATE_DOCS=1`, or an error
+/// that says how to regenerate the file.
+fn check_or_update(
+    path: &Path,
+    up_to_date: bool,
+    updated: impl FnOnce() -> String,
+) -> Result<(), String> {
+    if up_to_date {
+        return Ok(());
+    }
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        return std::fs::write(path, updated())
             .map_err(|e| format!("cannot write {}: {e}", path.display()));
     }
     Err(format!(
@@ -156,6 +174,12 @@ mod tests {
         assert!(check_generated_section(&path, "x")
             .unwrap_err()
             .contains("no generated section"));
+        let file = dir.join("doc.json");
+        std::fs::write(&file, "{}\n").unwrap();
+        assert!(check_generated_file(&file, "{}\n").is_ok());
+        let err = check_generated_file(&file, "{}").unwrap_err();
+        assert!(err.contains("UPDATE_DOCS=1"), "{err}");
+        assert!(check_generated_file(&dir.join("missing.json"), "{}").is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -11,7 +11,7 @@ pub use def::{
     Validator, Width,
 };
 pub use info::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo};
-pub use markdown::{check_generated_section, BEGIN_GENERATED, END_GENERATED};
+pub use markdown::{check_generated_file, check_generated_section, BEGIN_GENERATED, END_GENERATED};
 pub use value::{strip_prefix, ConfigValue, ConfigValues, Password};
 
 /// A configuration as users write it: a flat map of strings.

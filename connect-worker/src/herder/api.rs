@@ -7,7 +7,7 @@ use serde::Serialize;
 use connect_core::config::{ConfigErrors, Props};
 
 /// A connector's kind in REST bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectorType {
     Source,
@@ -16,16 +16,17 @@ pub enum ConnectorType {
 }
 
 /// `{"connector","task"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConnectorTaskId {
     pub connector: String,
     pub task: usize,
 }
 
 /// `GET /connectors/{name}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConnectorInfo {
     pub name: String,
+    #[schema(inline)]
     pub config: Props,
     pub tasks: Vec<ConnectorTaskId>,
     #[serde(rename = "type")]
@@ -33,8 +34,10 @@ pub struct ConnectorInfo {
 }
 
 /// The state of a connector or task in `/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StateInfo {
+    /// `UNASSIGNED`, `RUNNING`, `PAUSED`, `STOPPED`, `FAILED` or `RESTARTING`.
+    #[schema(value_type = String, example = "RUNNING")]
     pub state: &'static str,
     pub worker_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,7 +45,7 @@ pub struct StateInfo {
 }
 
 /// A task's state in `/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TaskState {
     pub id: usize,
     #[serde(flatten)]
@@ -50,7 +53,7 @@ pub struct TaskState {
 }
 
 /// `GET /connectors/{name}/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ConnectorStateInfo {
     pub name: String,
     pub connector: StateInfo,
@@ -60,21 +63,24 @@ pub struct ConnectorStateInfo {
 }
 
 /// `GET /connectors/{name}/tasks` entries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TaskInfo {
     pub id: ConnectorTaskId,
+    #[schema(inline)]
     pub config: Props,
 }
 
 /// One partition and offset in `/offsets`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PartitionOffset {
+    #[schema(value_type = Object)]
     pub partition: serde_json::Map<String, serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
     pub offset: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `GET /connectors/{name}/offsets`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ConnectorOffsets {
     pub offsets: Vec<PartitionOffset>,
 }

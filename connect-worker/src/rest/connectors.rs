@@ -5,9 +5,10 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use connect_core::plugin::Plugins;
 
@@ -16,30 +17,28 @@ use super::complete;
 use super::error::ApiError;
 use super::extract::{bool_param, query_pairs, task_id, JsonBody, Params};
 use super::mask::{hide, masked, secret_keys};
-use crate::herder::{ConnectorInfo, Herder, HerderError, TaskInfo};
+use super::openapi::{
+    ConfigPatchDoc, ConnectorConfigDoc, ConnectorListDoc, CreateConnectorRequestDoc,
+};
+use super::ErrorMessage;
+use crate::herder::{ConnectorInfo, ConnectorStateInfo, Herder, HerderError, TaskInfo, TaskState};
 use crate::store::TargetState;
 
 /// The routes of this module.
-pub fn routes() -> Router<Herder> {
-    Router::new()
-        .route("/connectors", get(list).post(create))
-        .route("/connectors/{name}", get(info).delete(destroy))
-        .route(
-            "/connectors/{name}/config",
-            get(config).put(put_config).patch(patch_config),
-        )
-        .route("/connectors/{name}/status", get(status))
-        .route("/connectors/{name}/tasks", get(tasks))
-        .route("/connectors/{name}/tasks-config", get(tasks_config))
-        .route("/connectors/{name}/tasks/{task}/status", get(task_status))
-        .route(
-            "/connectors/{name}/tasks/{task}/restart",
-            post(restart_task),
-        )
-        .route("/connectors/{name}/restart", post(restart))
-        .route("/connectors/{name}/pause", put(pause))
-        .route("/connectors/{name}/resume", put(resume))
-        .route("/connectors/{name}/stop", put(stop))
+pub fn routes() -> OpenApiRouter<Herder> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(info, destroy))
+        .routes(routes!(config, put_config, patch_config))
+        .routes(routes!(status))
+        .routes(routes!(tasks))
+        .routes(routes!(tasks_config))
+        .routes(routes!(task_status))
+        .routes(routes!(restart_task))
+        .routes(routes!(restart))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(stop))
 }
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -47,6 +46,11 @@ type Result<T> = std::result::Result<T, ApiError>;
 /// `GET /connectors`, or with `?expand=status` / `?expand=info` (repeatable) an object keyed
 /// by connector name. As in Kafka Connect, any `expand` key switches to the object form,
 /// unknown expansions are ignored and connectors deleted meanwhile are left out.
+#[utoipa::path(
+    get, path = "/connectors", tag = "connectors", operation_id = "listConnectors",
+    params(("expand" = Option<Vec<String>>, Query, explode, description = "`status` and/or `info` (repeat the parameter for both): answer an object keyed by connector name with each connector's status and/or info; other values are ignored")),
+    responses((status = 200, description = "The connectors' names, or with `expand` an object keyed by name", body = ConnectorListDoc)),
+)]
 async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Result<Json<Value>> {
     let pairs = query_pairs(query.as_deref());
     if !pairs.iter().any(|(k, _)| k == "expand") {
@@ -90,6 +94,16 @@ async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Result
 }
 
 /// `POST /connectors`: 201 with `Location` and the new connector's info.
+#[utoipa::path(
+    post, path = "/connectors", tag = "connectors", operation_id = "createConnector",
+    params(("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    request_body(content = CreateConnectorRequestDoc, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = ConnectorInfo, headers(("Location" = String, description = "`/connectors/{name}`, the name percent-encoded"))),
+        (status = 400, description = "The body is malformed, or the configuration or name is invalid (every problem is listed; nothing is created)", body = ErrorMessage),
+        (status = 409, description = "A connector of that name exists", body = ErrorMessage),
+    ),
+)]
 async fn create(State(herder): State<Herder>, JsonBody(request): JsonBody) -> Result<Response> {
     let request = body::create_request(request)?;
     let name = request.name.clone();
@@ -102,6 +116,11 @@ async fn create(State(herder): State<Herder>, JsonBody(request): JsonBody) -> Re
 }
 
 /// `GET /connectors/{name}`.
+#[utoipa::path(
+    get, path = "/connectors/{name}", tag = "connectors", operation_id = "getConnector",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 200, description = "The connector's configuration (secrets hidden) and tasks", body = ConnectorInfo), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn info(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -111,18 +130,38 @@ async fn info(
 }
 
 /// `DELETE /connectors/{name}`: 204. Offsets are kept, as in Kafka Connect.
+#[utoipa::path(
+    delete, path = "/connectors/{name}", tag = "connectors", operation_id = "destroyConnector",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-created"), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    responses((status = 204, description = "Deleted; its offsets are kept"), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn destroy(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
     complete(&herder, move |h| async move { h.delete(&name).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /connectors/{name}/config`: the flat configuration.
+#[utoipa::path(
+    get, path = "/connectors/{name}/config", tag = "connectors", operation_id = "getConnectorConfig",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 200, description = "The flat configuration, secrets hidden", body = BTreeMap<String, String>), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn config(State(herder): State<Herder>, Params(name): Params<String>) -> Result<Response> {
     let config = complete(&herder, move |h| async move { h.config(&name).await }).await?;
     Ok(Json(masked(config, herder.plugins())).into_response())
 }
 
 /// `PUT /connectors/{name}/config`: 201 (with `Location`) when created, else 200.
+#[utoipa::path(
+    put, path = "/connectors/{name}/config", tag = "connectors", operation_id = "putConnectorConfig",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    request_body(content = ConnectorConfigDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated", body = ConnectorInfo),
+        (status = 201, description = "Created", body = ConnectorInfo, headers(("Location" = String, description = "`/connectors/{name}`, the name percent-encoded"))),
+        (status = 400, description = "The body is malformed, or the configuration is invalid, or its `name` differs from the path's", body = ErrorMessage),
+    ),
+)]
 async fn put_config(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -143,6 +182,16 @@ async fn put_config(
 }
 
 /// `PATCH /connectors/{name}/config` (KIP-477): changes some keys, `null` removes one.
+#[utoipa::path(
+    patch, path = "/connectors/{name}/config", tag = "connectors", operation_id = "patchConnectorConfig",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    request_body(content = ConfigPatchDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated", body = ConnectorInfo),
+        (status = 400, description = "The body is malformed, or the patched configuration is invalid", body = ErrorMessage),
+        (status = 404, description = "No connector of that name", body = ErrorMessage),
+    ),
+)]
 async fn patch_config(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -157,12 +206,22 @@ async fn patch_config(
 }
 
 /// `GET /connectors/{name}/status`.
+#[utoipa::path(
+    get, path = "/connectors/{name}/status", tag = "connectors", operation_id = "getConnectorStatus",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 200, description = "The connector's and its tasks' states", body = ConnectorStateInfo), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn status(State(herder): State<Herder>, Params(name): Params<String>) -> Result<Response> {
     let status = complete(&herder, move |h| async move { h.status(&name).await }).await?;
     Ok(Json(status).into_response())
 }
 
 /// `GET /connectors/{name}/tasks`: each task's id and configuration.
+#[utoipa::path(
+    get, path = "/connectors/{name}/tasks", tag = "connectors", operation_id = "getTaskConfigs",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 200, description = "Each task's id and configuration, secrets hidden", body = Vec<TaskInfo>), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn tasks(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -172,6 +231,11 @@ async fn tasks(
 
 /// `GET /connectors/{name}/tasks-config` (deprecated by KIP-970): the task configurations
 /// keyed by `<connector>-<task>`, as Jackson prints Kafka's `ConnectorTaskId` map keys.
+#[utoipa::path(
+    get, path = "/connectors/{name}/tasks-config", tag = "connectors", operation_id = "getTasksConfig",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 200, description = "Deprecated (KIP-970): the task configurations keyed by `<connector>-<task>`", body = BTreeMap<String, BTreeMap<String, String>>), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn tasks_config(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -189,6 +253,15 @@ async fn tasks_config(
 }
 
 /// `GET /connectors/{name}/tasks/{task}/status`.
+#[utoipa::path(
+    get, path = "/connectors/{name}/tasks/{task}/status", tag = "connectors", operation_id = "getTaskStatus",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("task" = u64, Path, description = "The task's number, from 0", example = 0)),
+    responses(
+        (status = 200, description = "The task's state", body = TaskState),
+        (status = 400, description = "The task id is not a non-negative integer", body = ErrorMessage),
+        (status = 404, description = "No such connector or task", body = ErrorMessage),
+    ),
+)]
 async fn task_status(
     State(herder): State<Herder>,
     Params((name, task)): Params<(String, String)>,
@@ -203,6 +276,15 @@ async fn task_status(
 }
 
 /// `POST /connectors/{name}/tasks/{task}/restart`: 204.
+#[utoipa::path(
+    post, path = "/connectors/{name}/tasks/{task}/restart", tag = "connectors", operation_id = "restartTask",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("task" = u64, Path, description = "The task's number, from 0", example = 0), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    responses(
+        (status = 204, description = "Restarted"),
+        (status = 400, description = "The task id is not a non-negative integer", body = ErrorMessage),
+        (status = 404, description = "No such connector or task", body = ErrorMessage),
+    ),
+)]
 async fn restart_task(
     State(herder): State<Herder>,
     Params((name, task)): Params<(String, String)>,
@@ -218,6 +300,21 @@ async fn restart_task(
 /// `POST /connectors/{name}/restart?includeTasks=&onlyFailed=` (KIP-745): both false (the
 /// default) restarts the connector only and answers 204 without a body, as before KIP-745;
 /// otherwise 202 with the status, the instances being restarted shown as RESTARTING.
+#[utoipa::path(
+    post, path = "/connectors/{name}/restart", tag = "connectors", operation_id = "restartConnector",
+    params(
+        ("name" = String, Path, description = "The connector's name", example = "fuzz-sink"),
+        ("includeTasks" = Option<bool>, Query, description = "Restart the tasks too (KIP-745); default false"),
+        ("onlyFailed" = Option<bool>, Query, description = "Restart only the FAILED instances; default false"),
+        ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing"),
+    ),
+    responses(
+        (status = 202, description = "With `includeTasks` or `onlyFailed`: the status, the instances being restarted as RESTARTING", body = ConnectorStateInfo),
+        (status = 204, description = "Both false: the connector (only) was restarted"),
+        (status = 400, description = "A flag is neither true nor false", body = ErrorMessage),
+        (status = 404, description = "No connector of that name", body = ErrorMessage),
+    ),
+)]
 async fn restart(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -237,18 +334,33 @@ async fn restart(
 }
 
 /// `PUT /connectors/{name}/pause`: 202; idempotent.
+#[utoipa::path(
+    put, path = "/connectors/{name}/pause", tag = "connectors", operation_id = "pauseConnector",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 202, description = "Pausing (idempotent)"), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn pause(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
     set_target(&herder, name, TargetState::Paused).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `PUT /connectors/{name}/resume`: 202; idempotent.
+#[utoipa::path(
+    put, path = "/connectors/{name}/resume", tag = "connectors", operation_id = "resumeConnector",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 202, description = "Resuming (idempotent)"), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn resume(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
     set_target(&herder, name, TargetState::Started).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `PUT /connectors/{name}/stop` (KIP-875): 204; idempotent.
+#[utoipa::path(
+    put, path = "/connectors/{name}/stop", tag = "connectors", operation_id = "stopConnector",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink")),
+    responses((status = 204, description = "Stopped: the tasks are shut down (idempotent)"), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn stop(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
     set_target(&herder, name, TargetState::Stopped).await?;
     Ok(StatusCode::NO_CONTENT)

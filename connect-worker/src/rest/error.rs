@@ -17,11 +17,15 @@ pub struct ApiError {
     pub message: String,
 }
 
-/// The JSON body of every error response.
-#[derive(Debug, Serialize)]
-struct ErrorMessage<'a> {
-    error_code: u16,
-    message: &'a str,
+/// The JSON body of every error response, Kafka Connect's `ErrorMessage`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorMessage {
+    /// The HTTP status of the response.
+    #[schema(example = 404)]
+    pub error_code: u16,
+    /// What went wrong, for a person to read.
+    #[schema(example = "Connector my-sink not found")]
+    pub message: String,
 }
 
 impl ApiError {
@@ -75,7 +79,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorMessage {
             error_code: self.status.as_u16(),
-            message: &self.message,
+            message: self.message,
         };
         (self.status, Json(body)).into_response()
     }

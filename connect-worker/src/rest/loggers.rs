@@ -4,20 +4,23 @@
 use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::extract::{query_pairs, JsonBody, Params};
+use super::openapi::{LoggerLevelDoc, LoggerLevelRequestDoc};
+use super::ErrorMessage;
 use crate::herder::Herder;
 use crate::logging::{self, LevelError, LogLevels};
 
 /// The routes of this module.
-pub fn routes() -> Router<Herder> {
-    Router::new()
-        .route("/admin/loggers", get(all))
-        .route("/admin/loggers/{logger}", get(one).put(set))
+pub fn routes() -> OpenApiRouter<Herder> {
+    OpenApiRouter::new()
+        .routes(routes!(all))
+        .routes(routes!(one, set))
 }
 
 fn levels() -> Result<&'static LogLevels, ApiError> {
@@ -29,11 +32,23 @@ fn levels() -> Result<&'static LogLevels, ApiError> {
 }
 
 /// `{"<logger>": {"level", "last_modified"}}`.
+#[utoipa::path(
+    get, path = "/admin/loggers", tag = "loggers", operation_id = "listLoggers",
+    responses((status = 200, description = "Every logger with a level set, and `root`", body = std::collections::BTreeMap<String, LoggerLevelDoc>)),
+)]
 async fn all() -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(levels()?.all())))
 }
 
 /// `{"level": ...}` of one logger (its own or its nearest parent's).
+#[utoipa::path(
+    get, path = "/admin/loggers/{logger}", tag = "loggers", operation_id = "getLogger",
+    params(("logger" = String, Path, description = "A `tracing` target (`connect_worker::task::sink`) or `root`", example = "connect_worker::rest")),
+    responses(
+        (status = 200, description = "The level that applies to the logger (its own or its nearest parent's)", body = LoggerLevelRequestDoc),
+        (status = 404, description = "No such logger", body = ErrorMessage),
+    ),
+)]
 async fn one(Params(logger): Params<String>) -> Result<Json<Value>, ApiError> {
     let level = levels()?
         .get(&logger)
@@ -43,6 +58,17 @@ async fn one(Params(logger): Params<String>) -> Result<Json<Value>, ApiError> {
 
 /// Sets a level: 200 with the loggers affected (`scope=worker`, the default), or 204 for
 /// `scope=cluster` (one worker is the whole cluster in standalone mode).
+#[utoipa::path(
+    put, path = "/admin/loggers/{logger}", tag = "loggers", operation_id = "setLevel",
+    params(("logger" = String, Path, description = "A `tracing` target (`connect_worker::task::sink`) or `root`", example = "connect_worker::rest"), ("scope" = Option<String>, Query, description = "`worker` (the default) or `cluster`; one worker is the whole cluster here")),
+    request_body(content = LoggerLevelRequestDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "scope=worker: the loggers whose level changed", body = Vec<String>),
+        (status = 204, description = "scope=cluster: changed"),
+        (status = 400, description = "No level given, or an invalid logger name", body = ErrorMessage),
+        (status = 404, description = "Not a log level", body = ErrorMessage),
+    ),
+)]
 async fn set(
     Params(logger): Params<String>,
     RawQuery(query): RawQuery,

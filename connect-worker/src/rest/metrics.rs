@@ -4,8 +4,9 @@
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::herder::Herder;
 
@@ -13,19 +14,24 @@ use crate::herder::Herder;
 pub const CONTENT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The routes of this module.
-pub fn routes() -> Router<Herder> {
-    Router::new().route("/metrics", get(metrics))
+pub fn routes() -> OpenApiRouter<Herder> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 /// What a `metrics.listeners` listener serves: `/metrics` and `/health`, nothing that
 /// manages connectors.
 pub fn router(herder: Herder) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/health", get(super::root::health))
-        .with_state(herder)
+    let (router, _) = routes()
+        .routes(routes!(super::root::health))
+        .split_for_parts();
+    router.with_state(herder)
 }
 
+/// Every metric in Prometheus' text format (`docs/metrics.md`).
+#[utoipa::path(
+    get, path = "/metrics", tag = "root", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus' text exposition format, Kafka Connect's metric names", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)),
+)]
 async fn metrics(State(herder): State<Herder>) -> impl IntoResponse {
     ([(CONTENT_TYPE, CONTENT)], herder.metrics_text().await)
 }

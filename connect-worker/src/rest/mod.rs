@@ -7,9 +7,12 @@
 //! JSON 400 before anything changes; [`mask`] hides secrets in echoed configurations;
 //! [`error`] is the one error body, `{"error_code", "message"}`.
 //!
-//! To add a resource, give it a `routes() -> Router<Herder>` and merge it in [`router`]
-//! before the fallbacks. Path parameters are named `{name}` (connector), `{task}` and
-//! `{plugin}` everywhere: the router refuses the same segment under two names.
+//! To add a resource, give it a `routes() -> OpenApiRouter<Herder>` that registers each
+//! handler with `routes!` (its path and methods come from its `#[utoipa::path]` attribute)
+//! and merge it in [`api`]: the router and the OpenAPI description ([`openapi`],
+//! `GET /openapi.json`, `docs/openapi.json`) are built from the same registrations. Path
+//! parameters are named `{name}` (connector), `{task}` and `{plugin}` everywhere: the router
+//! refuses the same segment under two names.
 //!
 //! Herder calls run in tasks of their own ([`complete`]): a client that disconnects must not
 //! cancel a connector half-way through being created, stopped or deleted.
@@ -23,6 +26,7 @@ pub mod loggers;
 pub mod mask;
 pub mod metrics;
 pub mod offsets;
+pub mod openapi;
 pub mod plugins;
 pub mod root;
 pub mod tls;
@@ -36,8 +40,9 @@ use axum::http::uri::PathAndQuery;
 use axum::http::{StatusCode, Uri};
 use axum::Router;
 use tower::ServiceBuilder;
+use utoipa_axum::router::OpenApiRouter;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorMessage};
 
 use crate::herder::{Herder, HerderError};
 
@@ -49,9 +54,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// `DEFAULT_REST_REQUEST_TIMEOUT_MS` (90 s). The operation itself goes on.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The whole API over `herder`.
-pub fn router(herder: Herder) -> Router {
-    let api = Router::new()
+/// Every route with its description.
+pub fn api() -> OpenApiRouter<Herder> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(root::routes())
         .merge(connectors::routes())
         .merge(offsets::routes())
@@ -59,6 +64,13 @@ pub fn router(herder: Herder) -> Router {
         .merge(topics::routes())
         .merge(loggers::routes())
         .merge(metrics::routes())
+        .merge(openapi::routes())
+}
+
+/// The whole API over `herder`.
+pub fn router(herder: Herder) -> Router {
+    let (routes, _) = api().split_for_parts();
+    let api = routes
         .fallback(not_found)
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)

@@ -2,9 +2,10 @@
 //! validating a connector configuration without creating anything.
 
 use axum::extract::{RawQuery, State};
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use connect_core::config::{ConfigInfos, ConfigKeyInfo};
 use connect_core::plugin::{PluginDescriptor, PluginError, PluginKind, Plugins};
@@ -13,15 +14,17 @@ use super::body;
 use super::complete;
 use super::error::ApiError;
 use super::extract::{bool_param, query_pairs, JsonBody, Params};
+use super::openapi::{config as doc, ConnectorConfigDoc};
+use super::ErrorMessage;
 use crate::connector_config;
 use crate::herder::{Herder, HerderError};
 
 /// The routes of this module.
-pub fn routes() -> Router<Herder> {
-    Router::new()
-        .route("/connector-plugins", get(list))
-        .route("/connector-plugins/{plugin}/config", get(config))
-        .route("/connector-plugins/{plugin}/config/validate", put(validate))
+pub fn routes() -> OpenApiRouter<Herder> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(config))
+        .routes(routes!(validate))
 }
 
 /// The kinds in the order Kafka Connect lists them (`ConnectorPluginsResource`: sinks,
@@ -47,13 +50,17 @@ const RESOLVE_ORDER: [&[PluginKind]; 5] = [
 ];
 
 /// One entry of `GET /connector-plugins`.
-#[derive(Debug, PartialEq, Eq, Serialize)]
-struct PluginInfo {
+#[derive(Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PluginInfo {
+    /// The plugin's class name.
     class: String,
+    /// `source`, `sink`, `converter`, `header_converter`, `transformation` or `predicate`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "sink")]
     kind: &'static str,
     /// Left out when unknown, as Kafka Connect leaves out its `undefined` version.
     #[serde(skip_serializing_if = "no_version")]
+    #[schema(required = false)]
     version: String,
 }
 
@@ -62,6 +69,14 @@ fn no_version(version: &str) -> bool {
 }
 
 /// `GET /connector-plugins?connectorsOnly=true|false` (default true).
+#[utoipa::path(
+    get, path = "/connector-plugins", tag = "plugins", operation_id = "listConnectorPlugins",
+    params(("connectorsOnly" = Option<bool>, Query, description = "Only connectors (the default), or every plugin with false")),
+    responses(
+        (status = 200, description = "The plugins", body = Vec<PluginInfo>),
+        (status = 400, description = "connectorsOnly is neither true nor false", body = ErrorMessage),
+    ),
+)]
 async fn list(
     State(herder): State<Herder>,
     RawQuery(query): RawQuery,
@@ -97,6 +112,14 @@ fn plugin_infos(plugins: &Plugins, connectors_only: bool) -> Vec<PluginInfo> {
 /// `GET /connector-plugins/{plugin}/config`: the plugin's keys by any of its names. For a
 /// connector, as in Kafka Connect 3.9, its own keys first and then the framework's common
 /// keys it does not define itself.
+#[utoipa::path(
+    get, path = "/connector-plugins/{plugin}/config", tag = "plugins", operation_id = "getConnectorConfigDef",
+    params(("plugin" = String, Path, description = "A plugin's class name or alias (`FileStreamSink`, `org.apache.kafka.connect.file.FileStreamSinkConnector`, ...)", example = "FileStreamSink")),
+    responses(
+        (status = 200, description = "The plugin's configuration keys (a connector's own, then the framework's)", body = Vec<doc::ConfigKeyInfo>),
+        (status = 404, description = "No such plugin, or a name that several plugins have", body = ErrorMessage),
+    ),
+)]
 async fn config(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -121,6 +144,16 @@ async fn config(
 /// `PUT /connector-plugins/{plugin}/config/validate`: 200 with every key's value and
 /// problems, even when there are problems. A `connector.class` in the body must name the
 /// same connector as the path; without one, the path's connector is validated.
+#[utoipa::path(
+    put, path = "/connector-plugins/{plugin}/config/validate", tag = "plugins", operation_id = "validateConfigs",
+    params(("plugin" = String, Path, description = "A plugin's class name or alias (`FileStreamSink`, `org.apache.kafka.connect.file.FileStreamSinkConnector`, ...)", example = "FileStreamSink")),
+    request_body(content = ConnectorConfigDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each key's value and problems, also when there are problems", body = doc::ConfigInfos),
+        (status = 400, description = "The body is malformed, or its connector.class names another connector", body = ErrorMessage),
+        (status = 404, description = "No such connector plugin", body = ErrorMessage),
+    ),
+)]
 async fn validate(
     State(herder): State<Herder>,
     Params(plugin): Params<String>,

@@ -2,9 +2,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::herder::Herder;
 
@@ -16,20 +18,45 @@ pub const COMMIT: &str = match option_env!("CONNECT_GIT_COMMIT") {
 };
 
 /// The routes of this module.
-pub fn routes() -> Router<Herder> {
-    Router::new()
-        .route("/", get(server_info))
-        .route("/health", get(health))
+pub fn routes() -> OpenApiRouter<Herder> {
+    OpenApiRouter::new()
+        .routes(routes!(server_info))
+        .routes(routes!(health))
+}
+
+/// Kafka Connect's `ServerInfo`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerInfo {
+    /// The worker's version.
+    version: &'static str,
+    /// The commit it was built from, or `unknown`.
+    commit: &'static str,
+    /// The Kafka cluster's id; `unknown` so far.
+    kafka_cluster_id: &'static str,
+}
+
+/// `GET /health`'s body (KIP-1017).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `healthy` or `unhealthy`.
+    #[schema(example = "healthy")]
+    status: &'static str,
+    /// Why, for a person to read.
+    message: &'static str,
 }
 
 /// `GET /`: Kafka Connect's `ServerInfo`.
-async fn server_info() -> Json<Value> {
-    Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "commit": COMMIT,
+#[utoipa::path(
+    get, path = "/", tag = "root", operation_id = "serverInfo",
+    responses((status = 200, description = "The worker's version", body = ServerInfo)),
+)]
+async fn server_info() -> Json<ServerInfo> {
+    Json(ServerInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: COMMIT,
         // Kafka Connect reads it with the admin client; rskafka has no DescribeCluster yet.
-        "kafka_cluster_id": "unknown",
-    }))
+        kafka_cluster_id: "unknown",
+    })
 }
 
 /// How long `GET /health` waits for the herder, as Kafka Connect's health check (10 s).
@@ -38,22 +65,29 @@ const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// `GET /health` (KIP-1017). The router exists only once the herder was built and its
 /// connectors restored, so a worker that answers has completed startup; it is healthy when
 /// its herder answers within 10 s, and 500 `unhealthy` otherwise.
-pub async fn health(State(herder): State<Herder>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get, path = "/health", tag = "root", operation_id = "healthCheck",
+    responses(
+        (status = 200, description = "Healthy", body = HealthStatus),
+        (status = 500, description = "Unhealthy: the herder did not answer within 10 s", body = HealthStatus),
+    ),
+)]
+pub async fn health(State(herder): State<Herder>) -> (StatusCode, Json<HealthStatus>) {
     if herder.responsive(HEALTH_TIMEOUT).await {
         (
             StatusCode::OK,
-            Json(json!({
-                "status": "healthy",
-                "message": "Worker has completed startup and is ready to handle requests.",
-            })),
+            Json(HealthStatus {
+                status: "healthy",
+                message: "Worker has completed startup and is ready to handle requests.",
+            }),
         )
     } else {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({
-                "status": "unhealthy",
-                "message": "Worker was unable to handle this request and may be unable to handle other requests.",
-            })),
+            Json(HealthStatus {
+                status: "unhealthy",
+                message: "Worker was unable to handle this request and may be unable to handle other requests.",
+            }),
         )
     }
 }

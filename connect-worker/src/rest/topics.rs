@@ -4,22 +4,30 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::complete;
 use super::error::ApiError;
 use super::extract::Params;
+use super::openapi::ConnectorTopicsDoc;
+use super::ErrorMessage;
 use crate::herder::{ActiveTopics, Herder};
 
 /// The routes of this module.
-pub fn routes() -> Router<Herder> {
-    Router::new()
-        .route("/connectors/{name}/topics", get(topics))
-        .route("/connectors/{name}/topics/reset", put(reset))
+pub fn routes() -> OpenApiRouter<Herder> {
+    OpenApiRouter::new()
+        .routes(routes!(topics))
+        .routes(routes!(reset))
 }
 
 /// `GET /connectors/{name}/topics`: `{"<name>": {"topics": [...]}}`.
+#[utoipa::path(
+    get, path = "/connectors/{name}/topics", tag = "topics", operation_id = "getConnectorActiveTopics",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-source")),
+    responses((status = 200, description = "The topics used since the last reset, keyed by connector name", body = std::collections::BTreeMap<String, ConnectorTopicsDoc>), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn topics(
     State(herder): State<Herder>,
     Params(name): Params<String>,
@@ -33,6 +41,11 @@ async fn topics(
 }
 
 /// `PUT /connectors/{name}/topics/reset`: 202.
+#[utoipa::path(
+    put, path = "/connectors/{name}/topics/reset", tag = "topics", operation_id = "resetConnectorActiveTopics",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-source")),
+    responses((status = 202, description = "Reset"), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+)]
 async fn reset(
     State(herder): State<Herder>,
     Params(name): Params<String>,
