@@ -4,7 +4,9 @@
 #   2. cargo fmt --check, cargo clippy --all-targets -D warnings;
 #   3. the unit and doc tests of every crate;
 #   4. starts the real services on loopback, runs the end-to-end tests in tests/ against them,
-#      and stops exactly the processes it started, whatever happened.
+#      then fuzzes the REST API of a real worker from its OpenAPI description
+#      (scripts/fuzz-rest.sh, schemathesis), and stops exactly the processes it started,
+#      whatever happened.
 # Exits non-zero when anything fails. A test that cannot reach a service fails; none skips.
 #
 # The cargo target directory defaults to $CACHE_DIR/target, shared by every checkout on the
@@ -41,5 +43,8 @@ step "end-to-end tests"
 # Worker logs from tests that install the subscriber: warnings and errors only.
 RUST_LOG="${RUST_LOG:-warn}" timeout --signal=TERM --kill-after=30s "$E2E_TIMEOUT" \
     cargo test --locked -p connect-e2e -- --test-threads="${E2E_THREADS:-4}"
+
+step "fuzzing the REST API (schemathesis)"
+scripts/fuzz-rest.sh
 
 step "all checks and tests passed"
