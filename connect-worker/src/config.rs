@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::client_overrides::OverridePolicy;
 use crate::config_providers::ConfigProviders;
+use crate::kafka::security::security_props;
+use crate::kafka::KafkaSecurity;
 use connect_core::config::{
     ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Props, Validator,
 };
@@ -175,7 +178,18 @@ pub fn config_def() -> ConfigDef {
                 .doc("Whether source connectors create their topics when missing (topic.creation.default.partitions, default 1).")
                 .group(group, 12),
         )
+        .define(
+            ConfigKey::new(OVERRIDE_POLICY, ConfigType::String)
+                .default_value("All")
+                .importance(Importance::Medium)
+                .doc("Which producer.override.*, consumer.override.* and admin.override.* keys connectors may set: All, Principal (only security.protocol, sasl.mechanism, sasl.jaas.config) or None; also as Kafka's class names (org.apache.kafka.connect.connector.policy.AllConnectorClientConfigOverridePolicy, ...).")
+                .group(group, 19),
+        )
+        .merge(crate::kafka::security::config_def())
 }
+
+/// The worker key naming the client config override policy.
+pub const OVERRIDE_POLICY: &str = "connector.client.config.override.policy";
 
 /// The parsed worker configuration.
 #[derive(Debug, Clone)]
@@ -201,6 +215,10 @@ pub struct WorkerConfig {
     pub log_json: bool,
     /// `config.providers`: what `${env:...}`, `${file:...}`, `${directory:...}` resolve with.
     pub providers: ConfigProviders,
+    /// How the worker's own connection to Kafka is secured (the top-level security keys).
+    pub kafka_security: KafkaSecurity,
+    /// Which client keys connectors may override.
+    pub override_policy: OverridePolicy,
     /// Every key as given (file, then environment), for the passed-on prefixes.
     pub props: Props,
 }
@@ -220,6 +238,7 @@ impl WorkerConfig {
             errors.add("config.providers", message);
             errors
         })?;
+        let (kafka_security, override_policy) = kafka_settings(&props, &values, &providers)?;
         let millis = |key: &str| Duration::from_millis(values.long(key).unwrap_or(0).max(0) as u64);
         let offsets_file = PathBuf::from(
             values
@@ -274,8 +293,17 @@ impl WorkerConfig {
                 .string("log.format")
                 .is_some_and(|f| f.eq_ignore_ascii_case("json")),
             providers,
+            kafka_security,
+            override_policy,
             props,
         })
+    }
+
+    /// The security keys (top-level) of the worker's own Kafka connection, variables resolved.
+    pub fn kafka_security_props(&self) -> Props {
+        let raw = security_props(&self.props);
+        // Resolvable: parse() resolved the same keys already.
+        self.providers.resolve(&raw).unwrap_or(raw)
     }
 
     /// Given keys that mean nothing here: unknown ones (likely typos) and Kafka Connect keys we
@@ -300,6 +328,51 @@ impl WorkerConfig {
     /// The settings under `prefix` (e.g. `value.converter.`), prefix removed.
     pub fn with_prefix(&self, prefix: &str) -> Props {
         connect_core::config::strip_prefix(&self.props, prefix)
+    }
+}
+
+/// The worker's Kafka security (its config-provider variables resolved) and override policy.
+fn kafka_settings(
+    props: &Props,
+    values: &connect_core::config::ConfigValues,
+    providers: &ConfigProviders,
+) -> Result<(KafkaSecurity, OverridePolicy), ConfigErrors> {
+    let mut errors = ConfigErrors::default();
+    let policy_name = values.string(OVERRIDE_POLICY).unwrap_or("All");
+    let policy = OverridePolicy::parse(policy_name).unwrap_or_else(|| {
+        errors.add(
+            OVERRIDE_POLICY,
+            format!("Invalid value {policy_name} for configuration {OVERRIDE_POLICY}: must be All, Principal or None"),
+        );
+        OverridePolicy::All
+    });
+    let top = security_props(props);
+    let security = providers
+        .resolve(&top)
+        .map_err(|e| e.config_errors())
+        .and_then(|resolved| KafkaSecurity::from_props(&resolved));
+    // The producer.* / consumer.* security keys that tasks use on top of the worker's.
+    for role in ["producer.", "consumer."] {
+        let own = security_props(&connect_core::config::strip_prefix(props, role));
+        if own.is_empty() {
+            continue;
+        }
+        let mut merged = top.clone();
+        merged.extend(own);
+        if let Err(e) = providers
+            .resolve(&merged)
+            .map_err(|e| e.config_errors())
+            .and_then(|resolved| KafkaSecurity::from_props(&resolved))
+        {
+            errors.extend(e.prefixed(role));
+        }
+    }
+    match security {
+        Ok(security) => errors.into_result((security, policy)),
+        Err(e) => {
+            errors.extend(e);
+            Err(errors)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! a worker with connectors of its own.
 
 pub mod cli;
+pub mod client_overrides;
 pub mod config;
 pub mod config_providers;
 pub mod connector_config;

@@ -90,21 +90,10 @@ impl WorkerBuilder {
             bootstrap_servers: config.bootstrap_servers.clone(),
             client_id: config.client_id.clone(),
             request_timeout: config.request_timeout,
+            security: config.kafka_security.clone(),
         })
         .await?;
-        let producer = Arc::new(Producer::new(
-            kafka.clone(),
-            ProducerConfig {
-                compression: crate::kafka::producer::compression(
-                    config
-                        .props
-                        .get("producer.compression.type")
-                        .map(String::as_str),
-                ),
-                request_timeout: config.request_timeout,
-                ..ProducerConfig::default()
-            },
-        ));
+        let producer = Arc::new(Producer::new(kafka.clone(), producer_config(&config)));
         let offsets = Arc::new(FileOffsetStore::open(&config.offsets_file)?);
         let configs = Arc::new(FileConfigStore::open(&config.configs_file)?);
         let worker_id = worker_id(&config);
@@ -119,6 +108,20 @@ impl WorkerBuilder {
         );
         herder.restore().await;
         Ok(Worker { config, herder })
+    }
+}
+
+/// The settings of the producers source tasks and dead-letter queues write with.
+pub(crate) fn producer_config(config: &WorkerConfig) -> ProducerConfig {
+    ProducerConfig {
+        compression: crate::kafka::producer::compression(
+            config
+                .props
+                .get("producer.compression.type")
+                .map(String::as_str),
+        ),
+        request_timeout: config.request_timeout,
+        ..ProducerConfig::default()
     }
 }
 

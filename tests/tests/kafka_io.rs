@@ -16,6 +16,7 @@ async fn kafka(services: &Services) -> Kafka {
         bootstrap_servers: vec![services.kafka_bootstrap.clone()],
         client_id: "e2e".into(),
         request_timeout: Duration::from_secs(20),
+        security: Default::default(),
     })
     .await
     .expect("connect to Kafka")

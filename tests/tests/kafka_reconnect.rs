@@ -74,6 +74,7 @@ async fn the_producer_writes_again_after_the_broker_comes_back() {
         bootstrap_servers: vec![format!("127.0.0.1:{port}")],
         client_id: "reconnect".into(),
         request_timeout: Duration::from_secs(20),
+        security: Default::default(),
     })
     .await
     .unwrap();

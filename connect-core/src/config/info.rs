@@ -141,6 +141,29 @@ impl ConfigDef {
                 }
             })
             .collect();
+        let mut configs = configs;
+        // Problems of keys this definition does not hold (transforms' keys, client overrides)
+        // get an entry of their own, so none is lost from the response. Their type is unknown
+        // here, so the value (perhaps a secret) is not echoed.
+        let undefined: std::collections::BTreeSet<&str> = extra
+            .iter()
+            .map(|(key, _)| key)
+            .filter(|key| self.key(key).is_none())
+            .collect();
+        for key in undefined {
+            configs.push(ConfigInfo {
+                definition: ConfigKeyInfo::from(
+                    &ConfigKey::new(key, ConfigType::String).optional(),
+                ),
+                value: ConfigValueInfo {
+                    name: key.to_owned(),
+                    value: None,
+                    recommended_values: Vec::new(),
+                    errors: extra.for_key(key).map(str::to_owned).collect(),
+                    visible: true,
+                },
+            });
+        }
         ConfigInfos {
             name: name.to_owned(),
             error_count: configs.iter().map(|c| c.value.errors.len()).sum(),
@@ -220,6 +243,33 @@ mod tests {
             body["configs"][2]["value"]["errors"],
             json!(["Invalid value 0 for configuration batch.size: Value must be at least 1"])
         );
+        assert!(!body.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn problems_of_undefined_keys_get_an_entry_without_their_value() {
+        let props = BTreeMap::from([(
+            "producer.override.sasl.jaas.config".to_owned(),
+            "s3cret".to_owned(),
+        )]);
+        let mut extra = ConfigErrors::default();
+        extra.add("producer.override.sasl.jaas.config", "first problem");
+        extra.add("redis.uri", "a defined key");
+        extra.add("producer.override.sasl.jaas.config", "second problem");
+        let infos = def().validate("RedisSinkConnector", &props, &extra);
+        assert_eq!(infos.error_count, 3);
+        let body = serde_json::to_value(&infos).unwrap();
+        let entry = body["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["value"]["name"] == "producer.override.sasl.jaas.config")
+            .unwrap();
+        assert_eq!(
+            entry["value"]["errors"],
+            json!(["first problem", "second problem"])
+        );
+        assert!(entry["value"]["value"].is_null());
         assert!(!body.to_string().contains("s3cret"));
     }
 }

@@ -492,10 +492,15 @@ impl Herder {
         };
         let raw = props;
         let props = &resolved;
-        let extra = match connector_config::check(props, &self.shared.plugins) {
+        let mut extra = match connector_config::check(props, &self.shared.plugins) {
             Ok(_) => Default::default(),
             Err(errors) => errors,
         };
+        extra.extend(crate::client_overrides::check(
+            props,
+            plugin.kind(),
+            &self.shared.worker,
+        ));
         // Keys the definitions check themselves are not reported twice.
         let mut only_extra = connect_core::config::ConfigErrors::default();
         let own = def.parse(props).err().unwrap_or_default();
@@ -579,6 +584,11 @@ impl Herder {
         })?;
         let mut config = connector_config::check(&resolved, &self.shared.plugins)
             .map_err(|errors| HerderError::InvalidConfig { errors })?;
+        let overrides =
+            crate::client_overrides::check(&resolved, config.kind(), &self.shared.worker);
+        if !overrides.is_empty() {
+            return Err(HerderError::InvalidConfig { errors: overrides });
+        }
         config.props = props;
         Ok(config)
     }

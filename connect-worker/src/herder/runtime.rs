@@ -15,7 +15,9 @@ use connect_core::ConnectError;
 
 use super::assign::assign;
 use super::Shared;
+use crate::client_overrides;
 use crate::connector_config::ConnectorConfig;
+use crate::kafka::KafkaSecurity;
 use crate::status::{SharedStatus, State};
 use crate::store::TargetState;
 use crate::task::{self, ActiveTopics, TaskEnv, TaskId, TaskTarget};
@@ -179,20 +181,15 @@ impl Connector {
             Ok(props) => props,
             Err(message) => {
                 // A task that cannot start: FAILED, with the variable named (never a value).
-                status.fail(format!(
-                    "cannot resolve the task's configuration: {message}"
-                ));
-                shared.metrics.task_startup_attempts.inc();
-                shared.metrics.task_startup_failure.inc();
-                let (target, _) = watch::channel(TaskTarget::Stop);
-                if let Some(slot) = self.tasks.get_mut(index) {
-                    *slot = Some(Task {
-                        status,
-                        target,
-                        handle: tokio::spawn(async {}),
-                        assignment,
-                    });
-                }
+                let problem = format!("cannot resolve the task's configuration: {message}");
+                self.fail_start(shared, index, status, assignment, problem);
+                return;
+            }
+        };
+        let own_security = match self.task_security(shared) {
+            Ok(security) => security,
+            Err(problem) => {
+                self.fail_start(shared, index, status, assignment, problem);
                 return;
             }
         };
@@ -223,23 +220,25 @@ impl Connector {
         // Every line a task logs, the connector's code included, carries these fields.
         let span = tracing::info_span!("task", connector = %self.config.name, task = index);
         let (handle, assignment) = match instance {
-            Instance::Source(c) => (
-                spawn_task(
-                    status.clone(),
-                    task::source::run(env, c.create_task()).instrument(span),
-                ),
-                None,
-            ),
+            Instance::Source(c) => {
+                let task = c.create_task();
+                let run = async move {
+                    if let Some(env) = connected(env, own_security).await {
+                        task::source::run(env, task).await;
+                    }
+                };
+                (spawn_task(status.clone(), run.instrument(span)), None)
+            }
             Instance::Sink(c) => {
                 let tx = assignment.unwrap_or_else(|| watch::channel(Vec::new()).0);
                 let rx = tx.subscribe();
-                (
-                    spawn_task(
-                        status.clone(),
-                        task::sink::run(env, c.create_task(), rx).instrument(span),
-                    ),
-                    Some(tx),
-                )
+                let task = c.create_task();
+                let run = async move {
+                    if let Some(env) = connected(env, own_security).await {
+                        task::sink::run(env, task, rx).await;
+                    }
+                };
+                (spawn_task(status.clone(), run.instrument(span)), Some(tx))
             }
         };
         if let Some(slot) = self.tasks.get_mut(index) {
@@ -247,6 +246,46 @@ impl Connector {
                 status,
                 target: target_tx,
                 handle,
+                assignment,
+            });
+        }
+    }
+
+    /// The Kafka security of this connector's tasks when its client overrides make it differ
+    /// from the worker's (`None`: they share the worker's connection).
+    fn task_security(&self, shared: &Shared) -> Result<Option<KafkaSecurity>, String> {
+        let resolved = shared
+            .worker
+            .providers
+            .resolve(&self.config.props)
+            .map_err(|e| format!("cannot resolve the connector's configuration: {e}"))?;
+        let kind = self.config.kind();
+        let ignored = client_overrides::ignored_overrides(&resolved, kind);
+        if !ignored.is_empty() {
+            tracing::warn!(connector = %self.config.name, keys = ?ignored, "client override keys that have no effect in this worker");
+        }
+        client_overrides::task_security(&resolved, kind, &shared.worker)
+            .map_err(|errors| format!("invalid client overrides: {errors}"))
+    }
+
+    /// Records a task that could not start: FAILED with `problem`, counted as a failed start.
+    fn fail_start(
+        &mut self,
+        shared: &Shared,
+        index: usize,
+        status: SharedStatus,
+        assignment: Option<watch::Sender<Vec<TopicPartition>>>,
+        problem: String,
+    ) {
+        status.fail(problem);
+        shared.metrics.task_startup_attempts.inc();
+        shared.metrics.task_startup_failure.inc();
+        let (target, _) = watch::channel(TaskTarget::Stop);
+        if let Some(slot) = self.tasks.get_mut(index) {
+            *slot = Some(Task {
+                status,
+                target,
+                handle: tokio::spawn(async {}),
                 assignment,
             });
         }
@@ -388,6 +427,25 @@ impl Connector {
 
 /// Spawns a task loop; a panic in connector code marks the task FAILED with the panic's
 /// message instead of leaving it RUNNING with nothing running.
+/// The task's environment, with a connection of its own when `security` says so; `None`
+/// (the task FAILED, counted as a failed start) when that connection cannot be made.
+async fn connected(env: TaskEnv, security: Option<KafkaSecurity>) -> Option<TaskEnv> {
+    let Some(security) = security else {
+        return Some(env);
+    };
+    let status = env.status.clone();
+    let metrics = Arc::clone(&env.metrics);
+    match env.with_own_connection(security).await {
+        Ok(env) => Some(env),
+        Err(e) => {
+            tracing::error!(error = %e.trace(), "task failed: cannot connect to Kafka");
+            metrics.task_startup_failure.inc();
+            status.fail(e.trace());
+            None
+        }
+    }
+}
+
 fn spawn_task(
     status: SharedStatus,
     run: impl std::future::Future<Output = ()> + Send + 'static,

@@ -11,6 +11,8 @@ use rskafka::BackoffConfig;
 
 use connect_core::ConnectError;
 
+use super::KafkaSecurity;
+
 /// How to reach the cluster.
 #[derive(Debug, Clone)]
 pub struct KafkaConfig {
@@ -21,6 +23,8 @@ pub struct KafkaConfig {
     /// How long one operation retries a broker that does not answer before it fails.
     /// rskafka retries forever by default, which would hide a dead broker.
     pub request_timeout: Duration,
+    /// TLS and SASL (`security.protocol` and the keys that go with it).
+    pub security: KafkaSecurity,
 }
 
 /// A Kafka operation that failed, with what was being done.
@@ -124,20 +128,21 @@ impl Kafka {
             base: 2.0,
             deadline: Some(config.request_timeout),
         };
-        let client = ClientBuilder::new(config.bootstrap_servers.clone())
+        let builder = ClientBuilder::new(config.bootstrap_servers.clone())
             .client_id(config.client_id.clone())
-            .backoff_config(backoff)
-            .build()
-            .await
-            .map_err(|e| {
-                KafkaError::new(
-                    format!(
-                        "cannot connect to Kafka at {}",
-                        config.bootstrap_servers.join(",")
-                    ),
-                    e,
-                )
-            })?;
+            .backoff_config(backoff);
+        let client = config.security.apply(builder).build().await.map_err(|e| {
+            // rskafka's message ends in the handshake's own words ("Sasl handshake failed",
+            // "InvalidCertificate(UnknownIssuer)"); the context says what was tried.
+            KafkaError::new(
+                format!(
+                    "cannot connect to Kafka at {} with security.protocol={}",
+                    config.bootstrap_servers.join(","),
+                    config.security.describe()
+                ),
+                e,
+            )
+        })?;
         Ok(Self {
             client: Arc::new(client),
             partitions: Arc::default(),

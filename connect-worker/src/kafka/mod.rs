@@ -6,6 +6,8 @@ mod client;
 pub mod fetcher;
 pub mod partitioner;
 pub mod producer;
+pub mod security;
 
 pub use client::{Kafka, KafkaConfig, KafkaError};
 pub use producer::{ProduceError, Producer, ProducerConfig, ProducerRecord};
+pub use security::KafkaSecurity;

@@ -57,6 +57,10 @@ pub fn secret_keys(config: &Props, plugins: &Plugins) -> BTreeSet<String> {
             add(&format!("{key}."), &plugin.config_def);
         }
     }
+    // Client overrides: sasl.jaas.config, ssl.keystore.key, ... under each override prefix.
+    for prefix in crate::client_overrides::OVERRIDE_PREFIXES {
+        add(prefix, &crate::kafka::security::config_def());
+    }
     for (list, kind) in [
         ("transforms", PluginKind::Transformation),
         ("predicates", PluginKind::Predicate),

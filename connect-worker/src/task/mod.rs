@@ -17,7 +17,7 @@ use connect_core::ConnectError;
 
 use crate::config::WorkerConfig;
 use crate::connector_config::ConnectorConfig;
-use crate::kafka::{Kafka, Producer};
+use crate::kafka::{Kafka, KafkaConfig, KafkaSecurity, Producer};
 use crate::metrics::WorkerMetrics;
 use crate::status::SharedStatus;
 use crate::store::OffsetStore;
@@ -94,6 +94,28 @@ impl ActiveTopics {
 }
 
 impl TaskEnv {
+    /// This task with a connection to Kafka of its own, for a connector whose client
+    /// overrides secure it differently from the worker's (see `client_overrides`).
+    pub(crate) async fn with_own_connection(
+        mut self,
+        security: KafkaSecurity,
+    ) -> Result<Self, ConnectError> {
+        tracing::info!(task = %self.id, security = %security.describe(), "connecting to Kafka with the connector's client overrides");
+        let kafka = Kafka::connect(KafkaConfig {
+            bootstrap_servers: self.worker.bootstrap_servers.clone(),
+            client_id: format!("{}-{}", self.worker.client_id, self.id),
+            request_timeout: self.worker.request_timeout,
+            security,
+        })
+        .await?;
+        self.producer = Arc::new(Producer::new(
+            kafka.clone(),
+            crate::worker::producer_config(&self.worker),
+        ));
+        self.kafka = kafka;
+        Ok(self)
+    }
+
     /// The current target.
     pub(crate) fn target(&self) -> TaskTarget {
         *self.target.borrow()

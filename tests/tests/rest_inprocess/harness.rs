@@ -130,6 +130,7 @@ impl App {
             bootstrap_servers: vec![services.kafka_bootstrap.clone()],
             client_id: "rest-inprocess".into(),
             request_timeout: Duration::from_secs(20),
+            security: Default::default(),
         })
         .await
         .unwrap();
