@@ -22,9 +22,9 @@
 #
 # SASL user: $SECURE_KAFKA_USER / $SECURE_KAFKA_PASSWORD (default connect / connect-secret),
 # created with `tansu user create` (AlterUserScramCredentials) before --authentication is on.
-# Mechanisms the broker takes: PLAIN and SCRAM-SHA-256. tansu's PLAIN accepts ANY password for
-# any user name (it never compares it); SCRAM-SHA-256 checks the password. SCRAM-SHA-512 is
-# refused at the handshake (rsasl has no SHA-512 SCRAM).
+# Mechanisms the broker takes: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. tansu's PLAIN accepts ANY
+# password for any user name (tansu-auth never compares it: a tansu 0.6.0 gap); the SCRAM
+# mechanisms check the password against the stored credential.
 #
 # Certificates: DIR/ca.pem, DIR/broker.pem and DIR/broker-key.pem are used when they exist
 # (e.g. written by the tests' TestCa), else made with openssl (CA key in DIR/ca-key.pem); the
@@ -32,7 +32,7 @@
 #
 # DIR/secure-kafka.env, printed by start, has KEY=value lines: SSL_BOOTSTRAP,
 # SASL_PLAINTEXT_BOOTSTRAP, SASL_SSL_BOOTSTRAP, CA_FILE, SASL_USER, SASL_PASSWORD,
-# SASL_MECHANISMS (space separated), KAFKA_PYTHON, SECURE_KAFKA_CLIENT.
+# SASL_MECHANISMS (comma separated), KAFKA_PYTHON, SECURE_KAFKA_CLIENT.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -289,7 +289,7 @@ SASL_SSL_BOOTSTRAP=127.0.0.1:$sasl_ssl_port
 CA_FILE=$dir/ca.pem
 SASL_USER=$SECURE_KAFKA_USER
 SASL_PASSWORD=$SECURE_KAFKA_PASSWORD
-SASL_MECHANISMS=PLAIN SCRAM-SHA-256
+SASL_MECHANISMS=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 KAFKA_PYTHON=$VENV_PYTHON
 SECURE_KAFKA_CLIENT=$SECURE_KAFKA_CLIENT
 ENV
@@ -322,7 +322,7 @@ check_all() {
     }
     expect "SSL produce+consume" \
         "${py[@]}" roundtrip --bootstrap "$SSL_BOOTSTRAP" --security-protocol SSL --cafile "$CA_FILE"
-    for mech in PLAIN SCRAM-SHA-256; do
+    for mech in PLAIN SCRAM-SHA-256 SCRAM-SHA-512; do
         expect "SASL_PLAINTEXT $mech produce+consume" \
             "${py[@]}" roundtrip --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
             --mechanism "$mech" "${creds[@]}"
@@ -335,21 +335,26 @@ check_all() {
     expect "the SSL port refuses a client without the test CA" \
         "${refused[@]}" --bootstrap "$SSL_BOOTSTRAP" --security-protocol SSL
     expect "SASL_PLAINTEXT refuses a client without SASL" "${refused[@]}" --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP"
-    expect "SASL_PLAINTEXT SCRAM-SHA-256 refuses a wrong password" \
-        "${refused[@]}" --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
-        --mechanism SCRAM-SHA-256 "${bad[@]}"
+    for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+        expect "SASL_PLAINTEXT $mech refuses a wrong password" \
+            "${refused[@]}" --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
+            --mechanism "$mech" "${bad[@]}"
+    done
     expect "SASL_PLAINTEXT SCRAM-SHA-256 refuses an unknown user" \
         "${refused[@]}" --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
         --mechanism SCRAM-SHA-256 --user nobody --password x
-    expect "SASL_PLAINTEXT refuses SCRAM-SHA-512 (tansu does not have it)" \
-        "${refused[@]}" --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
-        --mechanism SCRAM-SHA-512 "${creds[@]}"
-    expect "SASL_SSL SCRAM-SHA-256 refuses a wrong password" \
+    expect "SASL_SSL SCRAM-SHA-512 refuses a wrong password" \
         "${refused[@]}" --bootstrap "$SASL_SSL_BOOTSTRAP" --security-protocol SASL_SSL --cafile "$CA_FILE" \
-        --mechanism SCRAM-SHA-256 "${bad[@]}"
+        --mechanism SCRAM-SHA-512 "${bad[@]}"
     expect "the SASL_SSL port refuses SASL without TLS" \
         "${refused[@]}" --bootstrap "$SASL_SSL_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
         --mechanism SCRAM-SHA-256 "${creds[@]}"
+    if "${refused[@]}" --bootstrap "$SASL_PLAINTEXT_BOOTSTRAP" --security-protocol SASL_PLAINTEXT \
+        --mechanism PLAIN "${bad[@]}" >/dev/null 2>&1; then
+        log "note: PLAIN now refuses a wrong password (tansu 0.6.0 let it in); update the docs"
+    else
+        log "note: PLAIN lets in a wrong password (tansu 0.6.0 never checks it)"
+    fi
     log "all checks passed"
 }
 

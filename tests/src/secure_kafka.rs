@@ -2,12 +2,12 @@
 //! by `scripts/secure-kafka.sh` (run `scripts/secure-kafka.sh install` once per machine):
 //!
 //! - SSL: tansu behind stunnel, which terminates TLS with a certificate of the test's CA;
-//! - SASL_PLAINTEXT: tansu with `--authentication` (SASL PLAIN and SCRAM-SHA-256);
+//! - SASL_PLAINTEXT: tansu with `--authentication` (SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512);
 //! - SASL_SSL: a second such tansu behind stunnel.
 //!
-//! The user `connect` / `connect-secret` exists for SCRAM-SHA-256 (and is stored for
-//! SCRAM-SHA-512, which tansu refuses at the handshake). tansu's PLAIN lets in any user name
-//! with any password: only SCRAM checks credentials.
+//! The user `connect` / `connect-secret` exists for SCRAM-SHA-256 and SCRAM-SHA-512. tansu's
+//! PLAIN lets in any user name with any password (tansu 0.6.0 never compares it): only the
+//! SCRAM mechanisms check credentials, so a wrong-password test must use SCRAM.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,7 @@ pub struct SecureKafka {
     sasl_plaintext_bootstrap: String,
     sasl_ssl_bootstrap: String,
     ca_file: PathBuf,
-    /// The SASL mechanisms the brokers accept (`PLAIN`, `SCRAM-SHA-256`).
+    /// The SASL mechanisms the brokers accept (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`).
     pub mechanisms: Vec<String>,
     /// The virtualenv's Python, which has kafka-python.
     pub kafka_python: PathBuf,
@@ -118,7 +118,7 @@ impl SecureKafka {
             sasl_ssl_bootstrap: get("SASL_SSL_BOOTSTRAP"),
             ca_file: get("CA_FILE").into(),
             mechanisms: get("SASL_MECHANISMS")
-                .split_whitespace()
+                .split(',')
                 .map(str::to_owned)
                 .collect(),
             kafka_python: get("KAFKA_PYTHON").into(),
