@@ -155,7 +155,10 @@ impl SecureKafka {
         login: Option<&SaslLogin>,
     ) -> Vec<(String, String)> {
         let mut props = vec![
-            ("bootstrap.servers".to_owned(), self.bootstrap(protocol).to_owned()),
+            (
+                "bootstrap.servers".to_owned(),
+                self.bootstrap(protocol).to_owned(),
+            ),
             ("security.protocol".to_owned(), protocol.as_str().to_owned()),
         ];
         if protocol.is_tls() {

@@ -11,7 +11,12 @@ fn assert_roundtrip(kafka: &SecureKafka, protocol: SecurityProtocol, login: Opti
     let summary = kafka
         .roundtrip_with_kafka_python(protocol, login, 3)
         .unwrap_or_else(|e| panic!("{} with {login:?}: {e}", protocol.as_str()));
-    assert_eq!(summary["consumed"], 3, "{} with {login:?}: {summary}", protocol.as_str());
+    assert_eq!(
+        summary["consumed"],
+        3,
+        "{} with {login:?}: {summary}",
+        protocol.as_str()
+    );
 }
 
 fn assert_refused(
@@ -31,7 +36,10 @@ fn assert_refused(
 #[test]
 fn kafka_python_gets_in_with_tls_and_sasl_and_is_refused_without() {
     let mut kafka = SecureKafka::start(&temp_dir("secure-kafka"));
-    assert_eq!(kafka.mechanisms, ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    assert_eq!(
+        kafka.mechanisms,
+        ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+    );
 
     assert_roundtrip(&kafka, SecurityProtocol::Ssl, None);
     for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
@@ -49,11 +57,26 @@ fn kafka_python_gets_in_with_tls_and_sasl_and_is_refused_without() {
     // A wrong SCRAM password (tansu's PLAIN takes any password), and an unknown user.
     for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
         let wrong_password = SaslLogin::new(mechanism, "connect", "wrong-password");
-        assert_refused(&kafka, SecurityProtocol::SaslPlaintext, Some(&wrong_password), false);
-        assert_refused(&kafka, SecurityProtocol::SaslSsl, Some(&wrong_password), true);
+        assert_refused(
+            &kafka,
+            SecurityProtocol::SaslPlaintext,
+            Some(&wrong_password),
+            false,
+        );
+        assert_refused(
+            &kafka,
+            SecurityProtocol::SaslSsl,
+            Some(&wrong_password),
+            true,
+        );
     }
     let unknown = SaslLogin::new("SCRAM-SHA-256", "nobody", "connect-secret");
-    assert_refused(&kafka, SecurityProtocol::SaslPlaintext, Some(&unknown), false);
+    assert_refused(
+        &kafka,
+        SecurityProtocol::SaslPlaintext,
+        Some(&unknown),
+        false,
+    );
     // SASL without TLS to the SASL_SSL port.
     assert_refused(&kafka, SecurityProtocol::SaslSsl, Some(&scram), false);
 
