@@ -82,4 +82,7 @@ mkdir -p "$CACHE_DIR"
 install_redis
 install_tansu
 install_venv
+# The brokers that require TLS and SASL (tests/tests/security_kafka.rs): stunnel and a tansu
+# built with SASL PLAIN and sqlite storage; a fresh machine compiles it once (15-35 minutes).
+"$REPO_ROOT/scripts/secure-kafka.sh" install
 log "ready: $(redis-server --version | cut -d' ' -f1-3), $("$TANSU_BIN" --version), $(cat "$VENV_DIR/.requirements")"

@@ -111,6 +111,37 @@ def roundtrip(args):
     return 0 if got == values else 1
 
 
+def consume(args):
+    """Prints the values of the first --count records of every partition of --topic, read
+    from the beginning, as one JSON list (partition by partition, in offset order)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=args.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        **_security(args),
+    )
+    deadline = time.monotonic() + args.timeout
+    partitions = None
+    while partitions is None and time.monotonic() < deadline:
+        partitions = consumer.partitions_for_topic(args.topic)
+        if partitions is None:
+            time.sleep(0.2)
+    if partitions is None:
+        print(f"topic {args.topic} not found", file=sys.stderr)
+        return 1
+    tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    got = {tp.partition: [] for tp in tps}
+    while sum(map(len, got.values())) < args.count and time.monotonic() < deadline:
+        for tp, records in consumer.poll(timeout_ms=200).items():
+            got[tp.partition].extend(r.value.decode() for r in records)
+    consumer.close()
+    values = [v for p in sorted(got) for v in got[p]]
+    print(json.dumps(values))
+    return 0 if len(values) >= args.count else 1
+
+
 def refused(args):
     collect = _Collect()
     kafka_log = logging.getLogger("kafka")
@@ -131,7 +162,7 @@ def refused(args):
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("ping", "roundtrip", "refused"):
+    for name in ("ping", "roundtrip", "refused", "consume"):
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
         p.add_argument("--security-protocol", default="PLAINTEXT")
@@ -140,12 +171,13 @@ def main():
         p.add_argument("--user")
         p.add_argument("--password")
         p.add_argument("--timeout", type=float, default=10.0)
-        if name == "roundtrip":
-            p.add_argument("--topic")
+        if name in ("roundtrip", "consume"):
+            p.add_argument("--topic", required=name == "consume")
             p.add_argument("--count", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
-    return {"ping": ping, "roundtrip": roundtrip, "refused": refused}[args.command](args)
+    commands = {"ping": ping, "roundtrip": roundtrip, "refused": refused, "consume": consume}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -233,6 +233,27 @@ impl SecureKafka {
         })
     }
 
+    /// With kafka-python over `protocol`: the values (UTF-8) of the first `count` records of
+    /// every partition of `topic`, from the beginning, partition by partition. Fails when
+    /// fewer arrive within 60 s.
+    pub fn consume_with_kafka_python(
+        &self,
+        protocol: SecurityProtocol,
+        login: Option<&SaslLogin>,
+        topic: &str,
+        count: usize,
+    ) -> Result<Vec<String>, HarnessError> {
+        let mut cmd = self.client_command("consume", protocol, login, protocol.is_tls());
+        cmd.args(["--topic", topic])
+            .args(["--count", &count.to_string()])
+            .args(["--timeout", "60"]);
+        let out = run_tool(&mut cmd)?;
+        serde_json::from_str(out.trim()).map_err(|e| HarnessError::Tool {
+            program: "secure_kafka_client.py consume".into(),
+            detail: format!("unparsable output {out:?}: {e}"),
+        })
+    }
+
     /// Whether the broker of `protocol` refuses kafka-python connecting with `login` (SASL
     /// when given) and `tls` (TLS trusting the test CA when true): `Ok(what kafka-python
     /// said)` when it was refused, `Err` when it got in (or the client could not run).
