@@ -49,11 +49,12 @@ def consume(args):
     )
     deadline = time.monotonic() + args.timeout
     partitions = None
-    while partitions is None and time.monotonic() < deadline:
+    # A topic just created may be known with no partitions yet: wait for them.
+    while not partitions and time.monotonic() < deadline:
         partitions = consumer.partitions_for_topic(args.topic)
-        if partitions is None:
+        if not partitions:
             time.sleep(0.1)
-    if partitions is None:
+    if not partitions:
         print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
         return 1
     assignment = [TopicPartition(args.topic, p) for p in sorted(partitions)]

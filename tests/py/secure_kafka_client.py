@@ -122,11 +122,12 @@ def consume(args):
     )
     deadline = time.monotonic() + args.timeout
     partitions = None
-    while partitions is None and time.monotonic() < deadline:
+    # A topic just created may be known with no partitions yet: wait for them.
+    while not partitions and time.monotonic() < deadline:
         partitions = consumer.partitions_for_topic(args.topic)
-        if partitions is None:
+        if not partitions:
             time.sleep(0.2)
-    if partitions is None:
+    if not partitions:
         print(f"topic {args.topic} not found", file=sys.stderr)
         return 1
     tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
