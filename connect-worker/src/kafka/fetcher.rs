@@ -1,14 +1,22 @@
 //! Per-partition fetchers: one task per assigned partition reads ahead into a bounded channel,
-//! so an idle partition never delays a busy one, and a slow sink stops the reading (the channel
-//! fills) instead of growing memory.
+//! so an idle partition never delays a busy one, and a slow sink stops the reading instead of
+//! growing memory.
+//!
+//! Two bounds hold what a task has read but not yet written: each partition has at most
+//! [`FetchConfig::buffered_batches_per_partition`] fetches in flight or buffered, and all the
+//! partitions of a task share a budget of [`FetchConfig::buffer_bytes`]: a fetch reserves
+//! `max.partition.fetch.bytes` of it before it is sent, keeps what its records take and hands
+//! that back only when the sink drops the batch. So the memory of a task does not grow with
+//! the topic nor with the number of partitions.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::OffsetAt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use connect_core::record::TopicPartition;
@@ -26,6 +34,23 @@ pub struct FetchedRecord {
     pub timestamp: i64,
 }
 
+impl FetchedRecord {
+    /// Roughly the bytes the record takes in memory.
+    fn approximate_size(&self) -> usize {
+        RECORD_OVERHEAD
+            + self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 48)
+                .sum::<usize>()
+    }
+}
+
+/// Memory of a decoded record besides its payloads (the struct and two allocations).
+const RECORD_OVERHEAD: usize = 160;
+
 /// Consecutive records of one partition.
 #[derive(Debug)]
 pub struct FetchedBatch {
@@ -33,26 +58,57 @@ pub struct FetchedBatch {
     pub records: Vec<FetchedRecord>,
     /// The partition's high watermark when the batch was read: lag = watermark - next offset.
     pub high_watermark: i64,
+    /// The share of the read-ahead bounds the batch holds until it is dropped.
+    budget: Budget,
+}
+
+impl FetchedBatch {
+    /// Splits the batch into its records and what keeps its share of the read-ahead budget:
+    /// keep the budget until the records are written, so reading ahead stays bounded.
+    pub fn into_parts(self) -> (TopicPartition, Vec<FetchedRecord>, Budget) {
+        (self.partition, self.records, self.budget)
+    }
+}
+
+/// A fetched batch's share of the read-ahead bounds (one of its partition's batches, and the
+/// bytes its records take); released when dropped.
+#[derive(Debug)]
+pub struct Budget {
+    _batch: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
 }
 
 /// Fetch settings, with the Java consumer's names.
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
-    /// The most bytes one fetch of a partition returns (`max.partition.fetch.bytes`).
+    /// The most bytes one fetch of a partition returns (`max.partition.fetch.bytes`). The
+    /// records of a fetch take ~2-3 times their wire size once decoded.
     pub max_partition_bytes: i32,
     /// How long the broker may wait for data (`fetch.max.wait.ms`). At least 1 ms: tansu
     /// answers a zero wait with no topics at all.
+    ///
+    /// The worker asks for at least one byte (`fetch.min.bytes=1`), which a Kafka broker
+    /// answers as soon as any record is there, whatever this wait. tansu does not: it reads
+    /// the log, then sleeps out the rest of the wait (half of it when 250 ms or more are left)
+    /// even when it found records, so every fetch takes about this long and the wait is the
+    /// end-to-end latency floor of a sink. Hence a short default (Kafka's is 500 ms): an idle
+    /// partition then costs ~40 small fetches a second.
     pub max_wait: Duration,
-    /// Fetched batches buffered per partition before its fetcher waits for the sink.
+    /// Fetches of one partition in flight or buffered before its fetcher waits for the sink.
     pub buffered_batches_per_partition: usize,
+    /// Bytes all the partitions of a task may hold in fetched records, in flight or buffered,
+    /// before the fetchers wait for the sink: decoded records as they take memory (a fetch
+    /// reserves `max_partition_bytes` before it is sent, then holds its records' size).
+    pub buffer_bytes: usize,
 }
 
 impl Default for FetchConfig {
     fn default() -> Self {
         Self {
-            max_partition_bytes: 1024 * 1024,
-            max_wait: Duration::from_millis(500),
-            buffered_batches_per_partition: 2,
+            max_partition_bytes: 256 * 1024,
+            max_wait: Duration::from_millis(25),
+            buffered_batches_per_partition: 3,
+            buffer_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -71,6 +127,8 @@ pub struct Fetchers {
     config: FetchConfig,
     tx: mpsc::Sender<Event>,
     rx: mpsc::Receiver<Event>,
+    /// The bytes budget the fetchers share.
+    bytes: Arc<Semaphore>,
     /// The running fetcher of each partition and its epoch: a batch from an older epoch
     /// (before a seek, pause or close) is dropped on arrival.
     running: HashMap<TopicPartition, (u64, JoinHandle<()>)>,
@@ -82,11 +140,13 @@ impl Fetchers {
     pub fn new(kafka: Kafka, config: FetchConfig, max_partitions: usize) -> Self {
         let capacity = (max_partitions.max(1) * config.buffered_batches_per_partition).max(2);
         let (tx, rx) = mpsc::channel(capacity);
+        let bytes = Arc::new(Semaphore::new(config.buffer_bytes.max(1)));
         Self {
             kafka,
             config,
             tx,
             rx,
+            bytes,
             running: HashMap::new(),
             next_epoch: 0,
         }
@@ -104,6 +164,7 @@ impl Fetchers {
             offset,
             epoch,
             self.tx.clone(),
+            Arc::clone(&self.bytes),
         ));
         self.running.insert(partition, (epoch, handle));
     }
@@ -183,12 +244,26 @@ async fn fetch_loop(
     mut offset: i64,
     epoch: u64,
     tx: mpsc::Sender<Event>,
+    bytes: Arc<Semaphore>,
 ) {
     let max_wait_ms = i32::try_from(config.max_wait.as_millis())
         .unwrap_or(i32::MAX)
         .max(1);
+    let batches = Arc::new(Semaphore::new(config.buffered_batches_per_partition.max(1)));
+    // What one fetch reserves of the shared budget: its largest answer.
+    let reserve = usize::try_from(config.max_partition_bytes)
+        .unwrap_or(0)
+        .clamp(1, config.buffer_bytes.max(1));
+    let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
     let mut backoff = Duration::from_millis(100);
     loop {
+        // The semaphores are never closed.
+        let Ok(batch_permit) = Arc::clone(&batches).acquire_owned().await else {
+            return;
+        };
+        let Ok(mut bytes_permit) = Arc::clone(&bytes).acquire_many_owned(reserve).await else {
+            return;
+        };
         let result = async {
             let client = kafka
                 .partition(&partition.topic, partition.partition)
@@ -245,10 +320,30 @@ async fn fetch_loop(
                     continue;
                 };
                 offset = last.offset + 1;
+                // Hold what the decoded records take: give back what the fetch reserved beyond
+                // it, or take more if the budget has it (never wait for it: fetchers holding
+                // their reservations while waiting for more could wait for each other).
+                let size = records
+                    .iter()
+                    .map(FetchedRecord::approximate_size)
+                    .sum::<usize>()
+                    .max(1);
+                let held = bytes_permit.num_permits();
+                if size < held {
+                    drop(bytes_permit.split(held - size));
+                } else if let Ok(more) = Arc::clone(&bytes)
+                    .try_acquire_many_owned(u32::try_from(size - held).unwrap_or(u32::MAX))
+                {
+                    bytes_permit.merge(more);
+                }
                 let batch = FetchedBatch {
                     partition: partition.clone(),
                     records,
                     high_watermark,
+                    budget: Budget {
+                        _batch: batch_permit,
+                        _bytes: bytes_permit,
+                    },
                 };
                 if tx.send(Event::Batch { epoch, batch }).await.is_err() {
                     return;
@@ -259,6 +354,7 @@ async fn fetch_loop(
                 offset = earliest;
             }
             Err(error) if is_retriable(&error.source) => {
+                drop((batch_permit, bytes_permit));
                 tracing::warn!(%partition, %error, "fetch failed, retrying in {backoff:?}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));

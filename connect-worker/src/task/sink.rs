@@ -5,7 +5,7 @@
 //! partition `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset to
 //! read). A new sink starts at the earliest offset.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,14 @@ use connect_core::ConnectError;
 use super::{count_startup, finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
-use crate::kafka::fetcher::{FetchConfig, FetchedRecord, Fetchers};
+use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
 use crate::kafka::{Producer, ProducerRecord};
 use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
 
-/// The most records handed to one `put` (the Java consumer's `max.poll.records`).
+/// The most records handed to one `put` (the Java consumer's `max.poll.records`): a fetch
+/// (up to `max.partition.fetch.bytes`, thousands of small records) is cut into puts of this
+/// size, so a put is one bounded write for the task.
 const MAX_BATCH_RECORDS: usize = 500;
 /// How long one round waits for data before checking for pause, stop and commits.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
@@ -206,6 +208,14 @@ fn context_headers(
     .collect()
 }
 
+/// Records fetched and not yet handed to the task, with their share of the fetchers' budget
+/// (so reading ahead stays bounded until they are written).
+struct Buffered {
+    partition: TopicPartition,
+    records: std::vec::IntoIter<FetchedRecord>,
+    _budget: Budget,
+}
+
 /// Where each partition is: the next offset to read and the last committed one.
 #[derive(Debug, Default)]
 struct Positions {
@@ -237,6 +247,8 @@ struct Loop<'a> {
     metrics: TaskMetrics,
     /// Each partition's lag after its last fetched batch, for `sink-record-lag-max`.
     lags: BTreeMap<TopicPartition, i64>,
+    /// Fetched records waiting for a `put`, oldest first.
+    buffered: VecDeque<Buffered>,
 }
 
 async fn run_inner(
@@ -301,6 +313,7 @@ async fn run_inner(
         chain,
         metrics,
         lags: BTreeMap::new(),
+        buffered: VecDeque::new(),
     };
     let initial = assignment.borrow_and_update().clone();
     l.assign(initial).await?;
@@ -310,7 +323,7 @@ async fn run_inner(
             TaskTarget::Stop => break,
             TaskTarget::Pause => {
                 l.commit().await;
-                l.fetchers.stop_all();
+                l.stop_all_fetchers();
                 l.env.status.set(State::Paused);
                 if l.env.wait_while_paused().await == TaskTarget::Stop {
                     break;
@@ -326,36 +339,10 @@ async fn run_inner(
             l.assign(next).await?;
         }
         l.apply_requests();
-        let batches = l
-            .fetchers
-            .next(MAX_BATCH_RECORDS, FETCH_WAIT)
-            .await
-            .map_err(ConnectError::from)?;
-        let mut records = Vec::new();
-        // Positions move only once the batch is written: a batch given up on stop must be
-        // read again, not committed.
-        let mut read_up_to: Vec<(TopicPartition, i64)> = Vec::new();
-        for batch in batches {
-            let tp = batch.partition;
-            if let Some(m) = &l.metrics.sink {
-                m.read_total.inc_by(batch.records.len() as u64);
-            }
-            if let Some(last) = batch.records.last() {
-                l.lags
-                    .insert(tp.clone(), (batch.high_watermark - last.offset - 1).max(0));
-            }
-            let mut next = None;
-            for fetched in batch.records {
-                let offset = fetched.offset;
-                if let Some(record) = l.convert(&tp, fetched).await? {
-                    records.push(record);
-                }
-                next = Some(offset + 1);
-            }
-            if let Some(next) = next {
-                read_up_to.push((tp, next));
-            }
+        if l.buffered.is_empty() {
+            l.fetch().await?;
         }
+        let (records, read_up_to) = l.take(MAX_BATCH_RECORDS).await?;
         if !records.is_empty() && !l.put(&records).await? {
             break; // stopped while the sink was failing: nothing of this batch is committed
         }
@@ -369,11 +356,93 @@ async fn run_inner(
     }
     l.commit().await;
     let assigned = l.ctx.assignment();
-    l.fetchers.stop_all();
+    l.stop_all_fetchers();
     l.task.close(&assigned).await
 }
 
 impl Loop<'_> {
+    /// Waits up to [`FETCH_WAIT`] for fetched records and buffers them.
+    async fn fetch(&mut self) -> Result<(), ConnectError> {
+        let batches = self
+            .fetchers
+            .next(MAX_BATCH_RECORDS, FETCH_WAIT)
+            .await
+            .map_err(ConnectError::from)?;
+        for batch in batches {
+            if let Some(m) = &self.metrics.sink {
+                m.read_total.inc_by(batch.records.len() as u64);
+            }
+            if let Some(last) = batch.records.last() {
+                self.lags.insert(
+                    batch.partition.clone(),
+                    (batch.high_watermark - last.offset - 1).max(0),
+                );
+            }
+            let (partition, records, budget) = batch.into_parts();
+            self.buffered.push_back(Buffered {
+                partition,
+                records: records.into_iter(),
+                _budget: budget,
+            });
+        }
+        Ok(())
+    }
+
+    /// Converts up to `max` buffered records into the next `put` batch; also returns the
+    /// position each partition reaches once the batch is written (dropped and tolerated
+    /// records included). Positions move only once the batch is written: a batch given up on
+    /// stop must be read again, not committed.
+    async fn take(
+        &mut self,
+        max: usize,
+    ) -> Result<(Vec<SinkRecord>, Vec<(TopicPartition, i64)>), ConnectError> {
+        let mut records = Vec::with_capacity(
+            max.min(self.buffered.iter().map(|b| b.records.len()).sum::<usize>()),
+        );
+        let mut read_up_to: Vec<(TopicPartition, i64)> = Vec::new();
+        let mut taken = 0;
+        while taken < max {
+            let Some(front) = self.buffered.front_mut() else {
+                break;
+            };
+            let tp = front.partition.clone();
+            let chunk: Vec<FetchedRecord> = front.records.by_ref().take(max - taken).collect();
+            if front.records.len() == 0 {
+                self.buffered.pop_front();
+            }
+            taken += chunk.len();
+            let mut next = None;
+            for fetched in chunk {
+                let offset = fetched.offset;
+                if let Some(record) = self.convert(&tp, fetched).await? {
+                    records.push(record);
+                }
+                next = Some(offset + 1);
+            }
+            if let Some(next) = next {
+                read_up_to.push((tp, next));
+            }
+        }
+        Ok((records, read_up_to))
+    }
+
+    /// (Re)starts reading `partition` at `offset`, dropping what was buffered of it.
+    fn start_fetcher(&mut self, partition: TopicPartition, offset: i64) {
+        self.buffered.retain(|b| b.partition != partition);
+        self.fetchers.start(partition, offset);
+    }
+
+    /// Stops reading `partition`, dropping what was buffered of it.
+    fn stop_fetcher(&mut self, partition: &TopicPartition) {
+        self.buffered.retain(|b| &b.partition != partition);
+        self.fetchers.stop(partition);
+    }
+
+    fn stop_all_fetchers(&mut self) {
+        self.buffered.clear();
+        self.fetchers.stop_all();
+    }
+
     /// Lag, active records and partitions, after a batch or a commit.
     fn update_gauges(&self) {
         let Some(m) = &self.metrics.sink else { return };
@@ -407,7 +476,7 @@ impl Loop<'_> {
         if !removed.is_empty() {
             self.task.close(&removed).await?;
             for p in &removed {
-                self.fetchers.stop(p);
+                self.stop_fetcher(p);
                 self.positions.next.remove(p);
                 self.positions.committed.remove(p);
                 self.paused_by_task.remove(p);
@@ -440,7 +509,7 @@ impl Loop<'_> {
         for p in &added {
             if !self.paused_by_task.contains(p) {
                 let offset = self.positions.next.get(p).copied().unwrap_or(0);
-                self.fetchers.start(p.clone(), offset);
+                self.start_fetcher(p.clone(), offset);
             }
         }
         Ok(())
@@ -460,18 +529,18 @@ impl Loop<'_> {
             if self.positions.next.contains_key(&p) {
                 self.positions.next.insert(p.clone(), offset);
                 if !self.paused_by_task.contains(&p) {
-                    self.fetchers.start(p, offset);
+                    self.start_fetcher(p, offset);
                 }
             }
         }
         for p in pause {
-            self.fetchers.stop(&p);
+            self.stop_fetcher(&p);
             self.paused_by_task.insert(p);
         }
         for p in resume {
             if self.paused_by_task.remove(&p) {
                 let offset = self.positions.next.get(&p).copied().unwrap_or(0);
-                self.fetchers.start(p, offset);
+                self.start_fetcher(p, offset);
             }
         }
     }
@@ -486,7 +555,7 @@ impl Loop<'_> {
             .map(|(p, o)| (p.clone(), *o))
             .collect();
         for (p, offset) in starts {
-            self.fetchers.start(p, offset);
+            self.start_fetcher(p, offset);
         }
     }
 
@@ -687,7 +756,7 @@ impl Loop<'_> {
                 for (p, offset) in rewinds {
                     self.positions.next.insert(p.clone(), offset);
                     if !self.paused_by_task.contains(&p) {
-                        self.fetchers.start(p, offset);
+                        self.start_fetcher(p, offset);
                     }
                 }
                 Some(false)
