@@ -7,6 +7,15 @@
 //! see (a timeout, a dropped connection) it reads them again before writing anything else.
 //! fred sends each command at most once (see `connection.rs`), so a write it reported as failed
 //! cannot land later.
+//!
+//! Writes and flushes: fred 10 flushes the socket after every command of a transaction
+//! (`client.multi()`), after every custom command, and after every command of a pipeline when
+//! nothing else waits in its router queue. A batch is therefore written as two pipelines sent
+//! back to back: the commands (in exactly-once mode `MULTI`, the commands and the offsets'
+//! `HSET`), then the last command alone (`EXEC`); while fred writes the first, the second
+//! waits in its queue, so the first goes out in a few large writes. The commands of the sink's
+//! usual types go through fred's typed calls, which it does not flush one by one (see
+//! [`queue`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,9 +26,12 @@ use connect_core::connector::{SinkTask, SinkTaskContext};
 use connect_core::metrics::Counter;
 use connect_core::record::{SinkRecord, TopicPartition};
 use connect_core::ConnectError;
+use fred::clients::Pipeline;
 use fred::error::Error as FredError;
-use fred::prelude::{Client, ClientLike, HashesInterface, TransactionInterface};
-use fred::types::{ClusterHash, CustomCommand, Value as Arg};
+use fred::prelude::{
+    Client, ClientLike, Expiration, HashesInterface, KeysInterface, StreamsInterface,
+};
+use fred::types::{ClusterHash, CustomCommand, Key, Value as Arg};
 
 use super::config::{RedisType, SinkConfig};
 use super::encode::{Command, Encoder};
@@ -160,16 +172,20 @@ impl Running {
         Ok(())
     }
 
-    /// Sends the batch's commands (and offsets) as one transaction.
+    /// Sends the batch's commands (and offsets) as one transaction: `MULTI`, the commands,
+    /// the offsets' `HSET` and `EXEC`, pipelined.
     async fn exec_transaction(
         &mut self,
         next: &HashMap<TopicPartition, i64>,
     ) -> Result<(), WriteError> {
-        let trx = self.client.multi();
+        let body = self.client.pipeline();
+        // Queued in memory: nothing is sent before `try_all`.
+        body.custom::<(), Arg>(command("MULTI"), vec![])
+            .await
+            .map_err(WriteError::Unknown)?;
         for c in self.commands.iter_mut() {
             let args = std::mem::take(&mut c.args);
-            // Queued in memory: nothing is sent before exec.
-            trx.custom::<(), Arg>(command(c.name), args)
+            queue(&body, c.name, args)
                 .await
                 .map_err(WriteError::Unknown)?;
         }
@@ -180,26 +196,47 @@ impl Running {
         ) {
             let mut args = vec![Arg::from(key.as_str())];
             args.extend(offsets::hset_args(next));
-            trx.custom::<(), Arg>(command("HSET"), args)
+            queue(&body, "HSET", args)
                 .await
                 .map_err(WriteError::Unknown)?;
         }
-        trx.exec::<Arg>(true)
+        let exec = self.client.pipeline();
+        exec.custom::<(), Arg>(command("EXEC"), vec![])
             .await
-            .map(|_| ())
-            .map_err(WriteError::Unknown)
+            .map_err(WriteError::Unknown)?;
+        let (queued, exec) = send_back_to_back(&body, &exec).await;
+        // A command Redis refused to queue (arity, unknown command, out of memory) made it
+        // discard the transaction (EXECABORT): report that command's error.
+        if let Some(Err(e)) = queued.into_iter().find(Result::is_err) {
+            return Err(WriteError::Unknown(e));
+        }
+        match exec.into_iter().next() {
+            Some(Ok(Arg::Null)) => Err(WriteError::Failed(ConnectError::retriable(
+                "Redis aborted the transaction (EXEC answered nil)",
+            ))),
+            Some(Ok(_)) => Ok(()),
+            // An error inside EXEC's answer (e.g. WRONGTYPE): the other commands were applied.
+            Some(Err(e)) => Err(WriteError::Unknown(e)),
+            None => Err(WriteError::Failed(ConnectError::retriable(
+                "Redis did not answer EXEC",
+            ))),
+        }
     }
 
     /// Sends the batch's commands pipelined, and tells which records Redis refused.
     async fn exec_pipeline(&mut self) -> Result<(), WriteError> {
-        let pipe = self.client.pipeline();
-        for c in self.commands.iter_mut() {
+        let body = self.client.pipeline();
+        let last = self.client.pipeline();
+        let count = self.commands.len();
+        for (i, c) in self.commands.iter_mut().enumerate() {
             let args = std::mem::take(&mut c.args);
-            pipe.custom::<(), Arg>(command(c.name), args)
+            let pipe = if i + 1 == count { &last } else { &body };
+            queue(pipe, c.name, args)
                 .await
                 .map_err(WriteError::Unknown)?;
         }
-        let results: Vec<Result<Arg, FredError>> = pipe.try_all().await;
+        let (mut results, last) = send_back_to_back(&body, &last).await;
+        results.extend(last);
         let mut refused = Vec::new();
         for (i, result) in results.into_iter().enumerate() {
             let Err(e) = result else { continue };
@@ -384,6 +421,82 @@ impl Running {
         self.applied.extend(next);
         self.wait_for_replicas().await
     }
+}
+
+/// Sends two pipelines back to back on the client's connection, in order, and returns the
+/// answers of each (one per command). Both are handed to fred's router before either is
+/// awaited: while it writes `first`, `second` waits in its queue, so fred feeds `first`'s
+/// commands to the socket without flushing after each, and flushes once with `second`.
+async fn send_back_to_back(
+    first: &Pipeline<Client>,
+    second: &Pipeline<Client>,
+) -> (Vec<Result<Arg, FredError>>, Vec<Result<Arg, FredError>>) {
+    // `join` polls `first` before `second`: each is handed to the router at its first poll,
+    // so they reach the connection in this order.
+    futures::join!(first.try_all::<Arg>(), second.try_all::<Arg>())
+}
+
+/// Queues a command on a pipeline. fred flushes the socket after every custom command, so the
+/// commands the sink writes most go through fred's typed calls, which send the same words;
+/// the others go as custom commands.
+async fn queue(
+    pipe: &Pipeline<Client>,
+    name: &'static str,
+    args: Vec<Arg>,
+) -> Result<(), FredError> {
+    let typed = match (name, args.as_slice()) {
+        ("SET", [_, _]) | ("DEL", [_]) | ("EXPIRE", [_, Arg::Integer(_)]) => true,
+        ("SET", [_, _, Arg::String(ex), Arg::Integer(_)]) => &**ex == "EX",
+        ("HSET", [_, fields @ ..]) => !fields.is_empty() && fields.len() % 2 == 0,
+        ("XADD", [_, Arg::String(id), fields @ ..]) => {
+            &**id == "*" && !fields.is_empty() && fields.len() % 2 == 0
+        }
+        _ => false,
+    };
+    if !typed {
+        return pipe.custom::<(), Arg>(command(name), args).await;
+    }
+    let mut args = args.into_iter();
+    let key = to_key(args.next())?;
+    match name {
+        "SET" => {
+            let value = args.next().unwrap_or(Arg::Null);
+            let expire = match args.nth(1) {
+                Some(Arg::Integer(ttl)) => Some(Expiration::EX(ttl)),
+                _ => None,
+            };
+            pipe.set::<(), _, _>(key, value, expire, None, false).await
+        }
+        "DEL" => pipe.del::<(), _>(key).await,
+        "EXPIRE" => {
+            let seconds = match args.next() {
+                Some(Arg::Integer(seconds)) => seconds,
+                _ => 0,
+            };
+            pipe.expire::<(), _>(key, seconds, None).await
+        }
+        "HSET" => pipe.hset::<(), _, _>(key, pairs(args)?).await,
+        _ => {
+            // XADD key * field value ...
+            let _id = args.next();
+            pipe.xadd::<(), _, _, _, _>(key, false, None, "*", pairs(args)?)
+                .await
+        }
+    }
+}
+
+fn to_key(arg: Option<Arg>) -> Result<Key, FredError> {
+    Key::try_from(arg.unwrap_or(Arg::Null))
+}
+
+/// `field value field value ...` as pairs.
+fn pairs(args: impl Iterator<Item = Arg>) -> Result<Vec<(Key, Arg)>, FredError> {
+    let mut out = Vec::with_capacity(args.size_hint().0 / 2);
+    let mut args = args;
+    while let (Some(field), Some(value)) = (args.next(), args.next()) {
+        out.push((to_key(Some(field))?, value));
+    }
+    Ok(out)
 }
 
 /// Errors that no record caused: permissions, authentication, unknown commands.
