@@ -40,6 +40,8 @@ SINK_TOPIC = "bench-sink"
 STREAM = "bench-stream"
 KEYSPACE = "bench"
 PARTITIONS = 4
+# The worker's default fetch.max.wait.ms (connect-worker/src/kafka/fetcher.rs, FetchConfig).
+WORKER_FETCH_WAIT_MS = 25
 
 
 def log(msg):
@@ -147,6 +149,15 @@ class Bench:
         self.runs = []
         self.latency = []
         self.data = {}
+        self.phases = {}
+        self.phase_start = time.monotonic()
+
+    def phase(self, name):
+        """Notes how long the part of the run since the last phase took."""
+        now = time.monotonic()
+        self.phases[name] = round(now - self.phase_start, 1)
+        self.phase_start = now
+        log(f"{name}: {self.phases[name]:.0f} s")
 
     # ---- processes -------------------------------------------------------------------
 
@@ -451,7 +462,7 @@ class Bench:
         name = f"profile-{tag}"
         worker = self.start_worker(name)
         data = os.path.join(self.results_dir, f"perf-{tag}.data")
-        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384",
+        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,8192",
                                  "-p", str(worker.pid), "-o", data],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
@@ -578,6 +589,8 @@ def main():
             if "python" in only:
                 for rep in range(a.python_runs):
                     b.sink_run("python", kind, rep=rep)
+            if "sink" in only or "python" in only:
+                b.phase(f"sink {kind}")
         if "source" in only or "python" in only:
             worker_source = a.source == "yes" or (a.source == "auto" and source_available(b))
             meta["source_available"] = worker_source
@@ -588,21 +601,26 @@ def main():
             if "python" in only:
                 for rep in range(a.python_runs):
                     b.source_run("python", rep)
+            b.phase("source")
         if "latency" in only:
-            # The worker fetches with fetch.max.wait.ms = 500 (not configurable yet); the Rust
-            # bridge runs with the same and with 20 ms, the Python one with kafka-python's
-            # default (500 ms).
+            # The worker fetches with its default fetch.max.wait.ms (25 ms, FetchConfig); the
+            # Rust bridge runs with the same, the Python one with kafka-python's default
+            # (500 ms, which tansu holds: see FetchConfig::max_wait).
             b.latency_run("worker", eos=True)
             b.latency_run("worker", eos=False)
-            b.latency_run("rust", fetch_wait_ms=500)
-            b.latency_run("rust", fetch_wait_ms=20)
+            b.latency_run("rust", fetch_wait_ms=WORKER_FETCH_WAIT_MS)
             if "python" in only:
                 b.latency_run("python")
+            b.phase("latency")
         if "profile" in only:
-            profile = [b.profile_run(eos=True), b.profile_run(eos=False)]
+            # One profile (exactly-once, the mode with the most to gain) keeps the run short:
+            # `perf report` of DWARF call graphs takes minutes per profile on 2 cores.
+            profile = [b.profile_run(eos=True)]
+            b.phase("profile")
     finally:
         b.stop_all()
         meta["load1_end"] = loadavg1()
+        meta["phase_seconds"] = b.phases
         results = {"meta": meta, "runs": b.runs, "summary": median_rows(b.runs),
                    "latency": b.latency, "profile": profile}
         with open(os.path.join(a.results, "results.json"), "w") as f:

@@ -204,6 +204,11 @@ def render(results, png_name):
             "\"others' CPU\" is the CPU used by processes outside the benchmark during each "
             "run (all busy CPU in /proc/stat minus the benchmark's processes), in cores of 2.")
     add(load)
+    phases = m.get("phase_seconds") or {}
+    if phases:
+        add(f"- Duration: {sum(phases.values()) / 60:.1f} minutes of measuring ("
+            + ", ".join(f"{k} {v / 60:.1f}" for k, v in phases.items())
+            + "), besides building and starting the services.")
     busy = [r for r in s if r["foreign_cores"] > 0.25]
     if busy or m["load1_start"] > 1.0:
         add(f"- **The machine was shared while this ran**: other processes used more than a "

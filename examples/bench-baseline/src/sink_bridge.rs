@@ -19,14 +19,16 @@ use tokio::sync::mpsc;
 use crate::common::{self, Result};
 use crate::Args;
 
-/// The most bytes one fetch of a partition returns: the worker's `max.partition.fetch.bytes`.
-const FETCH_BYTES: i32 = 1024 * 1024;
-/// The most records in one Redis pipeline: a fetched batch (up to ~13,000 records) goes in a
+/// The most bytes one fetch of a partition returns: the worker's default
+/// `max.partition.fetch.bytes` (`FetchConfig` in connect-worker/src/kafka/fetcher.rs).
+const FETCH_BYTES: i32 = 256 * 1024;
+/// The most records in one Redis pipeline: a fetched batch (up to ~3,300 records) goes in a
 /// few pipelines, which bounds the memory fred's queued commands take.
 const PIPELINE: usize = 1000;
-/// How long the broker may hold a fetch when there is nothing new (`--fetch-wait-ms`): the
-/// worker's `fetch.max.wait.ms`.
-const FETCH_WAIT_MS: i32 = 500;
+/// How long the broker may hold a fetch (`--fetch-wait-ms`): the worker's default
+/// `fetch.max.wait.ms`. tansu sleeps out the wait even when it found records, so this is also
+/// the least time a fetch takes.
+const FETCH_WAIT_MS: i32 = 25;
 /// Where `--transaction true` keeps the offsets (field `topic/partition`).
 const OFFSETS_KEY: &str = "connect:offsets:bridge";
 
