@@ -34,21 +34,28 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Makes the virtualenv DIR hold exactly REQUIREMENTS (pip specifiers, space-separated), once:
+# the list it was made with is kept in DIR/.requirements, and a changed list makes it anew.
+ensure_venv() {
+    local dir="$1" wanted="$2"
+    if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.requirements" 2>/dev/null)" = "$wanted" ]; then
+        return
+    fi
+    log "creating the virtualenv $dir with $wanted"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    # shellcheck disable=SC2086
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check $wanted
+    echo "$wanted" >"$dir/.requirements"
+}
+
 # The virtualenv of the benchmark and the dashboard picture: the tests' kafka-python, plus
 # redis-py (the Python baseline) and matplotlib (the charts). Separate from the tests'
 # virtualenv, which stays as it is. Sets BENCH_PY.
 BENCH_VENV="$CACHE_DIR/bench-venv"
 BENCH_PY="$BENCH_VENV/bin/python"
 ensure_bench_venv() {
-    local wanted="kafka-python==$KAFKA_PYTHON_VERSION redis==5.2.1 matplotlib==3.10.3"
-    if [ ! -x "$BENCH_PY" ] || [ "$(cat "$BENCH_VENV/.requirements" 2>/dev/null)" != "$wanted" ]; then
-        log "creating the benchmark's virtualenv with $wanted"
-        rm -rf "$BENCH_VENV"
-        python3 -m venv "$BENCH_VENV"
-        # shellcheck disable=SC2086
-        "$BENCH_PY" -m pip install --quiet --disable-pip-version-check $wanted
-        echo "$wanted" >"$BENCH_VENV/.requirements"
-    fi
+    ensure_venv "$BENCH_VENV" "kafka-python==$KAFKA_PYTHON_VERSION redis==5.2.1 matplotlib==3.10.3"
 }
 
 # Starts "$WORKER_BIN" with its files in DIR (string keys and values, offsets flushed every

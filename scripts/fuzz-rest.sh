@@ -25,14 +25,7 @@ FUZZ_SEED="${FUZZ_SEED:-20251201}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
 
 ensure_fuzz_venv() {
-    local wanted="schemathesis==$SCHEMATHESIS_VERSION"
-    if [ ! -x "$FUZZ_VENV/bin/schemathesis" ] || [ "$(cat "$FUZZ_VENV/.requirements" 2>/dev/null)" != "$wanted" ]; then
-        log "creating the fuzzer's virtualenv with $wanted"
-        rm -rf "$FUZZ_VENV"
-        python3 -m venv "$FUZZ_VENV"
-        "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check "$wanted"
-        echo "$wanted" >"$FUZZ_VENV/.requirements"
-    fi
+    ensure_venv "$FUZZ_VENV" "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
 FUZZ_DIR="$(mktemp -d)"

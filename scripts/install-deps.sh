@@ -66,16 +66,7 @@ install_tansu() {
 }
 
 install_venv() {
-    local wanted="kafka-python==$KAFKA_PYTHON_VERSION kafka-connect-py==$KAFKA_CONNECT_PY_VERSION"
-    if [ -x "$VENV_PYTHON" ] && [ "$(cat "$VENV_DIR/.requirements" 2>/dev/null)" = "$wanted" ]; then
-        return
-    fi
-    log "creating the Python virtualenv with $wanted"
-    rm -rf "$VENV_DIR"
-    python3 -m venv "$VENV_DIR"
-    # shellcheck disable=SC2086
-    "$VENV_PYTHON" -m pip install --quiet --disable-pip-version-check $wanted
-    echo "$wanted" >"$VENV_DIR/.requirements"
+    ensure_venv "$VENV_DIR" "kafka-python==$KAFKA_PYTHON_VERSION kafka-connect-py==$KAFKA_CONNECT_PY_VERSION"
 }
 
 mkdir -p "$CACHE_DIR"
