@@ -4,7 +4,7 @@
 What our Rust code writes to Kafka is read back with this, and what it reads may be produced
 with this, so a bug shared by our code and rskafka cannot hide itself.
 
-  kafka_tool.py consume --bootstrap HOST:PORT --topic T --count N [--timeout S]
+  kafka_tool.py consume --bootstrap HOST:PORT --topic T --count N [--timeout S] [SECURITY]
       Reads every partition of T from the earliest offset, without a consumer group, until N
       records arrived or S seconds passed. Prints one JSON object per record:
       {"topic","partition","offset","timestamp","key","value","key_b64","value_b64","headers"}
@@ -15,6 +15,9 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       Reads JSON objects, one a line, from stdin: {"key": str|null, "value": str|null,
       "partition": int (optional), "headers": {name: str} (optional)} and produces them,
       waiting for every acknowledgement. Prints the number of records produced.
+
+  SECURITY (both commands): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
+      --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
 """
 
 import argparse
@@ -35,6 +38,27 @@ def _text(raw):
         return None
 
 
+def security(args):
+    """kafka-python's keyword arguments for the SECURITY options."""
+    kw = {"security_protocol": args.security_protocol}
+    if args.security_protocol in ("SSL", "SASL_SSL"):
+        kw["ssl_cafile"] = args.cafile
+        kw["ssl_check_hostname"] = True
+    if args.security_protocol.startswith("SASL_"):
+        kw["sasl_mechanism"] = args.mechanism
+        kw["sasl_plain_username"] = args.user
+        kw["sasl_plain_password"] = args.password
+    return kw
+
+
+def add_security_options(parser):
+    parser.add_argument("--security-protocol", default="PLAINTEXT")
+    parser.add_argument("--cafile")
+    parser.add_argument("--mechanism", default="PLAIN")
+    parser.add_argument("--user")
+    parser.add_argument("--password")
+
+
 def _b64(raw):
     return None if raw is None else base64.b64encode(raw).decode("ascii")
 
@@ -46,6 +70,7 @@ def consume(args):
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         consumer_timeout_ms=500,
+        **security(args),
     )
     deadline = time.monotonic() + args.timeout
     partitions = None
@@ -87,7 +112,7 @@ def consume(args):
 
 
 def produce(args):
-    producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", linger_ms=5, **security(args))
     futures = []
     for line in sys.stdin:
         line = line.strip()
@@ -113,6 +138,7 @@ def main():
         p.add_argument("--bootstrap", required=True)
         p.add_argument("--topic", required=True)
         p.add_argument("--timeout", type=float, default=30.0)
+        add_security_options(p)
         if name == "consume":
             p.add_argument("--count", type=int, required=True)
     args = parser.parse_args()

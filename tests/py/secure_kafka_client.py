@@ -26,6 +26,9 @@ import time
 import uuid
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+# The same security options as the tests' Kafka tool (this file's folder is on sys.path).
+from kafka_tool import add_security_options, security
 from kafka.admin import NewTopic
 
 
@@ -38,25 +41,13 @@ class _Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def _security(args):
-    kw = {"security_protocol": args.security_protocol}
-    if args.security_protocol in ("SSL", "SASL_SSL"):
-        kw["ssl_cafile"] = args.cafile
-        kw["ssl_check_hostname"] = True
-    if args.security_protocol.startswith("SASL_"):
-        kw["sasl_mechanism"] = args.mechanism
-        kw["sasl_plain_username"] = args.user
-        kw["sasl_plain_password"] = args.password
-    return kw
-
-
 def _admin(args, timeout):
     return KafkaAdminClient(
         bootstrap_servers=args.bootstrap,
         request_timeout_ms=int(timeout * 1000),
         api_version_auto_timeout_ms=int(timeout * 1000),
         reconnect_backoff_max_ms=200,
-        **_security(args),
+        **security(args),
     )
 
 
@@ -82,7 +73,7 @@ def roundtrip(args):
     admin.create_topics([NewTopic(topic, 1, 1)])
     admin.close()
     values = [f"{args.security_protocol}-{args.mechanism}-{i}".encode() for i in range(args.count)]
-    producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", **_security(args))
+    producer = KafkaProducer(bootstrap_servers=args.bootstrap, acks="all", **security(args))
     for v in values:
         producer.send(topic, key=b"k", value=v).get(timeout=20)
     producer.close()
@@ -91,7 +82,7 @@ def roundtrip(args):
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **_security(args),
+        **security(args),
     )
     tp = TopicPartition(topic, 0)
     consumer.assign([tp])
@@ -109,38 +100,6 @@ def roundtrip(args):
         "values": [v.decode() for v in got],
     }))
     return 0 if got == values else 1
-
-
-def consume(args):
-    """Prints the values of the first --count records of every partition of --topic, read
-    from the beginning, as one JSON list (partition by partition, in offset order)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=args.bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        **_security(args),
-    )
-    deadline = time.monotonic() + args.timeout
-    partitions = None
-    # A topic just created may be known with no partitions yet: wait for them.
-    while not partitions and time.monotonic() < deadline:
-        partitions = consumer.partitions_for_topic(args.topic)
-        if not partitions:
-            time.sleep(0.2)
-    if not partitions:
-        print(f"topic {args.topic} not found", file=sys.stderr)
-        return 1
-    tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    got = {tp.partition: [] for tp in tps}
-    while sum(map(len, got.values())) < args.count and time.monotonic() < deadline:
-        for tp, records in consumer.poll(timeout_ms=200).items():
-            got[tp.partition].extend(r.value.decode() for r in records)
-    consumer.close()
-    values = [v for p in sorted(got) for v in got[p]]
-    print(json.dumps(values))
-    return 0 if len(values) >= args.count else 1
 
 
 def refused(args):
@@ -163,22 +122,17 @@ def refused(args):
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("ping", "roundtrip", "refused", "consume"):
+    for name in ("ping", "roundtrip", "refused"):
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
-        p.add_argument("--security-protocol", default="PLAINTEXT")
-        p.add_argument("--cafile")
-        p.add_argument("--mechanism", default="PLAIN")
-        p.add_argument("--user")
-        p.add_argument("--password")
+        add_security_options(p)
         p.add_argument("--timeout", type=float, default=10.0)
-        if name in ("roundtrip", "consume"):
-            p.add_argument("--topic", required=name == "consume")
+        if name == "roundtrip":
+            p.add_argument("--topic")
             p.add_argument("--count", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
-    commands = {"ping": ping, "roundtrip": roundtrip, "refused": refused, "consume": consume}
-    return commands[args.command](args)
+    return {"ping": ping, "roundtrip": roundtrip, "refused": refused}[args.command](args)
 
 
 if __name__ == "__main__":

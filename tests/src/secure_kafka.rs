@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{run_tool, HarnessError, TestCa};
+use crate::{run_tool, ConsumedRecord, HarnessError, TestCa};
 
 /// The user that exists on the SASL brokers.
 pub const SASL_USER: &str = "connect";
@@ -186,6 +186,7 @@ impl SecureKafka {
         props
     }
 
+    /// `tests/py/secure_kafka_client.py COMMAND` with the options of `protocol`.
     fn client_command(
         &self,
         command: &str,
@@ -193,8 +194,20 @@ impl SecureKafka {
         login: Option<&SaslLogin>,
         tls: bool,
     ) -> Command {
+        self.python_command(&self.client, command, protocol, login, tls)
+    }
+
+    /// `script COMMAND` (a tool taking kafka_tool.py's security options) for `protocol`.
+    fn python_command(
+        &self,
+        script: &Path,
+        command: &str,
+        protocol: SecurityProtocol,
+        login: Option<&SaslLogin>,
+        tls: bool,
+    ) -> Command {
         let mut cmd = Command::new(&self.kafka_python);
-        cmd.arg(&self.client)
+        cmd.arg(script)
             .arg(command)
             .args(["--bootstrap", self.bootstrap(protocol)]);
         let wire = match (login.is_some(), tls) {
@@ -233,25 +246,30 @@ impl SecureKafka {
         })
     }
 
-    /// With kafka-python over `protocol`: the values (UTF-8) of the first `count` records of
-    /// every partition of `topic`, from the beginning, partition by partition. Fails when
-    /// fewer arrive within 60 s.
+    /// With kafka-python over `protocol` (`tests/py/kafka_tool.py consume`): the first
+    /// `count` records of every partition of `topic`, from the beginning. Fails when fewer
+    /// arrive within 60 s.
     pub fn consume_with_kafka_python(
         &self,
         protocol: SecurityProtocol,
         login: Option<&SaslLogin>,
         topic: &str,
         count: usize,
-    ) -> Result<Vec<String>, HarnessError> {
-        let mut cmd = self.client_command("consume", protocol, login, protocol.is_tls());
+    ) -> Result<Vec<ConsumedRecord>, HarnessError> {
+        let tool = self.client.with_file_name("kafka_tool.py");
+        let mut cmd = self.python_command(&tool, "consume", protocol, login, protocol.is_tls());
         cmd.args(["--topic", topic])
             .args(["--count", &count.to_string()])
             .args(["--timeout", "60"]);
         let out = run_tool(&mut cmd)?;
-        serde_json::from_str(out.trim()).map_err(|e| HarnessError::Tool {
-            program: "secure_kafka_client.py consume".into(),
-            detail: format!("unparsable output {out:?}: {e}"),
-        })
+        out.lines()
+            .map(|line| {
+                serde_json::from_str(line).map_err(|e| HarnessError::Tool {
+                    program: "kafka_tool.py consume".into(),
+                    detail: format!("unparsable output line {line:?}: {e}"),
+                })
+            })
+            .collect()
     }
 
     /// Whether the broker of `protocol` refuses kafka-python connecting with `login` (SASL

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use connect_e2e::secure_kafka::{SaslLogin, SecureKafka, SecurityProtocol, SASL_PASSWORD};
-use connect_e2e::{temp_dir, unique_name, wait_until, Services, WorkerProcess};
+use connect_e2e::{temp_dir, unique_name, wait_until, ConsumedRecord, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
@@ -21,6 +21,14 @@ fn worker_keys(props: &[(String, String)]) -> Vec<(&str, &str)> {
     props
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The values of records kafka-python read.
+fn values(records: Vec<ConsumedRecord>) -> Vec<String> {
+    records
+        .into_iter()
+        .map(|r| r.value.unwrap_or_default())
         .collect()
 }
 
@@ -82,9 +90,11 @@ fn a_sasl_ssl_worker_moves_records_from_a_file_through_kafka_into_redis() {
     });
 
     // kafka-python, over SASL_SSL too, finds the records the source wrote.
-    let values = kafka
-        .consume_with_kafka_python(SecurityProtocol::SaslSsl, Some(&login), &topic, 500)
-        .unwrap();
+    let values = values(
+        kafka
+            .consume_with_kafka_python(SecurityProtocol::SaslSsl, Some(&login), &topic, 500)
+            .unwrap(),
+    );
     assert_eq!(values, expected);
 
     // The password is in no log line and no REST response.
@@ -108,9 +118,11 @@ fn an_ssl_worker_writes_records_kafka_python_reads_over_tls() {
     let source = unique_name("ssl-source");
     worker.create_connector(&source, &file_source(&dir, &topic, 200, &[]));
     worker.wait_for_tasks(&source, 1, "RUNNING", Duration::from_secs(30));
-    let values = kafka
-        .consume_with_kafka_python(SecurityProtocol::Ssl, None, &topic, 200)
-        .unwrap();
+    let values = values(
+        kafka
+            .consume_with_kafka_python(SecurityProtocol::Ssl, None, &topic, 200)
+            .unwrap(),
+    );
     let expected: Vec<String> = (0..200).map(|i| format!("line-{i}")).collect();
     assert_eq!(values, expected);
 }
@@ -163,14 +175,16 @@ fn connectors_override_the_worker_credentials_within_the_policy() {
         ),
     );
     worker.wait_for_tasks(&plain, 1, "RUNNING", Duration::from_secs(30));
-    let values = kafka
-        .consume_with_kafka_python(
-            SecurityProtocol::SaslPlaintext,
-            Some(&scram),
-            &plain_topic,
-            50,
-        )
-        .unwrap();
+    let values = values(
+        kafka
+            .consume_with_kafka_python(
+                SecurityProtocol::SaslPlaintext,
+                Some(&scram),
+                &plain_topic,
+                50,
+            )
+            .unwrap(),
+    );
     assert_eq!(values.len(), 50);
     let log = std::fs::read_to_string(worker.log_path()).unwrap();
     assert!(
