@@ -7,12 +7,15 @@
 //! worker's connection unless their security settings differ from it; then each task connects
 //! with its own. A task's one connection does everything the task does in Kafka (reading,
 //! writing, the dead-letter queue, creating topics), so a sink's `producer.override.*` and
-//! every `admin.override.*` are checked against the policy but change nothing.
+//! every `admin.override.*` are checked against the policy but change nothing. Sinks also take
+//! the fetch keys `fetch.max.wait.ms` and `max.partition.fetch.bytes` (worker `consumer.*`,
+//! connector `consumer.override.*`).
 
 use connect_core::config::{strip_prefix, ConfigErrors, Props};
 use connect_core::plugin::PluginKind;
 
 use crate::config::WorkerConfig;
+use crate::kafka::fetcher::FetchConfig;
 use crate::kafka::security::{self, security_props};
 use crate::kafka::KafkaSecurity;
 
@@ -101,8 +104,22 @@ pub fn check(props: &Props, kind: PluginKind, worker: &WorkerConfig) -> ConfigEr
         if let Err(e) = effective_security(props, kind, worker) {
             errors.extend(e);
         }
+        if kind == PluginKind::Sink {
+            let own = strip_prefix(props, "consumer.override.");
+            if let Err(e) = FetchConfig::from_consumer_props(&own) {
+                errors.extend(e.prefixed("consumer.override."));
+            }
+        }
     }
     errors
+}
+
+/// The consumer keys of a sink's tasks (`props` resolved): the worker's `consumer.*`, then
+/// the connector's `consumer.override.*`, prefixes removed.
+pub fn consumer_props(props: &Props, worker: &WorkerConfig) -> Props {
+    let mut consumer = worker.with_prefix("consumer.");
+    consumer.extend(strip_prefix(props, "consumer.override."));
+    consumer
 }
 
 /// The security of a connector's tasks (`props` resolved): `None` when it is the worker's
@@ -147,7 +164,10 @@ fn effective_security(
 /// The override keys of `props` that change nothing here, for a warning when tasks start.
 pub fn ignored_overrides(props: &Props, kind: PluginKind) -> Vec<String> {
     let applied = format!("{}override.", role_prefix(kind));
-    let def = security::config_def();
+    let mut def = security::config_def();
+    if kind == PluginKind::Sink {
+        def = def.merge(crate::kafka::fetcher::consumer_def());
+    }
     props
         .keys()
         .filter(|key| OVERRIDE_PREFIXES.iter().any(|p| key.starts_with(p)))
@@ -256,6 +276,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(security.uses_sasl());
+    }
+
+    #[test]
+    fn sinks_take_the_fetch_keys_from_the_worker_and_their_overrides() {
+        let w = worker(&[("consumer.fetch.max.wait.ms", "100")]);
+        let connector = props(&[("consumer.override.max.partition.fetch.bytes", "65536")]);
+        let fetch = FetchConfig::from_consumer_props(&consumer_props(&connector, &w)).unwrap();
+        assert_eq!(fetch.max_wait, std::time::Duration::from_millis(100));
+        assert_eq!(fetch.max_partition_bytes, 65536);
+        assert!(ignored_overrides(&connector, PluginKind::Sink).is_empty());
+        let bad = props(&[("consumer.override.fetch.max.wait.ms", "0")]);
+        let errors = check(&bad, PluginKind::Sink, &w);
+        assert_eq!(
+            errors.iter().next().map(|(k, _)| k),
+            Some("consumer.override.fetch.max.wait.ms")
+        );
+        let errors = WorkerConfig::parse(
+            props(&[
+                ("offset.storage.file.filename", "/tmp/o"),
+                ("consumer.max.partition.fetch.bytes", "big"),
+            ]),
+            [],
+        )
+        .unwrap_err();
+        assert!(
+            errors
+                .to_string()
+                .contains("consumer.max.partition.fetch.bytes"),
+            "{errors}"
+        );
     }
 
     #[test]

@@ -367,6 +367,10 @@ fn kafka_settings(
             errors.extend(e.prefixed(role));
         }
     }
+    let consumer = connect_core::config::strip_prefix(props, "consumer.");
+    if let Err(e) = crate::kafka::fetcher::FetchConfig::from_consumer_props(&consumer) {
+        errors.extend(e.prefixed("consumer."));
+    }
     match security {
         Ok(security) => errors.into_result((security, policy)),
         Err(e) => {

@@ -19,6 +19,9 @@ use rskafka::client::partition::OffsetAt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use connect_core::config::{
+    ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Props, Validator,
+};
 use connect_core::record::TopicPartition;
 
 use super::client::{is_retriable, Kafka, KafkaError};
@@ -110,6 +113,52 @@ impl Default for FetchConfig {
             buffered_batches_per_partition: 3,
             buffer_bytes: 4 * 1024 * 1024,
         }
+    }
+}
+
+/// The consumer keys (Kafka's names) that tune fetching. Kafka's defaults differ: 500 ms and
+/// 1 MiB; see [`FetchConfig::max_wait`] and [`FetchConfig::max_partition_bytes`] for why.
+pub fn consumer_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            ConfigKey::new(FETCH_MAX_WAIT, ConfigType::Int)
+                .default_value("25")
+                .validator(Validator::between(1, 60_000))
+                .importance(Importance::Low)
+                .doc("How long a fetch may wait at the broker for records, in ms (Kafka's default is 500; a broker that holds a fetch for the whole wait, as tansu does, adds that much latency)."),
+        )
+        .define(
+            ConfigKey::new(MAX_PARTITION_FETCH_BYTES, ConfigType::Int)
+                .default_value("262144")
+                .validator(Validator::between(1024, 64 * 1024 * 1024))
+                .importance(Importance::Low)
+                .doc("The most bytes one fetch of a partition returns (Kafka's default is 1 MiB; smaller fetches keep a task's memory low). A task holds at most 4 MiB of fetched records, or two fetches when they are larger."),
+        )
+}
+
+const FETCH_MAX_WAIT: &str = "fetch.max.wait.ms";
+const MAX_PARTITION_FETCH_BYTES: &str = "max.partition.fetch.bytes";
+
+impl FetchConfig {
+    /// The settings given by consumer keys (no prefix; keys of [`consumer_def`] are read, the
+    /// others ignored), the defaults otherwise.
+    pub fn from_consumer_props(props: &Props) -> Result<Self, ConfigErrors> {
+        let values = consumer_def().parse(props)?;
+        let defaults = Self::default();
+        let max_partition_bytes = values
+            .int(MAX_PARTITION_FETCH_BYTES)
+            .unwrap_or(defaults.max_partition_bytes);
+        Ok(Self {
+            max_partition_bytes,
+            max_wait: Duration::from_millis(
+                values.int(FETCH_MAX_WAIT).map_or(25, |ms| ms.max(1) as u64),
+            ),
+            // Room for two fetches of the largest size at least, so fetching never stalls.
+            buffer_bytes: defaults
+                .buffer_bytes
+                .max(2 * max_partition_bytes.max(0) as usize),
+            ..defaults
+        })
     }
 }
 

@@ -299,7 +299,7 @@ async fn run_inner(
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
-    let fetchers = Fetchers::new(env.kafka.clone(), FetchConfig::default(), 64);
+    let fetchers = Fetchers::new(env.kafka.clone(), fetch_config(env)?, 64);
     let errors = RecordErrors::new(policy, env.id.to_string(), metrics.errors.clone());
     let mut l = Loop {
         env,
@@ -763,4 +763,21 @@ impl Loop<'_> {
             }
         }
     }
+}
+
+/// The fetch settings of this task: the worker's `consumer.*` keys, then the connector's
+/// `consumer.override.*` (both checked before the task started).
+fn fetch_config(env: &TaskEnv) -> Result<FetchConfig, ConnectError> {
+    let props = env
+        .worker
+        .providers
+        .resolve(&env.connector.props)
+        .map_err(|e| {
+            ConnectError::fatal(format!("cannot resolve the connector's configuration: {e}"))
+        })?;
+    FetchConfig::from_consumer_props(&crate::client_overrides::consumer_props(
+        &props,
+        &env.worker,
+    ))
+    .map_err(|e| ConnectError::fatal(format!("invalid consumer settings: {e}")))
 }
