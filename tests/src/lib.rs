@@ -239,15 +239,20 @@ impl Services {
                 .args(["--count", &count.to_string()])
                 .args(["--timeout", &timeout.as_secs_f64().to_string()]),
         )?;
-        out.lines()
-            .map(|line| {
-                serde_json::from_str(line).map_err(|e| HarnessError::Tool {
-                    program: "kafka_tool.py consume".into(),
-                    detail: format!("unparsable output line {line:?}: {e}"),
-                })
-            })
-            .collect()
+        consumed_records(&out)
     }
+}
+
+/// The records `kafka_tool.py consume` printed, one JSON object a line.
+fn consumed_records(out: &str) -> Result<Vec<ConsumedRecord>, HarnessError> {
+    out.lines()
+        .map(|line| {
+            serde_json::from_str(line).map_err(|e| HarnessError::Tool {
+                program: "kafka_tool.py consume".into(),
+                detail: format!("unparsable output line {line:?}: {e}"),
+            })
+        })
+        .collect()
 }
 
 impl Services {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{run_tool, ConsumedRecord, HarnessError, TestCa};
+use crate::{consumed_records, run_tool, ConsumedRecord, HarnessError, TestCa};
 
 /// The user that exists on the SASL brokers.
 pub const SASL_USER: &str = "connect";
@@ -261,15 +261,7 @@ impl SecureKafka {
         cmd.args(["--topic", topic])
             .args(["--count", &count.to_string()])
             .args(["--timeout", "60"]);
-        let out = run_tool(&mut cmd)?;
-        out.lines()
-            .map(|line| {
-                serde_json::from_str(line).map_err(|e| HarnessError::Tool {
-                    program: "kafka_tool.py consume".into(),
-                    detail: format!("unparsable output line {line:?}: {e}"),
-                })
-            })
-            .collect()
+        consumed_records(&run_tool(&mut cmd)?)
     }
 
     /// Whether the broker of `protocol` refuses kafka-python connecting with `login` (SASL
