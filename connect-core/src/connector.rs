@@ -120,8 +120,11 @@ pub trait SourceTaskContext: Send + Sync {
 ///
 /// The worker calls [`poll`](SourceTask::poll) in a loop, converts and transforms the
 /// records, sends them to Kafka, calls [`commit_record`](SourceTask::commit_record) for each
-/// one the broker acknowledged, stores the source offsets every `offset.flush.interval.ms`
-/// and then calls [`commit`](SourceTask::commit). Calls never overlap.
+/// one the broker acknowledged (or [`commit_dropped`](SourceTask::commit_dropped) for one it
+/// did not send), stores the source offsets every `offset.flush.interval.ms` and then calls
+/// [`commit`](SourceTask::commit). Calls never overlap, but the worker may `poll` the next
+/// batch before the records of the previous one are committed: do not infer from a `poll`
+/// that earlier records are done with; wait for `commit_record` or `commit_dropped`.
 #[async_trait]
 pub trait SourceTask: Send {
     /// Starts the task. Read the offsets to resume from through `ctx`.
@@ -141,6 +144,15 @@ pub trait SourceTask: Send {
     /// Kafka partition; cheap bookkeeping only (do I/O in [`commit`](SourceTask::commit)).
     fn commit_record(&mut self, record: &SourceRecord, metadata: &RecordMetadata) {
         let _ = (record, metadata);
+    }
+
+    /// The worker will not send `record`: a transform dropped it, or `errors.tolerance=all`
+    /// skipped it after a transform or converter error. It is done with it, as with
+    /// [`commit_record`](SourceTask::commit_record) (Kafka Connect calls `commitRecord` with
+    /// no metadata then). Called once per such record, in its batch's order relative to the
+    /// `commit_record` calls of the others; cheap bookkeeping only.
+    fn commit_dropped(&mut self, record: &SourceRecord) {
+        let _ = record;
     }
 
     /// The offsets of every acknowledged record so far are stored: acknowledge them in the

@@ -159,7 +159,9 @@ async fn a_snapshot_then_changes_and_tombstones() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_mid_snapshot_goes_on_from_the_stored_cursor() {
-    const KEYS: usize = 15_000;
+    // Enough that the snapshot (batches of 20, the next read while one is produced: ~7,500
+    // keys/s in a debug build) is still running 2.5 s after the first 3,000 keys.
+    const KEYS: usize = 50_000;
     let services = Services::get();
     let redis = PrivateRedis::start(&temp_dir("keys-resume-redis"), &["--appendfsync", "no"]);
     let client = {
@@ -196,8 +198,9 @@ async fn a_restart_mid_snapshot_goes_on_from_the_stored_cursor() {
     redis_source_support::wait_until("part of the snapshot", Duration::from_secs(60), || {
         snapshot(&worker) >= 3_000
     });
-    // Let an offset flush (every second here) store the cursor, then kill.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Let offset flushes (every second here) store the cursor, then kill: what was read since
+    // the last flush (up to a second's worth) is read again, well under half of what was read.
+    std::thread::sleep(Duration::from_millis(2500));
     let before = snapshot(&worker);
     worker.kill9();
     assert!(

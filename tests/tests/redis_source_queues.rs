@@ -139,6 +139,56 @@ async fn list_items_survive_a_kill_9_and_leftovers_go_first() {
     worker.wait_for_tasks(&name, 2, "RUNNING", Duration::from_secs(10));
 }
 
+/// Items whose records a transform drops (here: all of them) are removed from the processing
+/// list once the worker says so (`commit_dropped`): nothing is left behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_items_a_transform_drops_are_removed_from_the_processing_list() {
+    const ITEMS: usize = 3_000;
+    let services = Services::get();
+    let redis = services.redis().await.unwrap();
+    let list = unique_name("dropped-jobs");
+    pipelined(
+        &redis,
+        (0..ITEMS).collect::<Vec<_>>().chunks(1000).map(|chunk| {
+            let mut args = vec!["LPUSH".to_owned(), list.clone()];
+            args.extend(chunk.iter().map(|i| format!("item-{i}")));
+            args
+        }),
+    )
+    .await;
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("list-filter"), &[]);
+    let name = format!("{list}-source");
+    worker.create_connector(
+        &name,
+        &source_config(
+            "RedisListSource",
+            &services.redis_url,
+            &[
+                ("redis.list.name", &list),
+                ("topic", &list),
+                ("batch.size", "200"),
+                ("transforms", "drop"),
+                (
+                    "transforms.drop.type",
+                    "org.apache.kafka.connect.transforms.Filter",
+                ),
+            ],
+        ),
+    );
+    let processing = format!("{list}:processing:0");
+    wait_until(
+        "the list and the processing list empty",
+        Duration::from_secs(60),
+        || len(&services, &list) == 0 && len(&services, &processing) == 0,
+    );
+    wait_until(
+        "every item counted as removed",
+        Duration::from_secs(10),
+        || metric(&worker, "redis_source_list_removed_total", &name) == Some(ITEMS as f64),
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pubsub_messages_arrive_and_a_full_buffer_drops_and_says_so() {
     let services = Services::get();

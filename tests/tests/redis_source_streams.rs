@@ -238,3 +238,75 @@ async fn patterns_key_fields_bodies_and_the_java_value_schema() {
     assert_eq!(envelope["payload"]["stream"], json!(single));
     assert_eq!(envelope["payload"]["id"], json!(records[0].key));
 }
+
+/// Entries a transform drops are acknowledged (`commit_dropped`), and only they and the
+/// entries Kafka has: nothing stays pending, while the worker polls one batch ahead.
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_a_transform_drops_are_acknowledged_not_left_pending() {
+    const ENTRIES: usize = 2_000;
+    let services = Services::get();
+    let redis = services.redis().await.unwrap();
+    let kept = unique_name("kept");
+    let dropped = unique_name("filtered");
+    xadd(&redis, &kept, 0..ENTRIES).await;
+    xadd(&redis, &dropped, 0..ENTRIES).await;
+
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("stream-filter"), &[]);
+    let name = format!("{kept}-source");
+    let streams = format!("{kept},{dropped}");
+    worker.create_connector(
+        &name,
+        &source_config(
+            "RedisStreamSource",
+            &services.redis_url,
+            &[
+                ("redis.stream.name", &streams),
+                ("batch.size", "100"),
+                ("transforms", "drop"),
+                (
+                    "transforms.drop.type",
+                    "org.apache.kafka.connect.transforms.Filter",
+                ),
+                ("transforms.drop.predicate", "isFiltered"),
+                ("predicates", "isFiltered"),
+                (
+                    "predicates.isFiltered.type",
+                    "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+                ),
+                ("predicates.isFiltered.pattern", &dropped),
+            ],
+        ),
+    );
+    let records = read_distinct(&services, &kept, ENTRIES, Duration::from_secs(60), |r| {
+        r.key.clone().unwrap_or_default()
+    });
+    assert_eq!(records.len(), ENTRIES);
+    for stream in [&kept, &dropped] {
+        wait_until(
+            &format!("every entry of {stream} read and acknowledged"),
+            Duration::from_secs(30),
+            || {
+                group_number(&services, stream, GROUP, "entries-read") >= ENTRIES
+                    && group_number(&services, stream, GROUP, "pending") == 0
+            },
+        );
+        assert_eq!(
+            cli(&services, &["XPENDING", stream, GROUP]).lines().next(),
+            Some("0"),
+            "{stream}"
+        );
+    }
+    wait_until(
+        "every entry counted as acknowledged",
+        Duration::from_secs(10),
+        || {
+            metric(&worker, "redis_source_stream_acknowledged_total", &name)
+                == Some((2 * ENTRIES) as f64)
+        },
+    );
+    // The filtered stream's records never reached Kafka.
+    let topics = worker.request("GET", &format!("/connectors/{name}/topics"), None);
+    let (_, body) = topics.unwrap();
+    assert!(!body.contains(&dropped), "{body}");
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+}

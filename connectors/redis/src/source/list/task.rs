@@ -1,12 +1,18 @@
 //! The list source task.
 //!
 //! The task's processing list holds, oldest at the tail, the items it took and Kafka does not
-//! have yet. Only this task touches it and the worker never overlaps its calls, so:
+//! have yet. Only this task touches it and the worker never overlaps its calls (it may poll the
+//! next batch before it commits the previous one), so:
 //! - at the start (and after any failure whose outcome is unknown) the task sends what the
 //!   processing list holds, oldest first, before it takes new items ("recovery");
-//! - `commit_record` marks an item done; the next `poll` and each `commit` remove the done
-//!   items with `LREM key -1 item` (the tail-most equal item, which is the one sent). Items of
-//!   the last batch the worker dropped (a transform, `errors.tolerance=all`) are done too;
+//! - `commit_record` (Kafka has the item) and `commit_dropped` (a transform dropped it or
+//!   `errors.tolerance=all` skipped it) mark an item done; the next `poll` and each `commit`
+//!   remove the done items with `LREM key -1 item` (the tail-most equal item, which is the one
+//!   sent: the worker commits records in the order they were polled). Nothing else marks an
+//!   item done: the worker polls the next batch while the previous one is being produced, so
+//!   an item still handed out at a `poll` is in flight, not dropped;
+//! - recovery waits until no item is handed out (a `poll` returns nothing meanwhile), so it
+//!   does not send again the items of a batch in flight;
 //! - when a removal fails, whether it happened is unknown: it is not retried (that could
 //!   remove an equal item not yet sent) but the processing list is sent again from the tail,
 //!   so the failure may duplicate items and never loses one.
@@ -45,7 +51,7 @@ struct Queue {
     /// Send what the processing list holds before taking new items.
     recovering: bool,
     next_seq: u64,
-    /// Items of the last batch Kafka has not acknowledged yet, by sequence number.
+    /// Items handed out that the worker has not committed (or dropped) yet, by sequence number.
     handed_out: HashMap<u64, Bytes>,
     /// Items to remove from the processing list.
     done: Vec<Bytes>,
@@ -115,12 +121,13 @@ impl SourceTask for RedisListSourceTask {
         let queue = self.queue.as_mut().ok_or_else(|| {
             ConnectError::fatal("the Redis list source task was polled before it was started")
         })?;
-        // See the module's documentation: what Kafka did not acknowledge was dropped.
-        queue
-            .done
-            .extend(queue.handed_out.drain().map(|(_, item)| item));
         queue.remove_done().await?;
         let items = if queue.recovering {
+            if !queue.handed_out.is_empty() {
+                // A batch is in flight: its items are in the processing list too, and are not
+                // to be sent again (see the module's documentation).
+                return Ok(Vec::new());
+            }
             queue.leftovers().await?
         } else {
             queue.take().await?
@@ -129,12 +136,14 @@ impl SourceTask for RedisListSourceTask {
     }
 
     fn commit_record(&mut self, record: &SourceRecord, _metadata: &RecordMetadata) {
-        let Some(queue) = self.queue.as_mut() else {
-            return;
-        };
-        let seq = record.source_offset.get(SEQ_FIELD).and_then(|v| v.as_u64());
-        if let Some(item) = seq.and_then(|seq| queue.handed_out.remove(&seq)) {
-            queue.done.push(item);
+        if let Some(queue) = self.queue.as_mut() {
+            queue.done_with(record);
+        }
+    }
+
+    fn commit_dropped(&mut self, record: &SourceRecord) {
+        if let Some(queue) = self.queue.as_mut() {
+            queue.done_with(record);
         }
     }
 
@@ -166,6 +175,15 @@ impl Queue {
         record.value_schema = Some(schema);
         record.timestamp = now_millis();
         SourceRecord::new(self.partition.clone(), offset, record)
+    }
+
+    /// The worker is done with `record` (Kafka has it, or it was dropped): its item is to be
+    /// removed from the processing list.
+    fn done_with(&mut self, record: &SourceRecord) {
+        let seq = record.source_offset.get(SEQ_FIELD).and_then(|v| v.as_u64());
+        if let Some(item) = seq.and_then(|seq| self.handed_out.remove(&seq)) {
+            self.done.push(item);
+        }
     }
 
     /// Removes the done items from the processing list, in one round trip.

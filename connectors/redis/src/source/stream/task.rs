@@ -4,12 +4,13 @@
 //! One client suffices: the worker never overlaps calls of a task, so the blocking read never
 //! holds up an `XACK` or `XAUTOCLAIM`.
 //!
-//! Acknowledgement: `commit_record` moves an id from `handed_out` to `to_ack`; the next `poll`
-//! and every `commit` send those `XACK`s. The worker has one batch in flight: when `poll` is
-//! called again, the records of the previous batch it did not acknowledge were dropped by a
-//! transform or skipped by `errors.tolerance=all`, never written; they are acknowledged too,
-//! as Kafka Connect does (it calls `commitRecord` with no metadata for them). Without that they
-//! would stay pending for ever.
+//! Acknowledgement: `commit_record` (Kafka has the record) and `commit_dropped` (a transform
+//! dropped it or `errors.tolerance=all` skipped it; Kafka Connect calls `commitRecord` with no
+//! metadata then) move an id from `handed_out` to `to_ack`; the next `poll` and every `commit`
+//! send those `XACK`s. Nothing else acknowledges an entry: the worker polls the next batch
+//! while the previous one is being produced, so an id still in `handed_out` at a `poll` is
+//! in flight, not dropped. Entries handed out and never committed (the task stopped or
+//! crashed) stay pending and are read again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -66,7 +67,7 @@ struct Reader {
     next_claim: Instant,
     /// Where the next read starts among the streams, when there are more than a batch.
     rotate: usize,
-    /// Ids of the last batch, by stream, that Kafka has not acknowledged yet.
+    /// Ids handed out, by stream, that the worker has not committed (or dropped) yet.
     handed_out: HashMap<Text, HashSet<Text>>,
     /// Ids to XACK, by stream.
     to_ack: HashMap<Text, Vec<Text>>,
@@ -138,7 +139,6 @@ impl SourceTask for RedisStreamSourceTask {
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
         let reader = self.reader.as_mut().ok_or_else(not_started)?;
-        reader.settle_last_batch();
         reader.ack().await?;
         reader.refresh_patterns().await?;
         reader.ensure_groups().await?;
@@ -162,19 +162,14 @@ impl SourceTask for RedisStreamSourceTask {
     }
 
     fn commit_record(&mut self, record: &SourceRecord, _metadata: &RecordMetadata) {
-        let Some(reader) = self.reader.as_mut() else {
-            return;
-        };
-        if let (Some(stream), Some(id)) = ids_of(record) {
-            if let Some(ids) = reader.handed_out.get_mut(stream) {
-                if let Some(id) = ids.take(id) {
-                    reader
-                        .to_ack
-                        .entry(Text::from(stream))
-                        .or_default()
-                        .push(id);
-                }
-            }
+        if let Some(reader) = self.reader.as_mut() {
+            reader.done(record);
+        }
+    }
+
+    fn commit_dropped(&mut self, record: &SourceRecord) {
+        if let Some(reader) = self.reader.as_mut() {
+            reader.done(record);
         }
     }
 
@@ -252,13 +247,14 @@ impl Reader {
         Ok(())
     }
 
-    /// Ids handed out with the last batch and not acknowledged by Kafka were dropped by the
-    /// worker (see the module's documentation): they are done with too.
-    fn settle_last_batch(&mut self) {
-        for (stream, ids) in self.handed_out.drain() {
-            if !ids.is_empty() {
-                tracing::debug!(%stream, count = ids.len(), "acknowledging entries the worker dropped");
-                self.to_ack.entry(stream).or_default().extend(ids);
+    /// The worker is done with `record` (Kafka has it, or it was dropped): its id is to be
+    /// acknowledged.
+    fn done(&mut self, record: &SourceRecord) {
+        if let (Some(stream), Some(id)) = ids_of(record) {
+            if let Some(ids) = self.handed_out.get_mut(stream) {
+                if let Some(id) = ids.take(id) {
+                    self.to_ack.entry(Text::from(stream)).or_default().push(id);
+                }
             }
         }
     }
