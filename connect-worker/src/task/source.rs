@@ -406,7 +406,14 @@ async fn settle(
             task.commit_dropped(record);
         }
     }
-    for record in batch.records {
+    let mut records = batch.records.into_iter().peekable();
+    while let Some(record) = records.next() {
+        if records
+            .peek()
+            .is_some_and(|next| next.source_partition == record.source_partition)
+        {
+            continue; // the next record's offset, of the same partition, replaces this one's
+        }
         let key = partition_key(&record.source_partition);
         pending.insert(key, (record.source_partition, record.source_offset));
     }

@@ -271,17 +271,27 @@ impl Reader {
             let Some(ids) = self.to_ack.get(&stream) else {
                 continue;
             };
+            // One round trip for the stream's chunks. XACK is idempotent: after a failure the
+            // ids stay to be sent again, including those that were acknowledged.
+            let pipe = self.client.pipeline();
             for chunk in ids.chunks(ACK_CHUNK) {
                 let mut args: Vec<Reply> = Vec::with_capacity(chunk.len() + 2);
                 args.push(arg(&stream));
                 args.push(Reply::from(self.config.group.as_str()));
                 args.extend(chunk.iter().map(arg));
-                self.client
-                    .custom::<Reply, Reply>(keyed("XACK", stream.as_bytes(), false), args)
+                let _: () = pipe
+                    .custom(keyed("XACK", stream.as_bytes(), false), args)
                     .await
-                    .map_err(|e| redis_error(e, &format!("acknowledging entries of {stream}")))?;
-                self.acknowledged.inc_by(chunk.len() as u64);
+                    .map_err(|e| redis_error(e, "queueing XACK"))?;
             }
+            let results: Vec<Result<Reply, _>> = pipe.try_all().await;
+            if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+                return Err(redis_error(
+                    e,
+                    &format!("acknowledging entries of {stream}"),
+                ));
+            }
+            self.acknowledged.inc_by(ids.len() as u64);
             self.to_ack.remove(&stream);
         }
         Ok(())
