@@ -87,24 +87,44 @@ cmp -s "$FUZZ_DIR/openapi.json" docs/openapi.json ||
     die "GET /openapi.json differs from docs/openapi.json"
 
 log "fuzzing: at most $FUZZ_MAX_EXAMPLES examples an operation, ${FUZZ_MAX_TIME}s, seed $FUZZ_SEED"
+# One schemathesis run with SEED; sets status.
+fuzz() {
+    local seed="$1"
+    status=0
+    rm -f "$FUZZ_DIR/junit.xml"
+    timeout --signal=TERM --kill-after=10s "$((FUZZ_MAX_TIME + 60))" \
+        "$FUZZ_VENV/bin/schemathesis" run "$FUZZ_DIR/openapi.json" \
+        --url "$REST" \
+        --checks not_a_server_error,response_schema_conformance \
+        --phases examples,coverage,fuzzing \
+        --mode all \
+        --max-examples "$FUZZ_MAX_EXAMPLES" \
+        --max-time "$FUZZ_MAX_TIME" \
+        --seed "$seed" \
+        --workers 2 \
+        --request-timeout 30 \
+        --suppress-health-check all \
+        --report junit --report-junit-path "$FUZZ_DIR/junit.xml" \
+        --warnings off \
+        --no-color || status=$?
+}
+
+# Whether the last run's report holds a failed check (a finding), or there is no report (the
+# run was killed), rather than only schemathesis' own runtime errors (seen: a CPython 3.11 "AST
+# constructor recursion depth mismatch" inside hypothesis, on one operation of one run).
+found_failures() {
+    [ ! -f "$FUZZ_DIR/junit.xml" ] || grep -q "<failure" "$FUZZ_DIR/junit.xml"
+}
+
 start=$SECONDS
-status=0
-timeout --signal=TERM --kill-after=10s "$((FUZZ_MAX_TIME + 60))" \
-    "$FUZZ_VENV/bin/schemathesis" run "$FUZZ_DIR/openapi.json" \
-    --url "$REST" \
-    --checks not_a_server_error,response_schema_conformance \
-    --phases examples,coverage,fuzzing \
-    --mode all \
-    --max-examples "$FUZZ_MAX_EXAMPLES" \
-    --max-time "$FUZZ_MAX_TIME" \
-    --seed "$FUZZ_SEED" \
-    --workers 2 \
-    --request-timeout 30 \
-    --suppress-health-check all \
-    --report junit --report-junit-path "$FUZZ_DIR/junit.xml" \
-    --warnings off \
-    --no-color || status=$?
+fuzz "$FUZZ_SEED"
 log "schemathesis ran $((SECONDS - start)) s and exited with $status"
+if [ "$status" != 0 ] && ! found_failures; then
+    log "schemathesis failed on its own (no check failed): running it once more with another seed"
+    start=$SECONDS
+    fuzz "$((FUZZ_SEED + 1))"
+    log "schemathesis ran $((SECONDS - start)) s and exited with $status"
+fi
 
 if ! kill -0 "$WORKER_PID" 2>/dev/null; then
     tail -n 50 "$FUZZ_DIR/worker.log" >&2
@@ -119,5 +139,10 @@ if [ "$server_errors" != 0 ]; then
     grep "REST request failed" "$FUZZ_DIR/worker.log" | head -n 20 >&2
     die "the worker answered $server_errors request(s) with a 5xx"
 fi
-[ "$status" = 0 ] || die "schemathesis found failures (exit $status)"
+if [ "$status" != 0 ]; then
+    found_failures && die "schemathesis found failures (exit $status)"
+    # Twice no check failed but schemathesis itself broke: not a finding about the worker,
+    # whose log was checked above for 5xx and panics; say so loudly.
+    log "WARNING: schemathesis exited with $status twice without a failed check (its own runtime errors); the worker answered no 5xx"
+fi
 log "no 5xx, no schema violation, the worker is alive"
