@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use connect_e2e::{unique_name, Services, WorkerProcess};
+use fred::prelude::Client;
 use redis_source_support::{
     cli, metric, pipelined, read_distinct, source_config, temp_dir, wait_until, WORKER,
 };
@@ -40,15 +41,7 @@ async fn list_items_survive_a_kill_9_and_leftovers_go_first() {
         ],
     );
     // Producers LPUSH; the source takes from the right: oldest first.
-    pipelined(
-        &redis,
-        (0..ITEMS).collect::<Vec<_>>().chunks(1000).map(|chunk| {
-            let mut args = vec!["LPUSH".to_owned(), list.clone()];
-            args.extend(chunk.iter().map(|i| format!("item-{i}")));
-            args
-        }),
-    )
-    .await;
+    push_items(&redis, &list, ITEMS).await;
 
     let dir = temp_dir("list-kill");
     let mut worker = WorkerProcess::start(WORKER, &services, &dir, &[]);
@@ -147,15 +140,7 @@ async fn list_items_a_transform_drops_are_removed_from_the_processing_list() {
     let services = Services::get();
     let redis = services.redis().await.unwrap();
     let list = unique_name("dropped-jobs");
-    pipelined(
-        &redis,
-        (0..ITEMS).collect::<Vec<_>>().chunks(1000).map(|chunk| {
-            let mut args = vec!["LPUSH".to_owned(), list.clone()];
-            args.extend(chunk.iter().map(|i| format!("item-{i}")));
-            args
-        }),
-    )
-    .await;
+    push_items(&redis, &list, ITEMS).await;
     let worker = WorkerProcess::start(WORKER, &services, &temp_dir("list-filter"), &[]);
     let name = format!("{list}-source");
     worker.create_connector(
@@ -287,4 +272,17 @@ async fn pubsub_messages_arrive_and_a_full_buffer_drops_and_says_so() {
         Some(0.0)
     );
     worker.wait_for_tasks(&small, 1, "RUNNING", Duration::from_secs(5));
+}
+
+/// LPUSHes `item-0` .. `item-{count-1}` onto `list`, a thousand a command.
+async fn push_items(redis: &Client, list: &str, count: usize) {
+    pipelined(
+        redis,
+        (0..count).collect::<Vec<_>>().chunks(1000).map(|chunk| {
+            let mut args = vec!["LPUSH".to_owned(), list.to_owned()];
+            args.extend(chunk.iter().map(|i| format!("item-{i}")));
+            args
+        }),
+    )
+    .await;
 }
