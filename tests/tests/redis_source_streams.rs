@@ -310,3 +310,102 @@ async fn entries_a_transform_drops_are_acknowledged_not_left_pending() {
     assert!(!body.contains(&dropped), "{body}");
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
 }
+
+/// A graceful stop while a read is ahead (the task has entries Redis delivered and the worker
+/// never saw): they stay pending for the consumer and the restarted task delivers them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_restarted_mid_stream_loses_nothing_and_leaves_nothing_pending() {
+    const ENTRIES: usize = 60_000;
+    let services = Services::get();
+    let redis = services.redis().await.unwrap();
+    let stream = unique_name("restarted");
+    xadd(&redis, &stream, 0..ENTRIES).await;
+
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("stream-restart"), &[]);
+    let name = format!("{stream}-source");
+    worker.create_connector(
+        &name,
+        &source_config(
+            "RedisStreamSource",
+            &services.redis_url,
+            &[("redis.stream.name", &stream), ("batch.size", "500")],
+        ),
+    );
+    let entries_read = || group_number(&services, &stream, GROUP, "entries-read");
+    let pending = || group_number(&services, &stream, GROUP, "pending");
+    wait_until("10,000 entries read", Duration::from_secs(60), || {
+        entries_read() >= 10_000
+    });
+    worker.call(
+        "POST",
+        &format!("/connectors/{name}/restart?includeTasks=true"),
+        None,
+        202,
+    );
+    let at_restart = entries_read();
+    assert!(
+        at_restart < ENTRIES,
+        "the source finished before the restart; the test proves nothing"
+    );
+    wait_until(
+        "every entry read and acknowledged",
+        Duration::from_secs(120),
+        || entries_read() >= ENTRIES && pending() == 0,
+    );
+    let records = read_distinct(&services, &stream, ENTRIES, Duration::from_secs(60), |r| {
+        r.key.clone().unwrap_or_default()
+    });
+    let numbers: HashSet<usize> = records
+        .iter()
+        .map(|r| value(r)["body"]["n"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), ENTRIES, "every entry is in Kafka");
+    println!(
+        "{at_restart} entries read at the restart; {} records for {ENTRIES} entries",
+        records.len()
+    );
+    assert_eq!(
+        cli(&services, &["XPENDING", &stream, GROUP]).lines().next(),
+        Some("0")
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(10));
+}
+
+/// At most once (`NOACK`), nothing is read ahead: every entry arrives once, nothing pending.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_most_once_delivers_each_entry_once_and_leaves_nothing_pending() {
+    const ENTRIES: usize = 5_000;
+    let services = Services::get();
+    let redis = services.redis().await.unwrap();
+    let stream = unique_name("noack");
+    xadd(&redis, &stream, 0..ENTRIES).await;
+
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("stream-noack"), &[]);
+    let name = format!("{stream}-source");
+    worker.create_connector(
+        &name,
+        &source_config(
+            "RedisStreamSource",
+            &services.redis_url,
+            &[
+                ("redis.stream.name", &stream),
+                ("redis.stream.delivery", "at-most-once"),
+                ("batch.size", "700"),
+            ],
+        ),
+    );
+    let records = read_distinct(&services, &stream, ENTRIES, Duration::from_secs(60), |r| {
+        r.key.clone().unwrap_or_default()
+    });
+    assert_eq!(records.len(), ENTRIES, "no entry twice");
+    let numbers: HashSet<usize> = records
+        .iter()
+        .map(|r| value(r)["body"]["n"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(numbers, (0..ENTRIES).collect());
+    assert_eq!(
+        cli(&services, &["XPENDING", &stream, GROUP]).lines().next(),
+        Some("0")
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+}

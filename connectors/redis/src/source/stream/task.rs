@@ -1,18 +1,24 @@
 //! The stream source task: `XREADGROUP` in a consumer group shared by the tasks, `XACK` once
 //! Kafka has the records, `XAUTOCLAIM` of entries other consumers left pending.
 //!
-//! One client suffices: the worker never overlaps calls of a task, so the blocking read never
-//! holds up an `XACK` or `XAUTOCLAIM`.
+//! Reads go on a connection of their own, so a blocking `XREADGROUP` never holds up an `XACK`
+//! or `XAUTOCLAIM`, and run on a tokio task of their own, which also turns the reply into
+//! records. At least once, the next read is sent as soon as `poll` returns (read-ahead), so
+//! Redis and that task work while the worker converts and produces the batch: the stream is
+//! read as fast as a reader that does nothing else. At most one read is ahead (one batch of
+//! memory); its entries are pending for this consumer, so if the task stops before handing
+//! them out they are read again at the next start. At most once (`NOACK`) nothing is read
+//! ahead: entries read and never handed out would be lost.
 //!
 //! Acknowledgement: `commit_record` (Kafka has the record) and `commit_dropped` (a transform
 //! dropped it or `errors.tolerance=all` skipped it; Kafka Connect calls `commitRecord` with no
-//! metadata then) move an id from `handed_out` to `to_ack`; the next `poll` and every `commit`
-//! send those `XACK`s. Nothing else acknowledges an entry: the worker polls the next batch
-//! while the previous one is being produced, so an id still in `handed_out` at a `poll` is
-//! in flight, not dropped. Entries handed out and never committed (the task stopped or
-//! crashed) stay pending and are read again.
+//! metadata then) queue the id in `to_ack`; the next `poll` (together with waiting for the read
+//! ahead) and every `commit` send those `XACK`s. Nothing else acknowledges an entry: the worker
+//! polls the next batch while the previous one is being produced, so an entry handed out and
+//! not committed yet is in flight, not dropped. Entries handed out and never committed (the
+//! task stopped or crashed) stay pending and are read again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +31,7 @@ use connect_core::record::SourceRecord;
 use connect_core::ConnectError;
 use fred::prelude::{Client, ClientLike};
 use fred::types::Value as Reply;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::config::{check_topic, StreamSourceConfig, TOPIC_CONFIG};
@@ -36,6 +43,8 @@ use crate::source::{arg, is_glob, keyed, lossy_text};
 
 /// XACK takes this many ids per command at most, to keep commands small.
 const ACK_CHUNK: usize = 1000;
+/// One XREADGROUP of new entries reads at most this many per stream (see `start_read`).
+const READ_CHUNK: usize = 1000;
 
 /// One stream the task reads.
 #[derive(Debug)]
@@ -58,7 +67,12 @@ struct StreamState {
 /// What `start` set up.
 struct Reader {
     config: StreamSourceConfig,
+    /// For everything but `XREADGROUP`.
     client: Client,
+    /// For `XREADGROUP` only (it blocks).
+    read_client: Client,
+    /// The read sent when the last `poll` returned, if any.
+    read_ahead: Option<Read>,
     ctx: Arc<dyn SourceTaskContext>,
     streams: Vec<StreamState>,
     /// The glob patterns of `redis.stream.name`, resolved every `pattern_refresh`.
@@ -67,8 +81,6 @@ struct Reader {
     next_claim: Instant,
     /// Where the next read starts among the streams, when there are more than a batch.
     rotate: usize,
-    /// Ids handed out, by stream, that the worker has not committed (or dropped) yet.
-    handed_out: HashMap<Text, HashSet<Text>>,
     /// Ids to XACK, by stream.
     to_ack: HashMap<Text, Vec<Text>>,
     /// Entries acknowledged with XACK, and claimed with XAUTOCLAIM (metrics).
@@ -99,6 +111,7 @@ impl SourceTask for RedisStreamSourceTask {
     ) -> Result<(), ConnectError> {
         let config = StreamSourceConfig::parse(props)?;
         let client = config.redis.connect().await?;
+        let read_client = config.redis.connect().await?;
         let (patterns, names): (Vec<String>, Vec<String>) =
             config.streams.iter().cloned().partition(|s| is_glob(s));
         tracing::info!(
@@ -112,12 +125,13 @@ impl SourceTask for RedisStreamSourceTask {
         let now = Instant::now();
         let mut reader = Reader {
             client,
+            read_client,
+            read_ahead: None,
             streams: Vec::new(),
             patterns,
             next_refresh: now,
             next_claim: now + claim_interval(config.claim_idle),
             rotate: 0,
-            handed_out: HashMap::new(),
             to_ack: HashMap::new(),
             acknowledged: ctx.counter(
                 "redis_source_stream_acknowledged_total",
@@ -139,25 +153,42 @@ impl SourceTask for RedisStreamSourceTask {
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
         let reader = self.reader.as_mut().ok_or_else(not_started)?;
-        reader.ack().await?;
+        let mut records = Vec::new();
+        let read_ahead = reader.read_ahead.is_some();
+        match reader.read_ahead.take() {
+            Some(read) => {
+                // The XACKs go while the read ahead finishes.
+                let (acked, replied) = tokio::join!(reader.ack(), read.reply());
+                let result = reader.finish_read(replied).await;
+                match (acked, result) {
+                    (Ok(()), result) => records = result?,
+                    (Err(e), Ok(read)) if e.is_retriable() && !read.is_empty() => {
+                        // Hand the entries out; their ids stay queued for the next XACK.
+                        tracing::warn!(error = %e, "acknowledging entries failed; trying again at the next poll");
+                        records = read;
+                    }
+                    (Err(e), Ok(read)) => {
+                        if !read.is_empty() {
+                            reader.read_pending_again();
+                        }
+                        return Err(e);
+                    }
+                    // Both failed: the one that does not go away by retrying tells more.
+                    (Err(ack), Err(read)) if read.is_retriable() => return Err(ack),
+                    (Err(_), Err(read)) => return Err(read),
+                }
+            }
+            None => reader.ack().await?,
+        }
         reader.refresh_patterns().await?;
         reader.ensure_groups().await?;
-        let mut records = Vec::new();
-        if reader.claim_due() {
+        if records.is_empty() && reader.claim_due() {
             records = reader.claim().await?;
         }
-        if records.is_empty() {
+        if records.is_empty() && !read_ahead {
             records = reader.read().await?;
         }
-        for record in &records {
-            if let (Some(stream), Some(id)) = ids_of(record) {
-                reader
-                    .handed_out
-                    .entry(Text::from(stream))
-                    .or_default()
-                    .insert(Text::from(id));
-            }
-        }
+        reader.start_read_ahead();
         Ok(records)
     }
 
@@ -185,7 +216,9 @@ impl SourceTask for RedisStreamSourceTask {
             if !reader.to_ack.is_empty() {
                 tracing::debug!("stopping with entries not acknowledged yet; they are read again");
             }
+            drop(reader.read_ahead); // cancelled: its entries stay pending for this consumer
             let _ = reader.client.quit().await;
+            let _ = reader.read_client.quit().await;
         }
         Ok(())
     }
@@ -251,9 +284,12 @@ impl Reader {
     /// acknowledged.
     fn done(&mut self, record: &SourceRecord) {
         if let (Some(stream), Some(id)) = ids_of(record) {
-            if let Some(ids) = self.handed_out.get_mut(stream) {
-                if let Some(id) = ids.take(id) {
-                    self.to_ack.entry(Text::from(stream)).or_default().push(id);
+            let id = Text::from(id);
+            // No key copied per record: the stream is nearly always queued already.
+            match self.to_ack.get_mut(stream) {
+                Some(ids) => ids.push(id),
+                None => {
+                    self.to_ack.insert(Text::from(stream), vec![id]);
                 }
             }
         }
@@ -425,7 +461,9 @@ impl Reader {
             self.claimed.inc_by(claimed.len() as u64);
             more |= cursor != "0-0";
             self.streams[index].claim_from = cursor;
-            records.extend(self.entries_to_records(index, claimed));
+            let read = StreamRead::new(&self.streams[index].converter, claimed);
+            self.took(&read.stream, read.last_id, read.deleted);
+            records.extend(read.records);
         }
         // Go on with the scan of the pending entries at the next poll if it is not complete.
         self.next_claim = if more {
@@ -438,11 +476,36 @@ impl Reader {
 
     /// Reads entries: this consumer's own pending ones first, then new ones.
     async fn read(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
+        match self.start_read() {
+            Some(read) => {
+                let replied = read.reply().await;
+                self.finish_read(replied).await
+            }
+            None => {
+                tokio::time::sleep(self.config.block).await;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Sends the next read now, when the next `poll` would send the same one: at least once
+    /// (see the module docs), no claim due (which comes before a read), every group there.
+    fn start_read_ahead(&mut self) {
+        if self.read_ahead.is_none()
+            && self.config.at_least_once
+            && !self.claim_due()
+            && self.streams.iter().all(|s| s.group_ready)
+        {
+            self.read_ahead = self.start_read();
+        }
+    }
+
+    /// Sends an `XREADGROUP` for the next streams in turn (all of them when they fit in a
+    /// batch); `None` when there is no stream to read.
+    fn start_read(&mut self) -> Option<Read> {
         let n = self.streams.len();
         if n == 0 {
-            // Only patterns that match nothing yet.
-            tokio::time::sleep(self.config.block).await;
-            return Ok(Vec::new());
+            return None; // only patterns that match nothing yet
         }
         // In a cluster the streams may live on different nodes: one stream per command.
         let take = if self.config.redis.is_cluster() {
@@ -457,63 +520,115 @@ impl Reader {
         let all_new = chosen
             .iter()
             .all(|&i| self.streams[i].pending_from.is_none());
-        // Blocking only makes sense when every stream in the command waits for new entries, and
-        // only when the command covers them all.
+        // Blocking only when every stream is read (else the others would wait) and none is
+        // being read again from its pending entries (those are there now, or not at all).
         let block = all_new && take == n;
-        let mut args: Vec<Reply> = vec![
-            "GROUP".into(),
-            self.config.group.as_str().into(),
-            self.config.consumer.as_str().into(),
-            "COUNT".into(),
-            i64::try_from(count).unwrap_or(i64::MAX).into(),
-        ];
-        if block {
-            args.push("BLOCK".into());
-            args.push(
-                i64::try_from(self.config.block.as_millis())
-                    .unwrap_or(1000)
-                    .into(),
-            );
-        }
-        if !self.config.at_least_once {
-            args.push("NOACK".into());
-        }
-        args.push("STREAMS".into());
-        // Routed by the first stream: in a cluster, the command names only one.
-        let first_key = self.streams[chosen[0]].name.clone();
-        args.extend(chosen.iter().map(|&i| arg(&self.streams[i].name)));
-        args.extend(chosen.iter().map(|&i| match &self.streams[i].pending_from {
+        // New entries are read in pipelined commands of at most READ_CHUNK entries: Redis
+        // serves the next while the reply of the previous one is decoded, and a smaller reply
+        // is decoded in fewer passes (fred decodes a reply again from its start each time more
+        // of it arrives). Pending entries are read in one command: where the next one starts
+        // is in the reply.
+        let commands = if all_new {
+            count.div_ceil(READ_CHUNK)
+        } else {
+            1
+        };
+        let chunk = count.div_ceil(commands);
+        let mut streams_args: Vec<Reply> = vec!["STREAMS".into()];
+        streams_args.extend(chosen.iter().map(|&i| arg(&self.streams[i].name)));
+        streams_args.extend(chosen.iter().map(|&i| match &self.streams[i].pending_from {
             Some(id) => arg(id),
             None => Reply::from(">"),
         }));
-        let result = self
-            .client
-            .custom::<Reply, Reply>(keyed("XREADGROUP", first_key.as_bytes(), block), args)
-            .await;
-        let answer = match result {
-            Ok(answer) => answer,
-            Err(e) => return Err(self.read_failed(e, "reading entries")),
-        };
-        let mut by_stream: HashMap<Text, Vec<Entry>> = reply::xread(answer)
-            .map_err(bad_reply)?
-            .into_iter()
+        let reads: Vec<Vec<Reply>> = (0..commands)
+            .map(|index| {
+                let mut args: Vec<Reply> = vec![
+                    "GROUP".into(),
+                    self.config.group.as_str().into(),
+                    self.config.consumer.as_str().into(),
+                    "COUNT".into(),
+                    i64::try_from(chunk).unwrap_or(i64::MAX).into(),
+                ];
+                // Only the first blocks: when it returns, there are entries or there is time
+                // to give up.
+                if block && index == 0 {
+                    args.push("BLOCK".into());
+                    args.push(
+                        i64::try_from(self.config.block.as_millis())
+                            .unwrap_or(1000)
+                            .into(),
+                    );
+                }
+                if !self.config.at_least_once {
+                    args.push("NOACK".into());
+                }
+                args.extend(streams_args.iter().cloned());
+                args
+            })
             .collect();
+        // Routed by the first stream: in a cluster, the command names only one.
+        let first_key = self.streams[chosen[0]].name.clone();
+        let converters: Vec<Converter> = chosen
+            .iter()
+            .map(|&i| self.streams[i].converter.clone())
+            .collect();
+        let client = self.read_client.clone();
+        let reply = tokio::spawn(async move {
+            // Not marked as blocking: fred would then send nothing else on the connection
+            // until it returns; this connection is for these reads only.
+            let pipe = client.pipeline();
+            for args in reads {
+                let _: () = pipe
+                    .custom(keyed("XREADGROUP", first_key.as_bytes(), false), args)
+                    .await?;
+            }
+            let mut by_stream: HashMap<Text, Vec<Entry>> = HashMap::new();
+            for answer in pipe.try_all::<Reply>().await {
+                for (stream, entries) in reply::xread(answer?)? {
+                    by_stream.entry(stream).or_default().extend(entries);
+                }
+            }
+            Ok(converters
+                .into_iter()
+                .map(|converter| {
+                    let entries = by_stream.remove(&converter.stream).unwrap_or_default();
+                    StreamRead::new(&converter, entries)
+                })
+                .collect())
+        });
+        Some(Read { block, reply })
+    }
+
+    /// Takes in what a read got: records to hand out, where each stream goes on.
+    async fn finish_read(
+        &mut self,
+        (block, reads): (bool, Result<Vec<StreamRead>, ReadError>),
+    ) -> Result<Vec<SourceRecord>, ConnectError> {
+        let reads = match reads {
+            Ok(reads) => reads,
+            Err(ReadError::Redis(e)) => return Err(self.read_failed(e, "reading entries")),
+            Err(ReadError::Reply(e)) => return Err(bad_reply(e)),
+            Err(ReadError::Task(e)) => {
+                return Err(ConnectError::fatal(format!("the stream read stopped: {e}")))
+            }
+        };
         let mut records = Vec::new();
-        for index in chosen {
-            let entries = by_stream
-                .remove(&self.streams[index].name)
-                .unwrap_or_default();
-            let stream = &mut self.streams[index];
+        for read in reads {
+            // Streams only come and go between polls; one that went meanwhile is not read on.
+            let Some(stream) = self.streams.iter_mut().find(|s| s.name == read.stream) else {
+                continue;
+            };
             if stream.pending_from.is_some() {
-                match entries.last() {
-                    Some(last) => stream.pending_from = Some(last.id.clone()),
+                match &read.last_id {
+                    Some(last) => stream.pending_from = Some(last.clone()),
                     None => {
                         tracing::debug!(stream = %stream.name, "read again every pending entry; now reading new ones");
                         stream.pending_from = None;
                     }
                 }
             }
-            records.extend(self.entries_to_records(index, entries));
+            self.took(&read.stream, read.last_id, read.deleted);
+            records.extend(read.records);
         }
         if records.is_empty() && !block {
             // Nothing in any stream and no blocking read: wait as a blocking read would, so an
@@ -523,16 +638,24 @@ impl Reader {
         Ok(records)
     }
 
+    /// Every stream is read again from this consumer's pending entries (at least once): what
+    /// was read and not handed out is delivered again.
+    fn read_pending_again(&mut self) {
+        if self.config.at_least_once {
+            for stream in &mut self.streams {
+                stream.pending_from = Some(Text::from("0-0"));
+            }
+        }
+    }
+
     /// The error of a failed read or claim. Its reply may have been lost after Redis handed
     /// entries to this consumer, so the own pending entries are read again first; a missing
     /// group (the stream or the group was deleted) is created again.
     fn read_failed(&mut self, e: fred::error::Error, doing: &str) -> ConnectError {
         let nogroup = error_code(&e) == "NOGROUP";
-        for stream in &mut self.streams {
-            if self.config.at_least_once {
-                stream.pending_from = Some(Text::from("0-0"));
-            }
-            if nogroup {
+        self.read_pending_again();
+        if nogroup {
+            for stream in &mut self.streams {
                 stream.group_ready = false;
             }
         }
@@ -548,26 +671,92 @@ impl Reader {
         redis_error(e, doing)
     }
 
-    /// Records of one stream's entries; deleted entries are acknowledged instead.
-    fn entries_to_records(&mut self, index: usize, entries: Vec<Entry>) -> Vec<SourceRecord> {
-        let stream = &mut self.streams[index];
-        let mut records = Vec::with_capacity(entries.len());
-        for entry in entries {
-            stream.last_id = Some(entry.id.clone());
-            match entry.fields {
-                Some(fields) => records.push(stream.converter.record(entry.id, fields)),
-                None => {
-                    tracing::debug!(stream = %stream.name, id = %entry.id, "a pending entry was deleted; acknowledging it");
-                    if self.config.at_least_once {
-                        self.to_ack
-                            .entry(stream.name.clone())
-                            .or_default()
-                            .push(entry.id);
-                    }
-                }
+    /// Notes what was read of a stream: where a group created again starts, and the deleted
+    /// entries that were pending (acknowledged: there is nothing to deliver).
+    fn took(&mut self, name: &Text, last_id: Option<Text>, deleted: Vec<Text>) {
+        if let Some(stream) = self.streams.iter_mut().find(|s| s.name == *name) {
+            if last_id.is_some() {
+                stream.last_id = last_id;
             }
         }
-        records
+        if !deleted.is_empty() && self.config.at_least_once {
+            tracing::debug!(stream = %name, count = deleted.len(), "pending entries were deleted; acknowledging them");
+            self.to_ack.entry(name.clone()).or_default().extend(deleted);
+        }
+    }
+}
+
+/// An `XREADGROUP` sent, its reply read into records on a tokio task of its own. Dropped, the
+/// read is cancelled.
+struct Read {
+    block: bool,
+    reply: JoinHandle<Result<Vec<StreamRead>, ReadError>>,
+}
+
+impl Read {
+    /// Waits for the reply; also tells whether the read blocked.
+    async fn reply(mut self) -> (bool, Result<Vec<StreamRead>, ReadError>) {
+        let reads = match (&mut self.reply).await {
+            Ok(reads) => reads,
+            Err(e) => Err(ReadError::Task(e.to_string())),
+        };
+        (self.block, reads)
+    }
+}
+
+impl Drop for Read {
+    fn drop(&mut self) {
+        self.reply.abort();
+    }
+}
+
+/// Why a read got no entries.
+enum ReadError {
+    Redis(fred::error::Error),
+    Reply(reply::BadReply),
+    /// The task reading the reply panicked or was cancelled.
+    Task(String),
+}
+
+impl From<fred::error::Error> for ReadError {
+    fn from(e: fred::error::Error) -> Self {
+        Self::Redis(e)
+    }
+}
+
+impl From<reply::BadReply> for ReadError {
+    fn from(e: reply::BadReply) -> Self {
+        Self::Reply(e)
+    }
+}
+
+/// What a read (or a claim) got of one stream.
+struct StreamRead {
+    stream: Text,
+    records: Vec<SourceRecord>,
+    /// The last entry id, deleted or not.
+    last_id: Option<Text>,
+    /// Pending entries deleted since they were delivered (they come without fields).
+    deleted: Vec<Text>,
+}
+
+impl StreamRead {
+    fn new(converter: &Converter, entries: Vec<Entry>) -> Self {
+        let last_id = entries.last().map(|e| e.id.clone());
+        let mut records = Vec::with_capacity(entries.len());
+        let mut deleted = Vec::new();
+        for entry in entries {
+            match entry.fields {
+                Some(fields) => records.push(converter.record(entry.id, fields)),
+                None => deleted.push(entry.id),
+            }
+        }
+        Self {
+            stream: converter.stream.clone(),
+            records,
+            last_id,
+            deleted,
+        }
     }
 }
 
