@@ -9,7 +9,7 @@ mod redis_source_support;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use connect_e2e::{unique_name, Services, WorkerProcess};
+use connect_e2e::{unique_name, ConsumedRecord, Services, WorkerProcess};
 use redis_source_support::{
     cli, group_number, metric, read_distinct, source_config, temp_dir, value, wait_until, xadd,
     WORKER,
@@ -317,20 +317,8 @@ async fn entries_a_transform_drops_are_acknowledged_not_left_pending() {
 async fn a_task_restarted_mid_stream_loses_nothing_and_leaves_nothing_pending() {
     const ENTRIES: usize = 60_000;
     let services = Services::get();
-    let redis = services.redis().await.unwrap();
-    let stream = unique_name("restarted");
-    xadd(&redis, &stream, 0..ENTRIES).await;
-
-    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("stream-restart"), &[]);
-    let name = format!("{stream}-source");
-    worker.create_connector(
-        &name,
-        &source_config(
-            "RedisStreamSource",
-            &services.redis_url,
-            &[("redis.stream.name", &stream), ("batch.size", "500")],
-        ),
-    );
+    let (worker, stream, name) =
+        start_stream_source(&services, "restarted", ENTRIES, &[("batch.size", "500")]).await;
     let entries_read = || group_number(&services, &stream, GROUP, "entries-read");
     let pending = || group_number(&services, &stream, GROUP, "pending");
     wait_until("10,000 entries read", Duration::from_secs(60), || {
@@ -355,19 +343,16 @@ async fn a_task_restarted_mid_stream_loses_nothing_and_leaves_nothing_pending() 
     let records = read_distinct(&services, &stream, ENTRIES, Duration::from_secs(60), |r| {
         r.key.clone().unwrap_or_default()
     });
-    let numbers: HashSet<usize> = records
-        .iter()
-        .map(|r| value(r)["body"]["n"].as_str().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(numbers.len(), ENTRIES, "every entry is in Kafka");
+    assert_eq!(
+        entry_numbers(&records).len(),
+        ENTRIES,
+        "every entry is in Kafka"
+    );
     println!(
         "{at_restart} entries read at the restart; {} records for {ENTRIES} entries",
         records.len()
     );
-    assert_eq!(
-        cli(&services, &["XPENDING", &stream, GROUP]).lines().next(),
-        Some("0")
-    );
+    assert_nothing_pending(&services, &stream);
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(10));
 }
 
@@ -376,36 +361,59 @@ async fn a_task_restarted_mid_stream_loses_nothing_and_leaves_nothing_pending() 
 async fn at_most_once_delivers_each_entry_once_and_leaves_nothing_pending() {
     const ENTRIES: usize = 5_000;
     let services = Services::get();
-    let redis = services.redis().await.unwrap();
-    let stream = unique_name("noack");
-    xadd(&redis, &stream, 0..ENTRIES).await;
-
-    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("stream-noack"), &[]);
-    let name = format!("{stream}-source");
-    worker.create_connector(
-        &name,
-        &source_config(
-            "RedisStreamSource",
-            &services.redis_url,
-            &[
-                ("redis.stream.name", &stream),
-                ("redis.stream.delivery", "at-most-once"),
-                ("batch.size", "700"),
-            ],
-        ),
-    );
+    let (worker, stream, name) = start_stream_source(
+        &services,
+        "noack",
+        ENTRIES,
+        &[
+            ("redis.stream.delivery", "at-most-once"),
+            ("batch.size", "700"),
+        ],
+    )
+    .await;
     let records = read_distinct(&services, &stream, ENTRIES, Duration::from_secs(60), |r| {
         r.key.clone().unwrap_or_default()
     });
     assert_eq!(records.len(), ENTRIES, "no entry twice");
-    let numbers: HashSet<usize> = records
+    assert_eq!(entry_numbers(&records), (0..ENTRIES).collect());
+    assert_nothing_pending(&services, &stream);
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+}
+
+/// A stream of `entries` numbered entries and a worker with a one-task source reading it (the
+/// stream's name is also the topic's); the worker, the stream and the connector's name.
+async fn start_stream_source(
+    services: &Services,
+    prefix: &str,
+    entries: usize,
+    extra: &[(&str, &str)],
+) -> (WorkerProcess, String, String) {
+    let redis = services.redis().await.unwrap();
+    let stream = unique_name(prefix);
+    xadd(&redis, &stream, 0..entries).await;
+    let worker = WorkerProcess::start(WORKER, services, &temp_dir(prefix), &[]);
+    let name = format!("{stream}-source");
+    let mut settings = vec![("redis.stream.name", stream.as_str())];
+    settings.extend_from_slice(extra);
+    worker.create_connector(
+        &name,
+        &source_config("RedisStreamSource", &services.redis_url, &settings),
+    );
+    (worker, stream, name)
+}
+
+/// The entry numbers (`n` in the body) of the records.
+fn entry_numbers(records: &[ConsumedRecord]) -> HashSet<usize> {
+    records
         .iter()
         .map(|r| value(r)["body"]["n"].as_str().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(numbers, (0..ENTRIES).collect());
+        .collect()
+}
+
+fn assert_nothing_pending(services: &Services, stream: &str) {
     assert_eq!(
-        cli(&services, &["XPENDING", &stream, GROUP]).lines().next(),
-        Some("0")
+        cli(services, &["XPENDING", stream, GROUP]).lines().next(),
+        Some("0"),
+        "entries pending in {stream}"
     );
-    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
 }
