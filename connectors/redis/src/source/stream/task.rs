@@ -180,8 +180,18 @@ impl SourceTask for RedisStreamSourceTask {
             }
             None => reader.ack().await?,
         }
-        reader.refresh_patterns().await?;
-        reader.ensure_groups().await?;
+        let ready = async {
+            reader.refresh_patterns().await?;
+            reader.ensure_groups().await
+        }
+        .await;
+        if let Err(e) = ready {
+            if !records.is_empty() {
+                // Never handed out: read again from the pending entries after the retry.
+                reader.read_pending_again();
+            }
+            return Err(e);
+        }
         if records.is_empty() && reader.claim_due() {
             records = reader.claim().await?;
         }
