@@ -6,7 +6,8 @@
 #     exactly-once on and off, tasks.max 1 and 4;
 #   - source: N Redis Stream entries into Kafka;
 #   - latency: p50/p99 from produce to visible in Redis at a steady 10,000 records/s;
-#   - a perf profile of the worker sinking STRING records (exactly-once, one task).
+#   - perf profiles of the worker sinking STRING records (exactly-once, one task) and reading
+#     the stream into Kafka (one task).
 #
 #   scripts/bench.sh            1,000,000 records, 2 repetitions, 10 s of latency (meant to fit
 #                               in 30 minutes on 2 cores; the report says how long each part took)

@@ -461,17 +461,53 @@ class Bench:
         tag = "eos" if eos else "alo"
         name = f"profile-{tag}"
         worker = self.start_worker(name)
+
+        def workload():
+            self.create_connector(worker, name, {
+                "connector.class": "RedisSink", "topics": SINK_TOPIC, "tasks.max": "1",
+                "redis.uri": self.redis_url, "redis.type": "STRING", "redis.keyspace": KEYSPACE,
+                "redis.exactly.once": "true" if eos else "false"})
+            self.wait_sink("string", worker, name)
+
+        return {"kind": "sink", "eos": eos, **self.perf(tag, worker, workload)}
+
+    def profile_source_run(self):
+        """The stream source (one task, as in the source scenario) under perf."""
+        self.r.flushall()
+        self.tool("fill-stream", "--redis", self.redis_url, "--stream", STREAM,
+                  "--count", str(self.count))
+        self.seq += 1
+        topic = f"bench-profile-source-{self.seq}"
+        self.tool("create-topic", *self.kafka_args(topic), "--partitions", str(PARTITIONS))
+        time.sleep(self.a.settle)
+        name = "profile-source"
+        worker = self.start_worker(name)
+
+        def workload():
+            waiter = self.spawn([self.a.baseline_bin, "wait-topic", *self.kafka_args(topic),
+                                 "--count", str(self.count), "--timeout", str(self.a.timeout)],
+                                f"wait-{topic}")
+            self.create_connector(worker, name, {
+                "connector.class": "RedisStreamSource", "redis.uri": self.redis_url,
+                "redis.stream.name": STREAM, "topic": topic, "tasks.max": "1",
+                "batch.size": str(self.a.source_batch),
+                "key.converter": STRING_CONVERTER, "value.converter": JSON_CONVERTER,
+                "value.converter.schemas.enable": "false"})
+            if waiter.wait(self.a.timeout + 30) != 0:
+                raise RuntimeError(f"wait-topic failed; see {waiter.log_path}")
+            self.children.remove(waiter)
+
+        return {"kind": "source", **self.perf("source", worker, workload)}
+
+    def perf(self, tag, worker, workload):
+        """Runs `workload` with perf recording the worker; the time, CPU and both reports."""
         data = os.path.join(self.results_dir, f"perf-{tag}.data")
         perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,8192",
                                  "-p", str(worker.pid), "-o", data],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
         w = Window(self, worker.pid)
-        self.create_connector(worker, name, {
-            "connector.class": "RedisSink", "topics": SINK_TOPIC, "tasks.max": "1",
-            "redis.uri": self.redis_url, "redis.type": "STRING", "redis.keyspace": KEYSPACE,
-            "redis.exactly.once": "true" if eos else "false"})
-        self.wait_sink("string", worker, name)
+        workload()
         m = w.close(worker.pid)
         perf.send_signal(signal.SIGINT)
         perf.wait(60)
@@ -487,7 +523,7 @@ class Bench:
             reports[mode] = parse_perf(out.stdout, interesting_only=mode == "children")
         log(f"profile {tag}: {m['seconds']:.2f} s, {m['cpu_s']:.2f} CPU s; "
             f"reports in {self.results_dir}")
-        return {"eos": eos, "seconds": m["seconds"], "cpu_s": m["cpu_s"],
+        return {"seconds": m["seconds"], "cpu_s": m["cpu_s"],
                 "self": reports["self"], "children": reports["children"]}
 
 
@@ -565,6 +601,9 @@ def main():
     p.add_argument("--meta", default="{}", help="JSON merged into results.json's meta")
     a = p.parse_args()
     only = set(a.only.split(","))
+    if "profile" in only and ("sink" not in only or "string" not in a.types.split(",")):
+        p.error("the profile sinks the STRING scenario's topic: --only profile needs sink with "
+                "--types including string")
     b = Bench(a)
     meta = json.loads(a.meta)
     meta.update({"count": a.count, "runs": a.runs, "python_runs": a.python_runs, "rate": a.rate,
@@ -616,6 +655,8 @@ def main():
             # One profile (exactly-once, the mode with the most to gain) keeps the run short:
             # `perf report` of DWARF call graphs takes minutes per profile on 2 cores.
             profile = [b.profile_run(eos=True)]
+            if source_available(b):
+                profile.append(b.profile_source_run())
             b.phase("profile")
     finally:
         b.stop_all()

@@ -265,18 +265,23 @@ def render(results, png_name):
     profiles = results.get("profile") or []
     if isinstance(profiles, dict):
         profiles = [profiles]
-    add("## Profile: STRING sink, one task")
+    add("## Profiles: STRING sink and stream source, one task")
     add("")
     if profiles:
-        add(f"`perf record -F {m.get('perf_hz', 499)} --call-graph dwarf` on the worker while it sank "
-            f"{m['count']:,} records with one task, exactly-once on and off. Self time by "
-            "function (where the CPU goes; `[k]` = kernel), then the time spent in our crates' "
-            "and the clients' functions including what they call. Full reports: "
-            "perf-eos-*.txt and perf-alo-*.txt in the results directory.")
+        add(f"`perf record -F {m.get('perf_hz', 499)} --call-graph dwarf` on the worker while it "
+            f"sank {m['count']:,} records as STRING with one task (exactly-once) and, when the "
+            f"source ran, while it read {m['count']:,} stream entries into Kafka (one task, as "
+            "in the source scenario). Self time by function (where the CPU goes; `[k]` = "
+            "kernel), then the time spent in our crates' and the clients' functions including "
+            "what they call. Full reports: perf-*-self.txt and perf-*-children.txt in the "
+            "results directory.")
         for prof in profiles:
-            mode = "on" if prof.get("eos", True) else "off"
+            if prof.get("kind") == "source":
+                title = "Stream source"
+            else:
+                title = f"STRING sink, exactly-once {'on' if prof.get('eos', True) else 'off'}"
             add("")
-            add(f"### Exactly-once {mode}: {prof['seconds']:.2f} s, {prof['cpu_s']:.2f} CPU s")
+            add(f"### {title}: {prof['seconds']:.2f} s, {prof['cpu_s']:.2f} CPU s")
             add("")
             add("| self % | function | | total % | function (with callees) |")
             add("|--:|---|---|--:|---|")
