@@ -472,8 +472,7 @@ impl Reader {
             more |= cursor != "0-0";
             self.streams[index].claim_from = cursor;
             let read = StreamRead::new(&self.streams[index].converter, claimed);
-            self.took(&read.stream, read.last_id, read.deleted);
-            records.extend(read.records);
+            records.extend(self.took(index, read));
         }
         // Go on with the scan of the pending entries at the next poll if it is not complete.
         self.next_claim = if more {
@@ -625,9 +624,10 @@ impl Reader {
         let mut records = Vec::new();
         for read in reads {
             // Streams only come and go between polls; one that went meanwhile is not read on.
-            let Some(stream) = self.streams.iter_mut().find(|s| s.name == read.stream) else {
+            let Some(index) = self.streams.iter().position(|s| s.name == read.stream) else {
                 continue;
             };
+            let stream = &mut self.streams[index];
             if stream.pending_from.is_some() {
                 match &read.last_id {
                     Some(last) => stream.pending_from = Some(last.clone()),
@@ -637,8 +637,7 @@ impl Reader {
                     }
                 }
             }
-            self.took(&read.stream, read.last_id, read.deleted);
-            records.extend(read.records);
+            records.extend(self.took(index, read));
         }
         if records.is_empty() && !block {
             // Nothing in any stream and no blocking read: wait as a blocking read would, so an
@@ -681,18 +680,22 @@ impl Reader {
         redis_error(e, doing)
     }
 
-    /// Notes what was read of a stream: where a group created again starts, and the deleted
-    /// entries that were pending (acknowledged: there is nothing to deliver).
-    fn took(&mut self, name: &Text, last_id: Option<Text>, deleted: Vec<Text>) {
-        if let Some(stream) = self.streams.iter_mut().find(|s| s.name == *name) {
-            if last_id.is_some() {
-                stream.last_id = last_id;
-            }
+    /// Notes what was read of the stream at `index`: where a group created again starts, and
+    /// the deleted entries that were pending (acknowledged: there is nothing to deliver). The
+    /// records to hand out.
+    fn took(&mut self, index: usize, read: StreamRead) -> Vec<SourceRecord> {
+        let stream = &mut self.streams[index];
+        if read.last_id.is_some() {
+            stream.last_id = read.last_id;
         }
-        if !deleted.is_empty() && self.config.at_least_once {
-            tracing::debug!(stream = %name, count = deleted.len(), "pending entries were deleted; acknowledging them");
-            self.to_ack.entry(name.clone()).or_default().extend(deleted);
+        if !read.deleted.is_empty() && self.config.at_least_once {
+            tracing::debug!(stream = %stream.name, count = read.deleted.len(), "pending entries were deleted; acknowledging them");
+            self.to_ack
+                .entry(stream.name.clone())
+                .or_default()
+                .extend(read.deleted);
         }
+        read.records
     }
 }
 
