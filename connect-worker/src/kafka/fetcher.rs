@@ -25,6 +25,7 @@ use connect_core::config::{
 use connect_core::record::TopicPartition;
 
 use super::client::{is_retriable, Kafka, KafkaError};
+use super::fetch_answer::{consume, Consumed};
 
 /// A record read from a partition.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +54,10 @@ impl FetchedRecord {
 
 /// Memory of a decoded record besides its payloads (the struct and two allocations).
 const RECORD_OVERHEAD: usize = 160;
+
+/// Empty answers in a row, for an offset the broker says holds committed records, after which
+/// the fetcher warns (it keeps asking: it never skips an offset no batch accounted for).
+const EMPTY_ANSWERS_BEFORE_WARNING: u32 = 1000;
 
 /// Consecutive records of one partition.
 #[derive(Debug)]
@@ -305,6 +310,8 @@ async fn fetch_loop(
         .clamp(1, config.buffer_bytes.max(1));
     let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
     let mut backoff = Duration::from_millis(100);
+    // Answers in a row with no batch for an offset below the last stable offset.
+    let mut empty_answers = 0u32;
     loop {
         // The semaphores are never closed.
         let Ok(batch_permit) = Arc::clone(&batches).acquire_owned().await else {
@@ -318,7 +325,7 @@ async fn fetch_loop(
                 .partition(&partition.topic, partition.partition)
                 .await?;
             match client
-                .fetch_records(offset, 1..config.max_partition_bytes, max_wait_ms)
+                .fetch_batches(offset, 1..config.max_partition_bytes, max_wait_ms)
                 .await
             {
                 Ok(fetched) => Ok(Ok(fetched)),
@@ -340,35 +347,35 @@ async fn fetch_loop(
         }
         .await;
         match result {
-            Ok(Ok((records, high_watermark))) => {
+            Ok(Ok(fetched)) => {
                 backoff = Duration::from_millis(100);
-                let records: Vec<FetchedRecord> = records
-                    .into_iter()
-                    .filter(|r| r.offset >= offset)
-                    .map(|r| FetchedRecord {
-                        offset: r.offset,
-                        key: r.record.key.map(Bytes::from),
-                        value: r.record.value.map(Bytes::from),
-                        headers: r
-                            .record
-                            .headers
-                            .into_iter()
-                            .map(|(k, v)| (k, Bytes::from(v)))
-                            .collect(),
-                        timestamp: r.record.timestamp.timestamp_millis(),
-                    })
-                    .collect();
-                let Some(last) = records.last() else {
-                    if high_watermark > offset {
-                        // Data is there but no record came back: a transaction marker (rskafka
-                        // drops control batches, which hold one record each). Step over it
-                        // instead of asking for the same offset again and again.
-                        offset += 1;
+                let high_watermark = fetched.high_watermark;
+                let readable_end = fetched.last_stable_offset.unwrap_or(high_watermark);
+                let Consumed {
+                    records,
+                    next_offset,
+                } = consume(fetched, offset);
+                if next_offset == offset {
+                    // No batch at or past the offset: nothing is there yet, or the broker did not
+                    // send it this time (tansu sometimes answers a fetch below the last stable
+                    // offset with no records, and has them on the next one). Only a batch may
+                    // move the offset, so ask again; a short pause keeps a broker that answers
+                    // at once from being asked in a busy loop.
+                    if offset < readable_end {
+                        empty_answers += 1;
+                        if empty_answers == EMPTY_ANSWERS_BEFORE_WARNING {
+                            tracing::warn!(%partition, offset, last_stable_offset = readable_end, "the broker answered {empty_answers} fetches in a row with no records although the partition has committed records at this offset; still asking");
+                        }
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     continue;
-                };
-                offset = last.offset + 1;
+                }
+                empty_answers = 0;
+                offset = next_offset;
+                if records.is_empty() {
+                    // Only transaction markers or aborted records: nothing to hand out.
+                    continue;
+                }
                 // Hold what the decoded records take: give back what the fetch reserved beyond
                 // it, or take more if the budget has it (never wait for it: fetchers holding
                 // their reservations while waiting for more could wait for each other).
