@@ -253,6 +253,17 @@ impl WorkerConfig {
                 PathBuf::from(name)
             }
         };
+        if configs_file == offsets_file {
+            let mut errors = ConfigErrors::default();
+            errors.add(
+                "config.storage.file.filename",
+                format!(
+                    "{} is the offsets file too (offset.storage.file.filename): the two need files of their own",
+                    configs_file.display()
+                ),
+            );
+            return Err(errors);
+        }
         Ok(Self {
             bootstrap_servers: values.list("bootstrap.servers").to_vec(),
             listener_https: values
@@ -403,6 +414,24 @@ fn env_name_to_key(name: &str) -> String {
 mod tests {
     use super::*;
     use connect_core::config::props;
+
+    #[test]
+    fn the_offsets_and_config_files_must_differ() {
+        let err = WorkerConfig::parse(
+            props(&[
+                ("offset.storage.file.filename", "/var/lib/connect/state"),
+                ("config.storage.file.filename", "/var/lib/connect/state"),
+            ]),
+            [],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("config.storage.file.filename"), "{err}");
+        assert!(
+            err.contains("/var/lib/connect/state is the offsets file too"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn defaults_and_file_values() {
