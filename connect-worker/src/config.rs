@@ -78,14 +78,14 @@ pub fn config_def() -> ConfigDef {
             ConfigKey::new("offset.storage.file.filename", ConfigType::String)
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
-                .doc("File in which source and sink offsets are stored (written atomically).")
+                .doc("File in which source and sink offsets are stored (written atomically, mode 600). One worker per file: a lock on FILE.lock stops a second worker.")
                 .group(group, 5),
         )
         .define(
             ConfigKey::new("config.storage.file.filename", ConfigType::String)
                 .optional()
                 .importance(Importance::High)
-                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them). Default: the offsets file name followed by .configs.")
+                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them): a journal of one JSON line per change, mode 600, locked as the offsets file is. Default: the offsets file name followed by .configs.")
                 .group(group, 6),
         )
         .define(
