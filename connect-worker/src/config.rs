@@ -258,7 +258,7 @@ impl WorkerConfig {
             errors.add(
                 "config.storage.file.filename",
                 format!(
-                    "{} is the offsets file too (offset.storage.file.filename): the two need files of their own",
+                    "config.storage.file.filename {} is the offsets file (offset.storage.file.filename) too: the two need files of their own",
                     configs_file.display()
                 ),
             );
@@ -426,9 +426,8 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("config.storage.file.filename"), "{err}");
         assert!(
-            err.contains("/var/lib/connect/state is the offsets file too"),
+            err.contains("config.storage.file.filename /var/lib/connect/state is the offsets file"),
             "{err}"
         );
     }

@@ -309,25 +309,30 @@ impl FileConfigStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    /// Writes `records` and then applies `change` to the state: appended, or, when the journal
-    /// has grown too long (or a failed append damaged it), by rewriting it compacted.
+impl State {
+    /// Writes `records` and then applies `change` to the connectors: appended, or, when the
+    /// journal has grown too long (or a failed append damaged it), by rewriting it compacted.
     fn commit(
-        &self,
+        &mut self,
         records: &[ConfigRecord],
         change: impl FnOnce(&mut BTreeMap<String, ConnectorRecord>),
     ) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let lines = state.journal.lines() + records.len();
-        if state.journal.damaged() || needs_compaction(lines, state.connectors.len()) {
-            let mut next = state.connectors.clone();
+        let lines = self.journal.lines() + records.len();
+        if self.journal.damaged() || needs_compaction(lines, self.connectors.len()) {
+            let mut next = self.connectors.clone();
             change(&mut next);
-            state.journal.rewrite(&compacted(&next))?;
-            tracing::debug!(path = %self.path.display(), lines, connectors = next.len(), "compacted the connector configurations journal");
-            state.connectors = next;
+            self.journal.rewrite(&compacted(&next))?;
+            tracing::debug!(
+                lines,
+                connectors = next.len(),
+                "compacted the connector configurations journal"
+            );
+            self.connectors = next;
         } else {
-            state.journal.append(records)?;
-            change(&mut state.connectors);
+            self.journal.append(records)?;
+            change(&mut self.connectors);
         }
         Ok(())
     }
@@ -339,8 +344,9 @@ impl ConfigStore for FileConfigStore {
     }
 
     fn put(&self, name: &str, record: ConnectorRecord) -> Result<(), StoreError> {
+        let mut state = self.lock();
         // Only what changed is written.
-        let records = match self.lock().connectors.get(name) {
+        let records = match state.connectors.get(name) {
             None => records_of(name, &record).to_vec(),
             Some(stored) => {
                 let [target, config] = records_of(name, &record);
@@ -357,7 +363,7 @@ impl ConfigStore for FileConfigStore {
         if records.is_empty() {
             return Ok(());
         }
-        self.commit(&records, |c| {
+        state.commit(&records, |c| {
             c.insert(name.to_owned(), record);
         })
     }
@@ -366,7 +372,7 @@ impl ConfigStore for FileConfigStore {
         let record = ConfigRecord::Deleted {
             name: name.to_owned(),
         };
-        self.commit(&[record], |c| {
+        self.lock().commit(&[record], |c| {
             c.remove(name);
         })
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::StoreError;
 
 /// The mode of every state file: the worker's user reads and writes it, nobody else.
-pub const PRIVATE_MODE: u32 = 0o600;
+pub(crate) const PRIVATE_MODE: u32 = 0o600;
 
 /// Options that create a file with [`PRIVATE_MODE`] (a file that exists keeps its mode; see
 /// [`make_private`]).

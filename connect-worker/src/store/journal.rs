@@ -42,10 +42,10 @@ impl Journal {
         path: &Path,
         looks_like_ours: impl Fn(&[u8]) -> bool,
     ) -> Result<(Self, Vec<T>), StoreError> {
+        let existed = path.exists();
         let bytes = read_if_exists(path)?.unwrap_or_default();
         let (entries, good_len) = parse(path, &bytes, looks_like_ours)?;
         create_parent(path)?;
-        let existed = !bytes.is_empty() || path.exists();
         let error = |source| StoreError::Write {
             path: path.display().to_string(),
             source,

@@ -46,9 +46,10 @@ impl StateFileLock {
             Err(TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
+                // What a worker wrote is one short line; more is not worth showing.
                 let holder = match text.trim() {
                     "" => "a process that has not said who it is".to_owned(),
-                    text => text.to_owned(),
+                    text => text.chars().take(200).collect(),
                 };
                 return Err(StoreError::Locked {
                     path: state_file.display().to_string(),
@@ -56,7 +57,12 @@ impl StateFileLock {
                     holder,
                 });
             }
-            Err(TryLockError::Error(source)) => return Err(error(source)),
+            Err(TryLockError::Error(source)) => {
+                return Err(StoreError::Lock {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
         }
         make_private(&path)?;
         let this = describe(holder);
@@ -74,7 +80,7 @@ impl StateFileLock {
 }
 
 /// `<state file>.lock`.
-pub fn lock_path(state_file: &Path) -> PathBuf {
+fn lock_path(state_file: &Path) -> PathBuf {
     let mut name = state_file.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)

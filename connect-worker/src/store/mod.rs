@@ -13,8 +13,8 @@ mod lock;
 mod offsets;
 
 pub use configs::{ConfigStore, ConnectorRecord, FileConfigStore, TargetState};
-pub use file::{write_atomically, PRIVATE_MODE};
-pub use lock::{lock_path, StateFileLock};
+pub use file::write_atomically;
+pub use lock::StateFileLock;
 pub use offsets::{FileOffsetStore, OffsetStore, SourceOffsets};
 
 /// A store that could not be read or written.
@@ -33,6 +33,11 @@ pub enum StoreError {
     },
     #[error("{path} is not a valid store file: {message}")]
     Corrupt { path: String, message: String },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is in use by another worker ({holder}; lock file {lock}): two workers must not share state files; stop that worker or give this one files of its own")]
     Locked {
         path: String,
