@@ -78,14 +78,14 @@ pub fn config_def() -> ConfigDef {
             ConfigKey::new("offset.storage.file.filename", ConfigType::String)
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
-                .doc("File in which source and sink offsets are stored (written atomically).")
+                .doc("File in which source and sink offsets are stored (written atomically, mode 600). One worker per file: a lock on FILE.lock stops a second worker.")
                 .group(group, 5),
         )
         .define(
             ConfigKey::new("config.storage.file.filename", ConfigType::String)
                 .optional()
                 .importance(Importance::High)
-                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them). Default: the offsets file name followed by .configs.")
+                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them): a journal of one JSON line per change, mode 600, locked as the offsets file is. Default: the offsets file name followed by .configs.")
                 .group(group, 6),
         )
         .define(
@@ -253,6 +253,17 @@ impl WorkerConfig {
                 PathBuf::from(name)
             }
         };
+        if configs_file == offsets_file {
+            let mut errors = ConfigErrors::default();
+            errors.add(
+                "config.storage.file.filename",
+                format!(
+                    "config.storage.file.filename {} is the offsets file (offset.storage.file.filename) too: the two need files of their own",
+                    configs_file.display()
+                ),
+            );
+            return Err(errors);
+        }
         Ok(Self {
             bootstrap_servers: values.list("bootstrap.servers").to_vec(),
             listener_https: values
@@ -403,6 +414,23 @@ fn env_name_to_key(name: &str) -> String {
 mod tests {
     use super::*;
     use connect_core::config::props;
+
+    #[test]
+    fn the_offsets_and_config_files_must_differ() {
+        let err = WorkerConfig::parse(
+            props(&[
+                ("offset.storage.file.filename", "/var/lib/connect/state"),
+                ("config.storage.file.filename", "/var/lib/connect/state"),
+            ]),
+            [],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("config.storage.file.filename /var/lib/connect/state is the offsets file"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn defaults_and_file_values() {

@@ -86,6 +86,11 @@ impl WorkerBuilder {
                 return Err(WorkerError::Config(errors));
             }
         };
+        // The state files first: a second worker on them stops here, before it reads them or
+        // waits for Kafka.
+        let holder = format!("listeners {}", config.listeners.join(", "));
+        let offsets = Arc::new(FileOffsetStore::open(&config.offsets_file, &holder)?);
+        let configs = Arc::new(FileConfigStore::open(&config.configs_file, &holder)?);
         let kafka = Kafka::connect(KafkaConfig {
             bootstrap_servers: config.bootstrap_servers.clone(),
             client_id: config.client_id.clone(),
@@ -94,8 +99,6 @@ impl WorkerBuilder {
         })
         .await?;
         let producer = Arc::new(Producer::new(kafka.clone(), producer_config(&config)));
-        let offsets = Arc::new(FileOffsetStore::open(&config.offsets_file)?);
-        let configs = Arc::new(FileConfigStore::open(&config.configs_file)?);
         let worker_id = worker_id(&config);
         let herder = Herder::new(
             Arc::new(self.plugins),

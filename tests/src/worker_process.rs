@@ -57,24 +57,8 @@ impl WorkerProcess {
         extra: &[(&str, &str)],
         https: bool,
     ) -> Self {
-        std::fs::create_dir_all(dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let port = free_port();
-        let mut properties = format!(
-            "bootstrap.servers={}\nlisteners={}://127.0.0.1:{port}\n\
-             offset.storage.file.filename={}\nconfig.storage.file.filename={}\n\
-             offset.flush.interval.ms=1000\ntask.shutdown.graceful.timeout.ms=5000\n",
-            services.kafka_bootstrap,
-            if https { "https" } else { "http" },
-            dir.join("offsets.json").display(),
-            dir.join("configs.json").display(),
-        );
-        for (k, v) in extra {
-            properties.push_str(&format!("{k}={v}\n"));
-        }
-        let config = dir.join("worker.properties");
-        std::fs::write(&config, properties)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
+        write_config(services, dir, port, https, extra);
         let mut worker = Self {
             binary: binary.into(),
             dir: dir.to_owned(),
@@ -84,6 +68,51 @@ impl WorkerProcess {
         };
         worker.spawn();
         worker
+    }
+
+    /// Runs a worker that should exit by itself (one refused at start), configured as
+    /// [`start`](Self::start) does, and waits up to `timeout` for it to exit; panics with its
+    /// log if it still runs then. Its exit status, how long it ran, and its log
+    /// (`dir/worker.log`).
+    pub fn run_to_exit(
+        binary: &str,
+        services: &Services,
+        dir: &Path,
+        extra: &[(&str, &str)],
+        timeout: Duration,
+    ) -> (std::process::ExitStatus, Duration, String) {
+        write_config(services, dir, free_port(), false, extra);
+        let log_path = dir.join("worker.log");
+        let log = std::fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+        let started = Instant::now();
+        let mut child = Command::new(binary)
+            .arg(dir.join("worker.properties"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap_or_else(|e| panic!("{e}")))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "the worker still ran after {timeout:?}; its log:\n{}",
+                        read_log()
+                    );
+                }
+                Err(e) => panic!("cannot wait for the worker: {e}"),
+            }
+        };
+        (status, started.elapsed(), read_log())
     }
 
     fn spawn(&mut self) {
@@ -148,6 +177,11 @@ impl WorkerProcess {
         let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// The process id of the running worker.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILL: no shutdown, no last offset flush.
@@ -269,6 +303,27 @@ impl WorkerProcess {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// Writes `dir/worker.properties`: the broker, a listener on `port`, offsets and connector
+/// configs in `dir`, a 1 s offset flush, then `extra` (which wins over the keys before it).
+fn write_config(services: &Services, dir: &Path, port: u16, https: bool, extra: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let mut properties = format!(
+        "bootstrap.servers={}\nlisteners={}://127.0.0.1:{port}\n\
+         offset.storage.file.filename={}\nconfig.storage.file.filename={}\n\
+         offset.flush.interval.ms=1000\ntask.shutdown.graceful.timeout.ms=5000\n",
+        services.kafka_bootstrap,
+        if https { "https" } else { "http" },
+        dir.join("offsets.json").display(),
+        dir.join("configs.json").display(),
+    );
+    for (k, v) in extra {
+        properties.push_str(&format!("{k}={v}\n"));
+    }
+    let config = dir.join("worker.properties");
+    std::fs::write(&config, properties)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
 }
 
 impl Drop for WorkerProcess {

@@ -502,7 +502,7 @@ async fn kill_9_mid_run_leaves_every_record_in_the_list_exactly_once() {
     let positions: Vec<usize> = members
         .iter()
         .map(|m| m[1..].parse().unwrap())
-        .filter(|n: &usize| n % 2 == 0)
+        .filter(|n: &usize| n.is_multiple_of(2))
         .collect();
     assert!(
         positions.windows(2).all(|w| w[0] < w[1]),

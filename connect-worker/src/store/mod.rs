@@ -2,12 +2,19 @@
 //! with their target states. Behind traits so a Kafka-topic-backed store can be added for a
 //! distributed mode; the file stores here serve standalone mode.
 
+//!
+//! Every state file is created with mode 600 (it holds secrets) and locked for one worker at a
+//! time (`lock.rs`).
+
 mod configs;
 mod file;
+mod journal;
+mod lock;
 mod offsets;
 
 pub use configs::{ConfigStore, ConnectorRecord, FileConfigStore, TargetState};
 pub use file::write_atomically;
+pub use lock::StateFileLock;
 pub use offsets::{FileOffsetStore, OffsetStore, SourceOffsets};
 
 /// A store that could not be read or written.
@@ -26,4 +33,15 @@ pub enum StoreError {
     },
     #[error("{path} is not a valid store file: {message}")]
     Corrupt { path: String, message: String },
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is in use by another worker ({holder}; lock file {lock}): two workers must not share state files; stop that worker or give this one files of its own")]
+    Locked {
+        path: String,
+        lock: String,
+        holder: String,
+    },
 }

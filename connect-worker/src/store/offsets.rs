@@ -10,7 +10,8 @@ use serde_json::Value as Json;
 
 use connect_core::record::SourceMap;
 
-use super::file::{read_if_exists, write_atomically};
+use super::file::{make_private, read_if_exists, write_atomically};
+use super::lock::StateFileLock;
 use super::StoreError;
 
 /// A partition and its offset, both opaque JSON maps.
@@ -52,17 +53,22 @@ struct OffsetsFile {
 type Key = (String, String);
 
 /// Offsets in a JSON file, rewritten atomically on every change (offsets are stored once per
-/// flush interval, so the file stays small and the writes rare).
+/// flush interval, so the file stays small and the writes rare), readable by the worker's
+/// user only (mode 600).
 #[derive(Debug)]
 pub struct FileOffsetStore {
     path: PathBuf,
     offsets: Mutex<BTreeMap<Key, (SourceMap, SourceMap)>>,
+    _lock: StateFileLock,
 }
 
 impl FileOffsetStore {
-    /// Opens the store, reading the file if it exists.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    /// Locks the file for this process (see [`StateFileLock::acquire`]; `holder` says who
+    /// holds it), then reads it if it exists.
+    pub fn open(path: impl AsRef<Path>, holder: &str) -> Result<Self, StoreError> {
         let path = path.as_ref().to_owned();
+        let lock = StateFileLock::acquire(&path, holder)?;
+        make_private(&path)?;
         let mut offsets = BTreeMap::new();
         if let Some(bytes) = read_if_exists(&path)? {
             let file: OffsetsFile =
@@ -77,6 +83,7 @@ impl FileOffsetStore {
         Ok(Self {
             path,
             offsets: Mutex::new(offsets),
+            _lock: lock,
         })
     }
 
@@ -175,7 +182,7 @@ mod tests {
     fn offsets_survive_a_reopen_and_partitions_match_whatever_their_key_order() {
         let path = std::env::temp_dir().join(format!("offsets-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&path);
-        let store = FileOffsetStore::open(&path).unwrap();
+        let store = FileOffsetStore::open(&path, "test").unwrap();
         let p = map(json!({"kafka_topic": "t", "kafka_partition": 0}));
         let p_reordered = map(json!({"kafka_partition": 0, "kafka_topic": "t"}));
         store
@@ -191,7 +198,8 @@ mod tests {
             )
             .unwrap();
 
-        let reopened = FileOffsetStore::open(&path).unwrap();
+        drop(store);
+        let reopened = FileOffsetStore::open(&path, "test").unwrap();
         assert_eq!(
             reopened.get("sink", &p_reordered),
             Some(map(json!({"kafka_offset": 42})))
@@ -202,7 +210,10 @@ mod tests {
         reopened.put("sink", vec![(p.clone(), None)]).unwrap();
         assert!(reopened.all("sink").is_empty());
         reopened.remove_connector("source").unwrap();
-        assert!(FileOffsetStore::open(&path)
+        #[cfg(unix)]
+        assert_eq!(super::super::file::mode_of(&path), 0o600);
+        drop(reopened);
+        assert!(FileOffsetStore::open(&path, "test")
             .unwrap()
             .all("source")
             .is_empty());
@@ -213,7 +224,9 @@ mod tests {
     fn a_corrupt_file_is_an_error_naming_it() {
         let path = std::env::temp_dir().join(format!("offsets-bad-{}.json", std::process::id()));
         std::fs::write(&path, b"{not json").unwrap();
-        let err = FileOffsetStore::open(&path).unwrap_err().to_string();
+        let err = FileOffsetStore::open(&path, "test")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not a valid store file"), "{err}");
         std::fs::remove_file(&path).unwrap();
     }

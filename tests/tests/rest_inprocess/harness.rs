@@ -166,8 +166,11 @@ impl App {
             Arc::new(worker),
             kafka,
             producer,
-            Arc::new(FileOffsetStore::open(&offsets_file).unwrap()),
-            Arc::new(FileConfigStore::open(dir.join("configs.json")).unwrap()),
+            Arc::new(FileOffsetStore::open(&offsets_file, "the in-process REST test").unwrap()),
+            Arc::new(
+                FileConfigStore::open(dir.join("configs.json"), "the in-process REST test")
+                    .unwrap(),
+            ),
             WORKER_ID.into(),
         );
         let router = connect_worker::rest::router(herder.clone());
