@@ -98,6 +98,9 @@ impl WorkerProcess {
                 "RUST_LOG",
                 std::env::var("WORKER_LOG").unwrap_or_else(|_| "info".into()),
             )
+            // The worker decides about colour from its stderr alone (a file here), whatever
+            // the environment the tests run in says.
+            .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap_or_else(|e| panic!("{e}")))
             .stderr(log)

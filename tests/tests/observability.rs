@@ -405,3 +405,42 @@ async fn metrics_count_what_moved_and_follow_task_states() {
     assert!(started["span"]["task"].is_number(), "{started}");
     assert!(started["level"].is_string() && started["timestamp"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_written_to_a_file_has_no_colour_codes() {
+    let services = Services::get();
+    let dir = temp_dir("log-colour");
+    // Text lines (the default format), stderr to worker.log: a file, not a terminal.
+    let mut worker = WorkerProcess::start(WORKER, &services, &dir, &[]);
+    let id = unique_name("colour");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 1).await.unwrap();
+    let input = dir.join("input.txt");
+    std::fs::write(&input, "one\ntwo\n").unwrap();
+    let name = format!("{id}-source");
+    worker.create_connector(
+        &name,
+        &json!({"connector.class": "FileStreamSource", "file": input, "topic": topic}),
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
+    // A WARN line too: levels are where a coloured formatter puts most of its codes.
+    worker.create_connector(
+        &format!("{id}-unknown-keys"),
+        &json!({"connector.class": "FileStreamSource", "file": input, "topic": topic,
+                "producer.override.no.such.key": "1"}),
+    );
+    worker.stop();
+
+    let log = std::fs::read(worker.log_path()).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    assert!(
+        text.contains("source task started") && text.contains("WARN"),
+        "the log has too little to check:\n{text}"
+    );
+    let coloured = text.lines().filter(|l| l.contains('\u{1b}')).count();
+    assert!(
+        !log.contains(&0x1b),
+        "{coloured} of {} log lines hold ANSI escape codes:\n{text}",
+        text.lines().count()
+    );
+}
