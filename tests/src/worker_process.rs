@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::Services;
+use crate::{Scrape, Services};
 
 /// A `connect-worker` process with its REST listener on a free loopback port. Killed when
 /// dropped.
@@ -239,6 +239,15 @@ impl WorkerProcess {
     pub fn create_connector(&self, name: &str, config: &Json) -> Json {
         let body = serde_json::json!({ "name": name, "config": config });
         self.call("POST", "/connectors", Some(&body), 201)
+    }
+
+    /// `GET /metrics`, parsed.
+    pub fn scrape(&self) -> Scrape {
+        let (status, text) = self
+            .request("GET", "/metrics", None)
+            .unwrap_or_else(|e| panic!("GET /metrics: {e}; log:\n{}", self.log_tail()));
+        assert_eq!(status, 200, "GET /metrics answered {status}: {text}");
+        Scrape::parse(&text)
     }
 
     /// `GET /connectors/{name}/status`.
