@@ -6,6 +6,8 @@
 //! a logger off.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,6 +45,7 @@ pub enum Format {
 
 /// Installs the global subscriber: human-readable lines to stderr, levels from `RUST_LOG`
 /// (default `info`) and changeable at runtime. Does nothing when a subscriber is already set.
+/// Lines are coloured only on a terminal (see [`colour`]).
 pub fn init() {
     init_with(Format::Text)
 }
@@ -55,11 +58,17 @@ pub fn init_with(format: Format) {
     let json = (format == Format::Json).then(|| {
         fmt::layer()
             .json()
+            .with_ansi(false)
             .with_current_span(true)
             .with_span_list(false)
             .with_writer(std::io::stderr)
     });
-    let text = (format == Format::Text).then(|| fmt::layer().with_writer(std::io::stderr));
+    let ansi = colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let text =
+        (format == Format::Text).then(|| fmt::layer().with_ansi(ansi).with_writer(std::io::stderr));
     let installed = tracing_subscriber::registry()
         .with(layer)
         .with(json)
@@ -71,6 +80,13 @@ pub fn init_with(format: Format) {
             levels: Mutex::new(parse_directives(&initial)),
         });
     }
+}
+
+/// Whether text lines get ANSI colour codes: only when stderr is a terminal (a log file or a
+/// pipe gets plain text, which `grep` and log shippers read as written) and `NO_COLOR` is
+/// unset or empty (<https://no-color.org>: any non-empty value turns colour off).
+fn colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
 /// The process's log levels, when [`init`] installed the subscriber.
@@ -232,6 +248,22 @@ mod tests {
         assert!(!levels.contains_key("bad"));
         assert_eq!(directives(&levels), "connect_worker::task=debug,warn");
         assert_eq!(parse_directives("")[ROOT].level, "INFO");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(colour(true, None));
+        assert!(
+            colour(true, empty),
+            "an empty NO_COLOR does not disable colour"
+        );
+        assert!(!colour(true, set));
+        assert!(!colour(true, Some(OsStr::new("false"))), "any value counts");
+        for no_color in [None, empty, set] {
+            assert!(!colour(false, no_color), "a file or pipe never gets colour");
+        }
     }
 
     #[test]

@@ -7,11 +7,13 @@
 
 mod certs;
 mod private_redis;
+mod scrape;
 pub mod secure_kafka;
 mod worker_process;
 
 pub use certs::TestCa;
 pub use private_redis::{PrivateRedis, TlsFiles};
+pub use scrape::Scrape;
 pub use worker_process::{free_port, WorkerProcess};
 
 use std::collections::BTreeMap;

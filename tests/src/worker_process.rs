@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::Services;
+use crate::{Scrape, Services};
 
 /// A `connect-worker` process with its REST listener on a free loopback port. Killed when
 /// dropped.
@@ -127,6 +127,9 @@ impl WorkerProcess {
                 "RUST_LOG",
                 std::env::var("WORKER_LOG").unwrap_or_else(|_| "info".into()),
             )
+            // The worker decides about colour from its stderr alone (a file here), whatever
+            // the environment the tests run in says.
+            .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap_or_else(|e| panic!("{e}")))
             .stderr(log)
@@ -270,6 +273,15 @@ impl WorkerProcess {
     pub fn create_connector(&self, name: &str, config: &Json) -> Json {
         let body = serde_json::json!({ "name": name, "config": config });
         self.call("POST", "/connectors", Some(&body), 201)
+    }
+
+    /// `GET /metrics`, parsed.
+    pub fn scrape(&self) -> Scrape {
+        let (status, text) = self
+            .request("GET", "/metrics", None)
+            .unwrap_or_else(|e| panic!("GET /metrics: {e}; log:\n{}", self.log_tail()));
+        assert_eq!(status, 200, "GET /metrics answered {status}: {text}");
+        Scrape::parse(&text)
     }
 
     /// `GET /connectors/{name}/status`.

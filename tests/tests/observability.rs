@@ -4,70 +4,18 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use connect_e2e::{free_port, temp_dir, unique_name, Services, WorkerProcess};
+use connect_e2e::{free_port, temp_dir, unique_name, Scrape, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
-
-/// A scrape: every sample by metric name, with its labels.
-struct Scrape(Vec<(String, BTreeMap<String, String>, f64)>);
-
-impl Scrape {
-    fn parse(text: &str) -> Self {
-        let mut samples = Vec::new();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let (series, value) = line.rsplit_once(' ').unwrap();
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => {
-                    let labels = rest
-                        .trim_end_matches('}')
-                        .split("\",")
-                        .filter(|p| !p.is_empty())
-                        .map(|p| {
-                            let (k, v) = p.split_once("=\"").unwrap();
-                            (k.to_owned(), v.trim_end_matches('"').to_owned())
-                        })
-                        .collect();
-                    (name.to_owned(), labels)
-                }
-                None => (series.to_owned(), BTreeMap::new()),
-            };
-            samples.push((name, labels, value.parse().unwrap()));
-        }
-        Self(samples)
-    }
-
-    /// The value of `name` whose labels include `labels`; `None` when absent.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.0
-            .iter()
-            .find(|(n, l, _)| {
-                n == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
-            })
-            .map(|(_, _, v)| *v)
-    }
-}
-
-fn scrape(worker: &WorkerProcess) -> Scrape {
-    let (status, text) = worker.request("GET", "/metrics", None).unwrap();
-    assert_eq!(status, 200, "{text}");
-    Scrape::parse(&text)
-}
 
 /// Scrapes until `check` holds; panics with the last scrape's relevant lines after 60 s.
 fn wait_for_metrics(worker: &WorkerProcess, what: &str, check: impl Fn(&Scrape) -> bool) -> Scrape {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let s = scrape(worker);
+        let s = worker.scrape();
         if check(&s) {
             return s;
         }
@@ -389,6 +337,16 @@ async fn metrics_count_what_moved_and_follow_task_states() {
     // Health as Kafka Connect 3.9 reports it.
     let health = worker.call("GET", "/health", None, 200);
     assert_eq!(health["status"], "healthy");
+    // Nothing retries: every task's system is up.
+    assert_eq!(health["retrying_tasks"], json!([]), "{health}");
+    let gauges: Vec<f64> = worker
+        .scrape()
+        .0
+        .into_iter()
+        .filter(|(n, _, _)| n == "kafka_connect_connector_task_metrics_retrying")
+        .map(|(_, _, v)| v)
+        .collect();
+    assert_eq!(gauges, [0.0; 4], "one per task: source, two sinks, failed");
 
     // JSON logs: every line an object; the task's lines carry the connector and the task.
     let log = std::fs::read_to_string(worker.log_path()).unwrap();
@@ -404,4 +362,43 @@ async fn metrics_count_what_moved_and_follow_task_states() {
         .unwrap_or_else(|| panic!("no 'sink task started' line with the span in:\n{log}"));
     assert!(started["span"]["task"].is_number(), "{started}");
     assert!(started["level"].is_string() && started["timestamp"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_written_to_a_file_has_no_colour_codes() {
+    let services = Services::get();
+    let dir = temp_dir("log-colour");
+    // Text lines (the default format), stderr to worker.log: a file, not a terminal.
+    let mut worker = WorkerProcess::start(WORKER, &services, &dir, &[]);
+    let id = unique_name("colour");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 1).await.unwrap();
+    let input = dir.join("input.txt");
+    std::fs::write(&input, "one\ntwo\n").unwrap();
+    let name = format!("{id}-source");
+    worker.create_connector(
+        &name,
+        &json!({"connector.class": "FileStreamSource", "file": input, "topic": topic}),
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
+    // A WARN line too: levels are where a coloured formatter puts most of its codes.
+    worker.create_connector(
+        &format!("{id}-unknown-keys"),
+        &json!({"connector.class": "FileStreamSource", "file": input, "topic": topic,
+                "producer.override.no.such.key": "1"}),
+    );
+    worker.stop();
+
+    let log = std::fs::read(worker.log_path()).unwrap();
+    let text = String::from_utf8_lossy(&log);
+    assert!(
+        text.contains("source task started") && text.contains("WARN"),
+        "the log has too little to check:\n{text}"
+    );
+    let coloured = text.lines().filter(|l| l.contains('\u{1b}')).count();
+    assert!(
+        !log.contains(&0x1b),
+        "{coloured} of {} log lines hold ANSI escape codes:\n{text}",
+        text.lines().count()
+    );
 }

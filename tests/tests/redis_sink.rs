@@ -530,6 +530,12 @@ async fn redis_stopped_for_ten_seconds_loses_nothing_and_the_task_stays_running(
     config["redis.timeout"] = json!("2");
     worker.create_connector(&name, &config);
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
+    let task = [("connector", name.as_str()), ("task", "0")];
+    let retrying = |w: &WorkerProcess| {
+        w.scrape()
+            .get("kafka_connect_connector_task_metrics_retrying", &task)
+    };
+    assert_eq!(retrying(&worker), Some(0.0), "retrying before any outage");
 
     // Records keep arriving while Redis is away: half before, half during the outage.
     let make = |range: std::ops::Range<usize>| {
@@ -551,12 +557,39 @@ async fn redis_stopped_for_ten_seconds_loses_nothing_and_the_task_stays_running(
         .await
         .unwrap();
     let down = Instant::now();
+    let mut seen_retrying = false;
     while down.elapsed() < Duration::from_secs(10) {
         let status = worker.status(&name);
         assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+        seen_retrying |= retrying(&worker) == Some(1.0);
         std::thread::sleep(Duration::from_millis(500));
     }
+    assert!(
+        seen_retrying,
+        "the retrying gauge never showed 1 during a 10 s outage; log:\n{}",
+        worker.log_tail()
+    );
+    // The worker stays healthy (restarting it would not bring Redis back) and names the
+    // stalled task.
+    let health = worker.call("GET", "/health", None, 200);
+    assert_eq!(health["status"], "healthy", "{health}");
+    let stalled = &health["retrying_tasks"];
+    assert_eq!(stalled.as_array().map(Vec::len), Some(1), "{health}");
+    assert_eq!(stalled[0]["connector"], json!(name), "{health}");
+    assert_eq!(stalled[0]["task"], 0, "{health}");
+    assert_eq!(stalled[0]["operation"], "put", "{health}");
+    assert!(
+        stalled[0]["stalled_ms"].as_u64().unwrap() >= 3000,
+        "{health}"
+    );
+    assert!(stalled[0]["attempts"].as_u64().unwrap() >= 2, "{health}");
+
     redis.start_again();
+    wait_until(
+        "the retrying gauge back to 0",
+        Duration::from_secs(60),
+        || retrying(&worker) == Some(0.0),
+    );
     wait_until(
         "every record after the restart",
         Duration::from_secs(60),
@@ -571,11 +604,54 @@ async fn redis_stopped_for_ten_seconds_loses_nothing_and_the_task_stays_running(
         "the list is not every record once, in order"
     );
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+    let health = worker.call("GET", "/health", None, 200);
+    assert_eq!(health["retrying_tasks"], json!([]), "{health}");
+
+    // One WARN when the task started retrying, one INFO when it wrote again, with how long
+    // it was stalled and how many attempts failed.
     let log = std::fs::read_to_string(worker.log_path()).unwrap();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("put (writing a batch to the sink) failed, retrying"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+    let recoveries: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("put succeeded again after "))
+        .collect();
+    assert_eq!(recoveries.len(), 1, "{log}");
+    let (stalled_s, attempts) = recovery(recoveries[0]);
     assert!(
-        log.contains("put failed, retrying the batch"),
-        "the outage left no trace in the log"
+        (5.0..60.0).contains(&stalled_s),
+        "stalled for {stalled_s} s around a 10 s outage: {}",
+        recoveries[0]
     );
+    assert!(attempts >= 2, "{}", recoveries[0]);
+    let counted = worker
+        .scrape()
+        .get(
+            "kafka_connect_connector_task_metrics_retry_attempts_total",
+            &task,
+        )
+        .unwrap();
+    assert_eq!(counted, attempts as f64, "{}", recoveries[0]);
+}
+
+/// The seconds stalled and the failed attempts of a recovery line ("... succeeded again after
+/// 10.3s of retries (12 failed attempts)").
+fn recovery(line: &str) -> (f64, u64) {
+    let after = line
+        .split_once("succeeded again after ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("not a recovery line: {line}"));
+    let (seconds, rest) = after
+        .split_once("s of retries (")
+        .unwrap_or_else(|| panic!("no duration in {line}"));
+    let (attempts, _) = rest
+        .split_once(" failed attempts)")
+        .unwrap_or_else(|| panic!("no attempts in {line}"));
+    (seconds.parse().unwrap(), attempts.parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread")]

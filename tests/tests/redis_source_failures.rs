@@ -24,6 +24,23 @@ fn string_values(config: &mut serde_json::Value) {
     config["value.converter"] = json!("org.apache.kafka.connect.storage.StringConverter");
 }
 
+/// Whether `/metrics` shows the connector's task 0 retrying (`None`: no such series).
+fn retrying(worker: &WorkerProcess, name: &str) -> Option<f64> {
+    worker.scrape().get(
+        "kafka_connect_connector_task_metrics_retrying",
+        &[("connector", name), ("task", "0")],
+    )
+}
+
+/// Waits until neither connector's task is retrying any more.
+fn wait_until_recovered(worker: &WorkerProcess, names: [&str; 2]) {
+    wait_until(
+        "the retrying gauges back to 0",
+        Duration::from_secs(90),
+        || names.iter().all(|n| retrying(worker, n) == Some(0.0)),
+    );
+}
+
 /// Every state of the connector's tasks is RUNNING.
 fn assert_running(worker: &WorkerProcess, name: &str) {
     let status = worker.status(name);
@@ -97,9 +114,14 @@ async fn the_broker_frozen_for_ten_seconds_loses_nothing_and_tasks_stay_running(
     broker.freeze();
     let frozen = Instant::now();
     let mut acked_during_freeze = None;
+    let mut seen_retrying = [false, false];
     while frozen.elapsed() < Duration::from_secs(10) {
         assert_running(&worker, &stream);
         assert_running(&worker, &list);
+        // Produce requests go unanswered for request.timeout.ms (3 s), then are retried.
+        for (seen, name) in seen_retrying.iter_mut().zip([&stream, &list]) {
+            *seen |= retrying(&worker, name) == Some(1.0);
+        }
         // Nothing reaches Kafka now, so nothing may be acknowledged in Redis: what the group
         // has not acknowledged only grows.
         let pending = group_number(&services, &stream, GROUP, "pending");
@@ -120,6 +142,19 @@ async fn the_broker_frozen_for_ten_seconds_loses_nothing_and_tasks_stay_running(
         std::thread::sleep(Duration::from_millis(500));
     }
     broker.thaw();
+    assert_eq!(
+        seen_retrying,
+        [true, true],
+        "the retrying gauges during a 10 s freeze; log:\n{}",
+        worker.log_tail()
+    );
+    wait_until_recovered(&worker, [&stream, &list]);
+    let log = std::fs::read_to_string(worker.log_path()).unwrap();
+    assert!(
+        log.contains("produce succeeded again after "),
+        "no recovery line in the log:\n{}",
+        worker.log_tail()
+    );
     std::thread::sleep(Duration::from_secs(3));
     writing.store(false, Ordering::Relaxed);
     let written = writer.await.unwrap();
@@ -211,12 +246,23 @@ async fn redis_stopped_mid_run_loses_nothing_and_tasks_stay_running() {
     });
     redis.stop();
     let down = Instant::now();
+    let mut seen_retrying = [false, false];
     while down.elapsed() < Duration::from_secs(6) {
         assert_running(&worker, &stream);
         assert_running(&worker, &list);
+        for (seen, name) in seen_retrying.iter_mut().zip([&stream, &list]) {
+            *seen |= retrying(&worker, name) == Some(1.0);
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
+    assert_eq!(
+        seen_retrying,
+        [true, true],
+        "the retrying gauges during a 6 s outage; log:\n{}",
+        worker.log_tail()
+    );
     redis.start_again();
+    wait_until_recovered(&worker, [&stream, &list]);
     wait_until(
         "the list and processing list empty",
         Duration::from_secs(90),
@@ -248,8 +294,10 @@ async fn redis_stopped_mid_run_loses_nothing_and_tasks_stay_running() {
     assert_running(&worker, &stream);
     assert_running(&worker, &list);
     let log = std::fs::read_to_string(worker.log_path()).unwrap();
-    assert!(
-        log.contains("poll failed, retrying"),
-        "the outage left no trace in the log"
-    );
+    for line in [
+        "poll (reading from the source system) failed, retrying",
+        "poll succeeded again after ",
+    ] {
+        assert!(log.contains(line), "no {line:?} in the log");
+    }
 }

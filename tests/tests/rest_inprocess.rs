@@ -35,7 +35,7 @@ async fn root_and_health() {
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(
         health.body,
-        json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})
+        json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests.", "retrying_tasks": []})
     );
     app.shutdown().await;
 }

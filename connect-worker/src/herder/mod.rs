@@ -21,7 +21,7 @@ use crate::kafka::{Kafka, Producer};
 use crate::metrics::{ConnectorSnapshot, TaskSnapshot, WorkerMetrics};
 use crate::status::State;
 use crate::store::{ConfigStore, ConnectorRecord, OffsetStore, TargetState};
-use crate::task::TaskTarget;
+use crate::task::{Outage, TaskId, TaskTarget};
 
 pub use api::{
     ActiveTopics, ConnectorInfo, ConnectorOffsets, ConnectorStateInfo, ConnectorTaskId,
@@ -146,6 +146,8 @@ impl Herder {
                                 state: t.status.get().state.name(),
                                 running_ratio,
                                 pause_ratio,
+                                retrying: !t.retries.outages().is_empty(),
+                                retry_attempts: t.retries.attempts(),
                             }
                         })
                         .collect(),
@@ -155,11 +157,29 @@ impl Herder {
         self.shared.metrics.render(&snapshot)
     }
 
-    /// Whether the herder answers within `timeout` (`GET /health`).
-    pub async fn responsive(&self, timeout: std::time::Duration) -> bool {
-        tokio::time::timeout(timeout, self.connectors.lock())
+    /// `GET /health`: the tasks retrying an operation now, by connector and task, or `None`
+    /// when the herder does not answer within `timeout`.
+    pub async fn retrying_tasks(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Option<Vec<(TaskId, Outage)>> {
+        let connectors = tokio::time::timeout(timeout, self.connectors.lock())
             .await
-            .is_ok()
+            .ok()?;
+        let mut retrying = Vec::new();
+        for (name, connector) in connectors.iter() {
+            for (index, task) in connector.tasks.iter().enumerate() {
+                let Some(task) = task else { continue };
+                for outage in task.retries.outages() {
+                    let id = TaskId {
+                        connector: name.clone(),
+                        task: index,
+                    };
+                    retrying.push((id, outage));
+                }
+            }
+        }
+        Some(retrying)
     }
 
     /// The plugins this worker knows.

@@ -20,7 +20,7 @@ use crate::connector_config::ConnectorConfig;
 use crate::kafka::KafkaSecurity;
 use crate::status::{SharedStatus, State};
 use crate::store::TargetState;
-use crate::task::{self, ActiveTopics, TaskEnv, TaskId, TaskTarget};
+use crate::task::{self, ActiveTopics, Retries, TaskEnv, TaskId, TaskTarget};
 
 /// How often a sink's topics are listed again, to pick up new partitions and topics matching
 /// `topics.regex`.
@@ -35,6 +35,8 @@ pub(super) enum Instance {
 /// A running task.
 pub(super) struct Task {
     pub status: SharedStatus,
+    /// What it is retrying.
+    pub retries: Retries,
     pub target: watch::Sender<TaskTarget>,
     pub handle: JoinHandle<()>,
     /// Sink tasks: their partitions.
@@ -199,11 +201,13 @@ impl Connector {
             TaskTarget::Run
         };
         let (target_tx, target_rx) = watch::channel(initial);
+        let id = TaskId {
+            connector: self.config.name.clone(),
+            task: index,
+        };
+        let retries = Retries::new(&id);
         let env = TaskEnv {
-            id: TaskId {
-                connector: self.config.name.clone(),
-                task: index,
-            },
+            id,
             connector: Arc::clone(&self.config),
             task_props: props,
             plugins: Arc::clone(&shared.plugins),
@@ -215,6 +219,7 @@ impl Connector {
             target: target_rx,
             active_topics: self.active_topics.clone(),
             metrics: Arc::clone(&shared.metrics),
+            retries: retries.clone(),
         };
         shared.metrics.task_startup_attempts.inc();
         // Every line a task logs, the connector's code included, carries these fields.
@@ -244,6 +249,7 @@ impl Connector {
         if let Some(slot) = self.tasks.get_mut(index) {
             *slot = Some(Task {
                 status,
+                retries,
                 target: target_tx,
                 handle,
                 assignment,
@@ -284,6 +290,10 @@ impl Connector {
         if let Some(slot) = self.tasks.get_mut(index) {
             *slot = Some(Task {
                 status,
+                retries: Retries::new(&TaskId {
+                    connector: self.config.name.clone(),
+                    task: index,
+                }),
                 target,
                 handle: tokio::spawn(async {}),
                 assignment,

@@ -97,6 +97,10 @@ impl Default for ProducerConfig {
     }
 }
 
+/// Told about a produce request that failed and is retried: the error and the delay before
+/// the next try.
+pub type RequestFailed<'a> = dyn Fn(&dyn std::fmt::Display, Duration) + Sync + 'a;
+
 /// Why records could not be sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -143,6 +147,20 @@ impl Producer {
         &self,
         records: &[ProducerRecord],
     ) -> Result<Vec<RecordMetadata>, ProduceError> {
+        let warn = |error: &dyn std::fmt::Display, retry_in: Duration| {
+            tracing::warn!(%error, "produce failed, retrying in {retry_in:?}");
+        };
+        self.send_reporting(records, &warn).await
+    }
+
+    /// [`send`](Self::send), telling `request_failed` about each request that failed and is
+    /// retried (the error, naming the partition, and the delay before the next try) instead
+    /// of logging it.
+    pub async fn send_reporting(
+        &self,
+        records: &[ProducerRecord],
+        request_failed: &RequestFailed<'_>,
+    ) -> Result<Vec<RecordMetadata>, ProduceError> {
         let mut sticky_choice: HashMap<Text, i32> = HashMap::new();
         let mut groups: HashMap<(Text, i32), Vec<(usize, &ProducerRecord)>> = HashMap::new();
         for (index, record) in records.iter().enumerate() {
@@ -167,11 +185,10 @@ impl Producer {
                 .push((index, record));
         }
         let total = groups.values().map(Vec::len).sum();
-        let sent =
-            try_join_all(groups.into_iter().map(|((topic, partition), records)| {
-                self.send_partition(topic, partition, records)
-            }))
-            .await;
+        let sent = try_join_all(groups.into_iter().map(|((topic, partition), records)| {
+            self.send_partition(topic, partition, records, request_failed)
+        }))
+        .await;
         let sent = match sent {
             Ok(sent) => sent,
             Err(e) => {
@@ -193,6 +210,7 @@ impl Producer {
         topic: Text,
         partition: i32,
         records: Vec<(usize, &ProducerRecord)>,
+        request_failed: &RequestFailed<'_>,
     ) -> Result<Vec<(usize, RecordMetadata)>, ProduceError> {
         let client = self.kafka.partition(&topic, partition).await?;
         let mut acked = Vec::with_capacity(records.len());
@@ -204,7 +222,7 @@ impl Producer {
             let indexes: Vec<usize> = chunk.iter().map(|(i, _)| *i).collect();
             let batch: Vec<&ProducerRecord> = chunk.into_iter().map(|(_, r)| r).collect();
             let offsets = self
-                .produce_with_retries(&client, batch)
+                .produce_with_retries(&client, batch, request_failed)
                 .await
                 .map_err(|e| KafkaError::new(format!("cannot write to {topic}-{partition}"), e))?;
             for ((index, offset), timestamp) in indexes.into_iter().zip(offsets).zip(timestamps) {
@@ -226,6 +244,7 @@ impl Producer {
         &self,
         client: &rskafka::client::partition::PartitionClient,
         batch: Vec<&ProducerRecord>,
+        request_failed: &RequestFailed<'_>,
     ) -> Result<Vec<i64>, rskafka::client::error::Error> {
         let deadline = Instant::now() + self.config.delivery_timeout;
         let mut backoff = Duration::from_millis(100);
@@ -240,11 +259,13 @@ impl Producer {
             match answer {
                 Ok(offsets) => return Ok(offsets),
                 Err(e) if is_retriable(&e) && Instant::now() + backoff <= deadline => {
-                    tracing::warn!(
-                        topic = client.topic(),
-                        partition = client.partition(),
-                        error = %e,
-                        "produce failed, retrying in {backoff:?}"
+                    request_failed(
+                        &format_args!(
+                            "cannot write to {}-{}: {e}",
+                            client.topic(),
+                            client.partition()
+                        ),
+                        backoff,
                     );
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));

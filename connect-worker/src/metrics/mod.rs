@@ -8,10 +8,11 @@
 mod custom;
 mod task;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use prometheus::{
-    Encoder, GaugeVec, IntCounter, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub use custom::CustomMetrics;
@@ -37,6 +38,10 @@ pub struct TaskSnapshot {
     pub state: &'static str,
     pub running_ratio: f64,
     pub pause_ratio: f64,
+    /// Whether it retries an operation that failed with a retriable error.
+    pub retrying: bool,
+    /// The failed attempts it retried since it started.
+    pub retry_attempts: u64,
 }
 
 /// The task states Kafka Connect counts per connector (`connector-<state>-task-count`).
@@ -66,6 +71,13 @@ pub struct WorkerMetrics {
     task_status: IntGaugeVec,
     running_ratio: GaugeVec,
     pause_ratio: GaugeVec,
+    // ours: a RUNNING task that moves nothing
+    task_retrying: IntGaugeVec,
+    task_retry_attempts: IntCounterVec,
+    /// One scrape at a time sets the state families and reads them back (the retry
+    /// counters are set from the herder's numbers, which two interleaved scrapes would add
+    /// twice).
+    scrape: Mutex<()>,
     pub(crate) task: task::Families,
     pub(crate) custom: CustomMetrics,
 }
@@ -140,6 +152,9 @@ impl WorkerMetrics {
             task_status: gauge_vec(t, "status", "1 for the task's status (label status).", &["connector", "task", "status"]),
             running_ratio: float_vec(t, "running-ratio", "The fraction of time this task has spent in the running state."),
             pause_ratio: float_vec(t, "pause-ratio", "The fraction of time this task has spent in the pause state."),
+            task_retrying: gauge_vec(t, "retrying", "1 while the task retries an operation that failed with a retriable error (put, flush, poll, produce: its external system or Kafka is away), 0 otherwise. The task stays RUNNING meanwhile.", &["connector", "task"]),
+            task_retry_attempts: register(r, IntCounterVec::new(Opts::new(name(t, "retry-attempts-total"), "The failed attempts of put, flush, poll and produce that the task retried."), &["connector", "task"]).expect("valid counter")),
+            scrape: Mutex::new(()),
             task: task::Families::new(r),
             custom: CustomMetrics::new(registry.clone()),
             registry,
@@ -149,6 +164,7 @@ impl WorkerMetrics {
     /// The Prometheus text exposition of every metric, with the state gauges set from
     /// `connectors` first.
     pub fn render(&self, connectors: &[ConnectorSnapshot]) -> String {
+        let _one_scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
         self.update_states(connectors);
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
@@ -166,9 +182,11 @@ impl WorkerMetrics {
             &self.connector_class,
             &self.connector_version,
             &self.task_status,
+            &self.task_retrying,
         ] {
             vec.reset();
         }
+        self.task_retry_attempts.reset();
         self.running_ratio.reset();
         self.pause_ratio.reset();
         self.connector_count.set(connectors.len() as i64);
@@ -210,6 +228,12 @@ impl WorkerMetrics {
                 self.pause_ratio
                     .with_label_values(&[n, &id])
                     .set(t.pause_ratio);
+                self.task_retrying
+                    .with_label_values(&[n, &id])
+                    .set(i64::from(t.retrying));
+                self.task_retry_attempts
+                    .with_label_values(&[n, &id])
+                    .inc_by(t.retry_attempts);
             }
         }
     }
@@ -240,6 +264,13 @@ fn kafka_name(name: &str) -> String {
         "sink_task_metrics",
         "task_error_metrics",
     ];
+    const OURS: [&str; 2] = [
+        "kafka_connect_connector_task_metrics_retrying",
+        "kafka_connect_connector_task_metrics_retry_attempts_total",
+    ];
+    if OURS.contains(&name) {
+        return "none (ours)".to_owned();
+    }
     let Some(rest) = name.strip_prefix("kafka_connect_") else {
         return String::new();
     };
@@ -277,6 +308,8 @@ pub fn reference_markdown() -> String {
             state: "RUNNING",
             running_ratio: 1.0,
             pause_ratio: 0.0,
+            retrying: false,
+            retry_attempts: 0,
         }],
     }];
     metrics.update_states(&snapshot);

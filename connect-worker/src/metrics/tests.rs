@@ -14,6 +14,8 @@ fn snapshot(state: &'static str, task_state: &'static str) -> Vec<ConnectorSnaps
             state: task_state,
             running_ratio: 0.75,
             pause_ratio: 0.25,
+            retrying: false,
+            retry_attempts: 0,
         }],
     }]
 }
@@ -55,6 +57,34 @@ fn names_follow_kafka_connect() {
     drop(task);
     let text = metrics.render(&[]);
     assert!(!text.contains("sink_record_read_total{"), "{text}");
+}
+
+#[test]
+fn a_retrying_task_shows_in_the_gauge_and_the_counter() {
+    let metrics = Arc::new(WorkerMetrics::new());
+    let mut connectors = snapshot("RUNNING", "RUNNING");
+    connectors[0].tasks[0].retrying = true;
+    connectors[0].tasks[0].retry_attempts = 4;
+    let text = metrics.render(&connectors);
+    for line in [
+        "kafka_connect_connector_task_metrics_retrying{connector=\"orders\",task=\"0\"} 1",
+        "kafka_connect_connector_task_metrics_retry_attempts_total{connector=\"orders\",task=\"0\"} 4",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    // Recovered: the gauge returns to 0; the counter is set, not added to, at each scrape.
+    connectors[0].tasks[0].retrying = false;
+    connectors[0].tasks[0].retry_attempts = 5;
+    let text = metrics.render(&connectors);
+    for line in [
+        "kafka_connect_connector_task_metrics_retrying{connector=\"orders\",task=\"0\"} 0",
+        "kafka_connect_connector_task_metrics_retry_attempts_total{connector=\"orders\",task=\"0\"} 5",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    // A task gone leaves no series behind.
+    let text = metrics.render(&[]);
+    assert!(!text.contains("retrying{"), "{text}");
 }
 
 #[test]

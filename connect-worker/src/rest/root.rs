@@ -1,5 +1,7 @@
 //! `GET /` (the worker's version) and `GET /health` (KIP-1017).
 
+use std::time::UNIX_EPOCH;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -9,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::herder::Herder;
+use crate::task::{Outage, TaskId};
 
 /// The commit the worker was built from: `CONNECT_GIT_COMMIT` at build time (a build script
 /// or the release pipeline sets it), else `unknown`.
@@ -35,7 +38,7 @@ pub struct ServerInfo {
     kafka_cluster_id: &'static str,
 }
 
-/// `GET /health`'s body (KIP-1017).
+/// `GET /health`'s body (KIP-1017), plus the tasks that are stalled.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
     /// `healthy` or `unhealthy`.
@@ -43,6 +46,43 @@ pub struct HealthStatus {
     status: &'static str,
     /// Why, for a person to read.
     message: &'static str,
+    /// Ours, when healthy: the tasks retrying an operation that failed with a retriable error
+    /// (their external system or Kafka is away). They stay RUNNING meanwhile, as in Kafka
+    /// Connect, and the worker stays healthy: restarting it would not bring the system back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retrying_tasks: Option<Vec<RetryingTask>>,
+}
+
+/// A task retrying an operation (`GET /health`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryingTask {
+    connector: String,
+    task: usize,
+    /// `put` or `flush` (sinks), `poll` or `produce` (sources).
+    #[schema(example = "put")]
+    operation: &'static str,
+    /// When its first attempt failed, in milliseconds since the epoch.
+    since: u64,
+    /// How long it has been retrying, in milliseconds.
+    stalled_ms: u64,
+    /// The attempts that failed so far.
+    attempts: u64,
+}
+
+impl RetryingTask {
+    fn new(id: TaskId, outage: &Outage) -> Self {
+        Self {
+            connector: id.connector,
+            task: id.task,
+            operation: outage.operation.name(),
+            since: outage
+                .since
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            stalled_ms: outage.stalled_for().as_millis() as u64,
+            attempts: outage.attempts,
+        }
+    }
 }
 
 /// `GET /`: Kafka Connect's `ServerInfo`.
@@ -64,7 +104,8 @@ const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `GET /health` (KIP-1017). The router exists only once the herder was built and its
 /// connectors restored, so a worker that answers has completed startup; it is healthy when
-/// its herder answers within 10 s, and 500 `unhealthy` otherwise.
+/// its herder answers within 10 s, and 500 `unhealthy` otherwise. A healthy answer lists the
+/// tasks retrying an operation (`retrying_tasks`, empty when none is).
 #[utoipa::path(
     get, path = "/health", tag = "root", operation_id = "healthCheck",
     responses(
@@ -73,21 +114,27 @@ const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
     ),
 )]
 pub async fn health(State(herder): State<Herder>) -> (StatusCode, Json<HealthStatus>) {
-    if herder.responsive(HEALTH_TIMEOUT).await {
-        (
+    match herder.retrying_tasks(HEALTH_TIMEOUT).await {
+        Some(retrying) => (
             StatusCode::OK,
             Json(HealthStatus {
                 status: "healthy",
                 message: "Worker has completed startup and is ready to handle requests.",
+                retrying_tasks: Some(
+                    retrying
+                        .into_iter()
+                        .map(|(id, outage)| RetryingTask::new(id, &outage))
+                        .collect(),
+                ),
             }),
-        )
-    } else {
-        (
+        ),
+        None => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(HealthStatus {
                 status: "unhealthy",
                 message: "Worker was unable to handle this request and may be unable to handle other requests.",
+                retrying_tasks: None,
             }),
-        )
+        ),
     }
 }

@@ -3,6 +3,7 @@
 //! error handling.
 
 mod errors;
+pub mod retries;
 pub mod sink;
 pub mod source;
 
@@ -23,6 +24,7 @@ use crate::status::SharedStatus;
 use crate::store::OffsetStore;
 
 pub use errors::RecordErrors;
+pub use retries::{Operation, Outage, Retries};
 
 /// What the herder wants a task to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub struct TaskEnv {
     /// The topics the connector's tasks used (KIP-558 active topics).
     pub active_topics: ActiveTopics,
     pub metrics: Arc<WorkerMetrics>,
+    /// What the task is retrying (read by the herder for `/metrics` and `/health`).
+    pub retries: Retries,
 }
 
 /// The topics a connector's tasks wrote to or read from since the last reset.
@@ -158,6 +162,8 @@ where
     if let Err(e) = stop.await {
         tracing::warn!(task = %env.id, error = %e, "stopping the task failed");
     }
+    // A task that ended retries nothing, whatever it was retrying when it was stopped.
+    env.retries.clear();
     match result {
         Ok(()) => tracing::info!(task = %env.id, "task stopped"),
         Err(e) => {

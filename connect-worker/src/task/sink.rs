@@ -20,7 +20,8 @@ use connect_core::record::{SinkRecord, SourceMap, TopicPartition};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
-use super::{count_startup, finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use super::retries::one_line;
+use super::{count_startup, finish, next_backoff, Operation, RecordErrors, TaskEnv, TaskTarget};
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
 use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
@@ -654,6 +655,7 @@ impl Loop<'_> {
             let started = Instant::now();
             match self.task.put(records).await {
                 Ok(()) => {
+                    self.env.retries.succeeded(Operation::Put);
                     self.metrics.batch_size.record(records.len() as f64);
                     if let Some(m) = self.metrics.sink.as_mut() {
                         m.put_time.record_time(started.elapsed());
@@ -666,7 +668,9 @@ impl Loop<'_> {
                         return Ok(false);
                     }
                     backoff = next_backoff(backoff, self.env.connector.errors.retry_delay_max);
-                    tracing::warn!(task = %self.env.id, error = %e, "put failed, retrying the batch in {backoff:?}");
+                    self.env
+                        .retries
+                        .failed(Operation::Put, &one_line(&e), backoff);
                     self.env.back_off(backoff).await;
                 }
                 Err(e) => return Err(e),
@@ -706,6 +710,7 @@ impl Loop<'_> {
     async fn commit_offsets(&mut self, current: Offsets) -> Option<bool> {
         match self.task.pre_commit(current).await {
             Ok(safe) => {
+                self.env.retries.succeeded(Operation::Flush);
                 let changed: Vec<(SourceMap, Option<SourceMap>)> = safe
                     .iter()
                     .filter(|(p, o)| {
@@ -740,26 +745,42 @@ impl Loop<'_> {
                     }
                 }
             }
+            Err(e) if e.is_retriable() => {
+                // Tried again at the next commit; the task is stalled until one succeeds.
+                self.env.retries.failed(
+                    Operation::Flush,
+                    &one_line(&e),
+                    self.env.worker.offset_flush_interval,
+                );
+                self.rewind();
+                Some(false)
+            }
             Err(e) => {
                 tracing::error!(task = %self.env.id, error = %e.trace(), "flush failed; rewinding to the last committed offsets");
-                let rewinds: Vec<(TopicPartition, i64)> = self
-                    .positions
-                    .next
-                    .keys()
-                    .map(|p| {
-                        (
-                            p.clone(),
-                            self.positions.committed.get(p).copied().unwrap_or(0),
-                        )
-                    })
-                    .collect();
-                for (p, offset) in rewinds {
-                    self.positions.next.insert(p.clone(), offset);
-                    if !self.paused_by_task.contains(&p) {
-                        self.start_fetcher(p, offset);
-                    }
-                }
+                self.rewind();
                 Some(false)
+            }
+        }
+    }
+
+    /// Moves every partition back to its last committed offset (after a failed flush, as
+    /// Kafka Connect does).
+    fn rewind(&mut self) {
+        let rewinds: Vec<(TopicPartition, i64)> = self
+            .positions
+            .next
+            .keys()
+            .map(|p| {
+                (
+                    p.clone(),
+                    self.positions.committed.get(p).copied().unwrap_or(0),
+                )
+            })
+            .collect();
+        for (p, offset) in rewinds {
+            self.positions.next.insert(p.clone(), offset);
+            if !self.paused_by_task.contains(&p) {
+                self.start_fetcher(p, offset);
             }
         }
     }

@@ -24,7 +24,10 @@ use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 use tokio::sync::watch;
 
-use super::{count_startup, finish, next_backoff, RecordErrors, TaskEnv, TaskTarget};
+use super::retries::one_line;
+use super::{
+    count_startup, finish, next_backoff, Operation, RecordErrors, Retries, TaskEnv, TaskTarget,
+};
 use crate::convert::Converters;
 use crate::kafka::{ProduceError, Producer, ProducerRecord};
 use crate::metrics::{CustomFactory, TaskMetrics};
@@ -116,6 +119,7 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
         let records = match poll_while_producing(task, producing).await {
             Ok(records) => {
                 backoff = Duration::ZERO;
+                env.retries.succeeded(Operation::Poll);
                 if let Some(m) = metrics.source.as_mut() {
                     m.poll_time.record_time(polled_at.elapsed());
                     m.poll_total.inc_by(records.len() as u64);
@@ -124,7 +128,7 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
             }
             Err(e) if e.is_retriable() => {
                 backoff = next_backoff(backoff, env.connector.errors.retry_delay_max);
-                tracing::warn!(task = %env.id, error = %e, "poll failed, retrying in {backoff:?}");
+                env.retries.failed(Operation::Poll, &one_line(&e), backoff);
                 env.back_off(backoff).await;
                 continue;
             }
@@ -313,7 +317,7 @@ fn start_producing(env: &TaskEnv, batch: Batch, metrics: &TaskMetrics) -> InFlig
             Arc::clone(&env.producer),
             env.target.clone(),
             env.connector.errors.retry_delay_max,
-            env.id.to_string(),
+            env.retries.clone(),
             batch.to_send,
             written,
         ))
@@ -339,14 +343,20 @@ async fn produce(
     producer: Arc<Producer>,
     mut target: watch::Receiver<TaskTarget>,
     retry_delay_max: Duration,
-    task: String,
+    retries: Retries,
     records: Vec<ProducerRecord>,
     written: Option<Written>,
 ) -> Produced {
     let mut backoff = Duration::ZERO;
+    // The producer retries a request itself (until delivery.timeout.ms) before it gives up
+    // on the batch: the task is stalled from that request's first failure.
+    let request_failed = |error: &dyn std::fmt::Display, retry_in| {
+        retries.failed(Operation::Produce, error, retry_in)
+    };
     loop {
-        match producer.send(&records).await {
+        match producer.send_reporting(&records, &request_failed).await {
             Ok(metadata) => {
+                retries.succeeded(Operation::Produce);
                 if let Some(w) = written {
                     w.total.inc_by(metadata.len() as u64);
                     w.active.sub(w.polled as i64);
@@ -355,7 +365,7 @@ async fn produce(
             }
             Err(ProduceError::Kafka(e)) if e.is_retriable() => {
                 backoff = next_backoff(backoff, retry_delay_max);
-                tracing::warn!(task = %task, error = %e, "produce failed, retrying in {backoff:?}");
+                retries.failed(Operation::Produce, &e, backoff);
                 // Sleeps unless the target changes first (so stop is prompt).
                 let changed = tokio::time::timeout(backoff, target.changed()).await;
                 if matches!(changed, Ok(Err(_))) || *target.borrow() == TaskTarget::Stop {
