@@ -93,6 +93,7 @@ impl WorkerBuilder {
             security: config.kafka_security.clone(),
         })
         .await?;
+        kafka.look_up_cluster_id().await;
         let producer = Arc::new(Producer::new(kafka.clone(), producer_config(&config)));
         let offsets = Arc::new(FileOffsetStore::open(&config.offsets_file)?);
         let configs = Arc::new(FileConfigStore::open(&config.configs_file)?);
