@@ -23,7 +23,7 @@ use super::KafkaConfig;
 const API_VERSIONS: i16 = 18;
 const METADATA: i16 = 3;
 /// Metadata v2 is the first that carries the cluster id; v9 is the first in the flexible
-/// encoding, which is not spoken here (every broker that speaks v9 speaks v8 too).
+/// encoding, which is not spoken here (Kafka 4 brokers still speak v8).
 const FIRST_METADATA: i16 = 2;
 const LAST_METADATA: i16 = 8;
 /// The largest answer read: a Metadata answer for no topics lists only the brokers.
@@ -72,7 +72,7 @@ impl ClusterId {
             return;
         }
         match ask_brokers(config).await {
-            Ok(id) => self.found(id),
+            Ok(id) => remember(&self.0.id, id),
             Err(problem) => {
                 tracing::warn!(%problem, "cannot learn the Kafka cluster id yet; GET / shows \"unknown\" until a broker tells it (retrying in the background)");
                 let mut retries = self.0.retries.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,11 +84,11 @@ impl ClusterId {
             }
         }
     }
+}
 
-    fn found(&self, id: String) {
-        tracing::info!(kafka_cluster_id = %id, "Kafka cluster id");
-        let _ = self.0.id.set(id);
-    }
+fn remember(cell: &OnceLock<String>, id: String) {
+    tracing::info!(kafka_cluster_id = %id, "Kafka cluster id");
+    let _ = cell.set(id);
 }
 
 /// Asks again with growing pauses until a broker tells the id.
@@ -97,11 +97,7 @@ async fn retry(id: Arc<OnceLock<String>>, config: KafkaConfig) {
     loop {
         tokio::time::sleep(pause).await;
         match ask_brokers(&config).await {
-            Ok(found) => {
-                tracing::info!(kafka_cluster_id = %found, "Kafka cluster id");
-                let _ = id.set(found);
-                return;
-            }
+            Ok(found) => return remember(&id, found),
             Err(problem) => {
                 tracing::debug!(%problem, "cannot learn the Kafka cluster id yet");
                 pause = (pause * 2).min(LAST_PAUSE);

@@ -7,7 +7,8 @@
 //! handlers build by hand (request bodies read from JSON in [`super::body`], connect-core's
 //! configuration bodies) is described by the types in this module, which the tests compare
 //! with the real values. [`finish`] then adds what holds for every operation: the optional
-//! authentication and its 401, the 400/413/415 of a malformed body, the 500 of a herder failure.
+//! authentication and its 401, the 400/413/415 of a malformed body, the 500 of a herder
+//! failure.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
