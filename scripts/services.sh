@@ -72,8 +72,10 @@ start_redis() {
 
 start_tansu() {
     local port="$1"
-    # No RUST_LOG: tansu then logs only what it prints itself (info is very verbose).
+    # No RUST_LOG: tansu then logs only what it prints itself (info is very verbose). A cluster
+    # id of its own (tansu's default is the same everywhere), which tests compare with GET /.
     "$TANSU_BIN" broker --storage-engine memory://tansu/ \
+        --cluster-id "connect-rs-$port-$(date +%s)" \
         --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
         </dev/null >>"$STATE_DIR/tansu.log" 2>&1 &
     echo $! >"$STATE_DIR/tansu.pid"

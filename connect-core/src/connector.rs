@@ -127,6 +127,13 @@ pub trait SourceTaskContext: Send + Sync {
 /// that earlier records are done with; wait for `commit_record` or `commit_dropped`.
 #[async_trait]
 pub trait SourceTask: Send {
+    /// The task's type name, which the worker adds to each task configuration as
+    /// `task.class`, where Kafka Connect puts the task's class name. The default, the Rust
+    /// type's path (`connect_file::sink::FileStreamSinkTask`), rarely needs overriding.
+    fn task_class(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
     /// Starts the task. Read the offsets to resume from through `ctx`.
     async fn start(
         &mut self,
@@ -229,6 +236,13 @@ pub type Offsets = BTreeMap<TopicPartition, i64>;
 /// [`flush`]: SinkTask::flush
 #[async_trait]
 pub trait SinkTask: Send {
+    /// The task's type name, which the worker adds to each task configuration as
+    /// `task.class`, where Kafka Connect puts the task's class name. The default, the Rust
+    /// type's path (`connect_file::sink::FileStreamSinkTask`), rarely needs overriding.
+    fn task_class(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
     /// Starts the task.
     async fn start(
         &mut self,

@@ -98,6 +98,7 @@ impl WorkerBuilder {
             security: config.kafka_security.clone(),
         })
         .await?;
+        kafka.look_up_cluster_id().await;
         let producer = Arc::new(Producer::new(kafka.clone(), producer_config(&config)));
         let worker_id = worker_id(&config);
         let herder = Herder::new(

@@ -16,7 +16,11 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       "partition": int (optional), "headers": {name: str} (optional)} and produces them,
       waiting for every acknowledgement. Prints the number of records produced.
 
-  SECURITY (both commands): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
+  kafka_tool.py cluster-id --bootstrap HOST:PORT [SECURITY]
+      Prints the cluster id KafkaAdminClient.describe_cluster() reports. Exits 1 when the
+      broker reports none.
+
+  SECURITY (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
       --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
 """
 
@@ -26,7 +30,7 @@ import json
 import sys
 import time
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 
 def _text(raw):
@@ -130,19 +134,35 @@ def produce(args):
     return 0
 
 
+def cluster_id(args):
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        found = admin.describe_cluster().get("cluster_id")
+    finally:
+        admin.close()
+    if not found:
+        print(f"{args.bootstrap} reports no cluster id", file=sys.stderr)
+        return 1
+    print(found)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("consume", "produce"):
+    for name in ("consume", "produce", "cluster-id"):
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
-        p.add_argument("--topic", required=True)
+        if name != "cluster-id":
+            p.add_argument("--topic", required=True)
         p.add_argument("--timeout", type=float, default=30.0)
         add_security_options(p)
         if name == "consume":
             p.add_argument("--count", type=int, required=True)
     args = parser.parse_args()
-    return consume(args) if args.command == "consume" else produce(args)
+    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -245,6 +245,19 @@ impl Services {
     }
 }
 
+impl Services {
+    /// The cluster id the broker reports to kafka-python (`KafkaAdminClient.describe_cluster`).
+    pub fn cluster_id_with_kafka_python(&self) -> Result<String, HarnessError> {
+        let out = run_tool(
+            Command::new(&self.kafka_python)
+                .arg(&self.kafka_tool)
+                .args(["cluster-id", "--bootstrap", &self.kafka_bootstrap])
+                .args(["--timeout", "20"]),
+        )?;
+        Ok(out.trim().to_owned())
+    }
+}
+
 /// The records `kafka_tool.py consume` printed, one JSON object a line.
 fn consumed_records(out: &str) -> Result<Vec<ConsumedRecord>, HarnessError> {
     out.lines()
@@ -338,6 +351,26 @@ fn run_tool(command: &mut Command) -> Result<String, HarnessError> {
         program,
         detail: format!("output is not UTF-8: {e}"),
     })
+}
+
+/// The commit a worker built from this checkout reports as `commit` in `GET /`: `git
+/// rev-parse HEAD` of the checkout, or `unknown` when the sources are not in one (the same
+/// rule as connect-worker's build script).
+pub fn checkout_commit() -> String {
+    let worker = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connect-worker");
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&worker)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    match git(&["ls-files", "--error-unmatch", "Cargo.toml"]) {
+        Some(_) => git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned()),
+        None => "unknown".to_owned(),
+    }
 }
 
 /// A new directory under the system's temporary directory, named after `prefix` and unique

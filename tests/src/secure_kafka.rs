@@ -264,6 +264,19 @@ impl SecureKafka {
         consumed_records(&run_tool(&mut cmd)?)
     }
 
+    /// The cluster id the broker of `protocol` reports to kafka-python
+    /// (`tests/py/kafka_tool.py cluster-id`).
+    pub fn cluster_id_with_kafka_python(
+        &self,
+        protocol: SecurityProtocol,
+        login: Option<&SaslLogin>,
+    ) -> Result<String, HarnessError> {
+        let tool = self.client.with_file_name("kafka_tool.py");
+        let mut cmd = self.python_command(&tool, "cluster-id", protocol, login, protocol.is_tls());
+        cmd.args(["--timeout", "20"]);
+        Ok(run_tool(&mut cmd)?.trim().to_owned())
+    }
+
     /// Whether the broker of `protocol` refuses kafka-python connecting with `login` (SASL
     /// when given) and `tls` (TLS trusting the test CA when true): `Ok(what kafka-python
     /// said)` when it was refused, `Err` when it got in (or the client could not run).

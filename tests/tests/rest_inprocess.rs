@@ -9,6 +9,8 @@
 #[path = "rest_inprocess/harness.rs"]
 mod harness;
 
+#[path = "rest_inprocess/conformance.rs"]
+mod conformance;
 #[path = "rest_inprocess/connectors.rs"]
 mod connectors;
 #[path = "rest_inprocess/lifecycle.rs"]
@@ -22,15 +24,10 @@ use std::time::Duration;
 
 use harness::App;
 
+/// `GET /` is in `conformance`.
 #[tokio::test]
-async fn root_and_health() {
+async fn health() {
     let app = App::new().await;
-    let root = app.get("/").await;
-    assert_eq!(root.status, StatusCode::OK);
-    assert_eq!(
-        root.body,
-        json!({"version": env!("CARGO_PKG_VERSION"), "commit": "unknown", "kafka_cluster_id": "unknown"})
-    );
     let health = app.get("/health").await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(

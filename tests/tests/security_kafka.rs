@@ -97,6 +97,12 @@ fn a_sasl_ssl_worker_moves_records_from_a_file_through_kafka_into_redis() {
     );
     assert_eq!(values, expected);
 
+    // GET / shows no cluster id: the worker does not look it up over SASL (docs/rest.md).
+    assert_eq!(
+        worker.call("GET", "/", None, 200)["kafka_cluster_id"],
+        "unknown"
+    );
+
     // The password is in no log line and no REST response.
     let log = std::fs::read_to_string(worker.log_path()).unwrap();
     assert!(!log.contains(SASL_PASSWORD));
@@ -125,6 +131,15 @@ fn an_ssl_worker_writes_records_kafka_python_reads_over_tls() {
     );
     let expected: Vec<String> = (0..200).map(|i| format!("line-{i}")).collect();
     assert_eq!(values, expected);
+
+    // GET / shows the cluster id, looked up over TLS, as kafka-python reads it over TLS.
+    let cluster_id = kafka
+        .cluster_id_with_kafka_python(SecurityProtocol::Ssl, None)
+        .unwrap();
+    assert_eq!(
+        worker.call("GET", "/", None, 200)["kafka_cluster_id"],
+        cluster_id.as_str()
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use connect_core::config::Props;
-use connect_e2e::{unique_name, Services};
+use connect_e2e::{checkout_commit, temp_dir, unique_name, Services, WorkerProcess};
 use connect_worker::config::WorkerConfig;
 use connect_worker::worker::Worker;
 
@@ -83,6 +83,33 @@ fn curl(args: &[&str]) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `GET /` of the worker binary against the test broker: the cluster id kafka-python reports
+/// (`scripts/services.sh` gives each broker an id of its own) and the commit of the checkout
+/// the binary was built from. Kafka Connect's sources: tests/tests/rest_inprocess/conformance.rs.
+#[test]
+fn root_shows_the_brokers_cluster_id_and_the_build_commit() {
+    let services = Services::get();
+    let worker = WorkerProcess::start(
+        env!("CARGO_BIN_EXE_e2e-worker"),
+        &services,
+        &temp_dir("rest-root"),
+        &[],
+    );
+    let cluster_id = services.cluster_id_with_kafka_python().unwrap();
+    let answer = curl(&[&format!("{}/", worker.url())]);
+    let (body, code) = answer.rsplit_once('\n').unwrap();
+    assert_eq!(code, "200", "{answer}");
+    let root: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        root,
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "commit": checkout_commit(),
+            "kafka_cluster_id": cluster_id,
+        })
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,9 +237,11 @@ async fn log_levels_change_at_runtime() {
         put("connect_worker::task", r#"{"level":"DEBUG"}"#, ""),
         "[\"connect_worker::task\"]\n200"
     );
-    assert_eq!(
-        curl(&[&format!("{url}/admin/loggers/connect_worker::task::sink")]),
-        "{\"level\":\"DEBUG\"}\n200"
+    // The whole LoggerLevel, as in the list (tests/tests/rest_inprocess/conformance.rs).
+    let one = curl(&[&format!("{url}/admin/loggers/connect_worker::task::sink")]);
+    assert!(
+        one.starts_with("{\"level\":\"DEBUG\",\"last_modified\":") && one.ends_with("}\n200"),
+        "{one}"
     );
     let listed = curl(&[&format!("{url}/admin/loggers")]);
     assert!(listed.contains("\"connect_worker::task\":{"), "{listed}");

@@ -113,6 +113,11 @@ impl Herder {
         }
     }
 
+    /// The Kafka cluster's id, once a broker told it (`GET /`).
+    pub fn kafka_cluster_id(&self) -> Option<String> {
+        self.shared.kafka.cluster_id()
+    }
+
     /// The worker's metrics.
     pub fn metrics(&self) -> &Arc<WorkerMetrics> {
         &self.shared.metrics

@@ -26,6 +26,10 @@ use crate::task::{self, ActiveTopics, Retries, TaskEnv, TaskId, TaskTarget};
 /// `topics.regex`.
 pub(super) const TOPIC_REFRESH: Duration = Duration::from_secs(5);
 
+/// The key of each task configuration that names the task's type (Kafka Connect's
+/// `TaskConfig.TASK_CLASS_CONFIG`).
+const TASK_CLASS: &str = "task.class";
+
 /// A started connector instance.
 pub(super) enum Instance {
     Source(Box<dyn SourceConnector>),
@@ -105,18 +109,20 @@ impl Connector {
             .providers
             .resolve(&config.props)
             .map_err(|e| ConnectError::fatal(e.to_string()))?;
-        let (instance, task_configs) = match &config.plugin.factory {
+        let (instance, task_configs, task_class) = match &config.plugin.factory {
             PluginFactory::Source(make) => {
                 let mut c = make();
                 c.start(&resolved).await?;
                 let tasks = c.task_configs(config.tasks_max)?;
-                (Instance::Source(c), tasks)
+                let class = c.create_task().task_class();
+                (Instance::Source(c), tasks, class)
             }
             PluginFactory::Sink(make) => {
                 let mut c = make();
                 c.start(&resolved).await?;
                 let tasks = c.task_configs(config.tasks_max)?;
-                (Instance::Sink(c), tasks)
+                let class = c.create_task().task_class();
+                (Instance::Sink(c), tasks, class)
             }
             _ => return Err(ConnectError::fatal("the plugin is not a connector")),
         };
@@ -131,11 +137,13 @@ impl Connector {
                 config.tasks_max
             )));
         }
-        // Every task gets the connector's settings under its own (as Kafka Connect does).
+        // Every task gets the connector's settings under its own, and `task.class` as Kafka
+        // Connect adds it; a connector's own `task.class` key wins (docs/rest.md).
         self.task_configs = task_configs
             .into_iter()
             .map(|task| {
-                let mut props = config.props.clone();
+                let mut props = Props::from([(TASK_CLASS.to_owned(), task_class.to_owned())]);
+                props.extend(config.props.clone());
                 props.extend(task);
                 props
             })

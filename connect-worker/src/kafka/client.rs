@@ -11,6 +11,7 @@ use rskafka::BackoffConfig;
 
 use connect_core::ConnectError;
 
+use super::cluster_id::ClusterId;
 use super::KafkaSecurity;
 
 /// How to reach the cluster.
@@ -109,6 +110,7 @@ pub struct Kafka {
     client: Arc<Client>,
     partitions: Arc<Mutex<PartitionClients>>,
     config: KafkaConfig,
+    cluster_id: ClusterId,
 }
 
 impl std::fmt::Debug for Kafka {
@@ -147,7 +149,20 @@ impl Kafka {
             client: Arc::new(client),
             partitions: Arc::default(),
             config,
+            cluster_id: ClusterId::default(),
         })
+    }
+
+    /// The cluster's id, once a broker told it ([`Kafka::look_up_cluster_id`]).
+    pub fn cluster_id(&self) -> Option<String> {
+        self.cluster_id.get()
+    }
+
+    /// Asks a broker for the cluster's id: once now, and while none answers, again in the
+    /// background. Never fails: the id is unknown until a broker tells it (always with SASL,
+    /// which that lookup does not speak).
+    pub async fn look_up_cluster_id(&self) {
+        self.cluster_id.look_up(&self.config).await;
     }
 
     /// Every topic with its partitions.

@@ -3,6 +3,7 @@
 //! partitioner. rskafka stays inside this module so another client could replace it.
 
 mod client;
+mod cluster_id;
 mod fetch_answer;
 pub mod fetcher;
 pub mod partitioner;

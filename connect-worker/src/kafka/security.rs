@@ -236,6 +236,11 @@ impl KafkaSecurity {
         }
     }
 
+    /// The TLS settings, with `SSL` and `SASL_SSL`.
+    pub(crate) fn tls(&self) -> Option<&Arc<ClientConfig>> {
+        self.tls.as_ref()
+    }
+
     /// Whether the connection needs SASL authentication.
     pub fn uses_sasl(&self) -> bool {
         self.sasl.is_some()

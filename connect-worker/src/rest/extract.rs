@@ -4,8 +4,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -13,7 +14,8 @@ use super::error::ApiError;
 use super::BODY_LIMIT;
 
 /// A request body parsed as JSON, of any shape: handlers check the shape themselves
-/// ([`super::body`]) so that each mistake gets a message naming the field at fault.
+/// ([`super::body`]) so that each mistake gets a message naming the field at fault. A body
+/// that is not `Content-Type: application/json` is refused with 415, as Kafka Connect does.
 #[derive(Debug)]
 pub struct JsonBody(pub Value);
 
@@ -21,8 +23,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // The content type is not checked: Kafka Connect answers 415 to `curl -d` without
-        // `-H 'Content-Type: application/json'`, a common stumble we spare users.
+        if !is_json(req.headers()) {
+            return Err(unsupported_media_type());
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -43,6 +46,27 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
     }
+}
+
+/// Whether the request says its body is JSON: `Content-Type: application/json`, any case, with
+/// or without parameters (`; charset=utf-8`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Kafka Connect's answer to a body that is not `application/json`, `curl -d` without
+/// `-H 'Content-Type: application/json'` included: its resources are
+/// `@Consumes(MediaType.APPLICATION_JSON)`, so Jersey refuses other types, and reads a body
+/// without one as `application/octet-stream`, which Jackson does not read either.
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "HTTP 415 Unsupported Media Type",
+    )
 }
 
 /// Path parameters, deserialized as axum's `Path` does, with a JSON rejection.
@@ -168,6 +192,36 @@ mod tests {
             err.message,
             "Invalid value '1' for query parameter bad: expected true or false"
         );
+    }
+
+    #[test]
+    fn only_application_json_is_json() {
+        let headers = |value: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(value) = value {
+                headers.insert(CONTENT_TYPE, value.parse().unwrap());
+            }
+            headers
+        };
+        for json in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+        ] {
+            assert!(is_json(&headers(Some(json))), "{json}");
+        }
+        for other in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("application/octet-stream"),
+            Some("application/vnd.kafka+json"),
+            Some("*/*"),
+            Some(""),
+        ] {
+            assert!(!is_json(&headers(other)), "{other:?}");
+        }
     }
 
     #[test]

@@ -40,12 +40,13 @@ async fn all() -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(levels()?.all())))
 }
 
-/// `{"level": ...}` of one logger (its own or its nearest parent's).
+/// `{"level", "last_modified"}` of one logger (its own or its nearest parent's), the same
+/// object as in the list: Kafka Connect 3.7+ answers the whole `LoggerLevel` here too.
 #[utoipa::path(
     get, path = "/admin/loggers/{logger}", tag = "loggers", operation_id = "getLogger",
     params(("logger" = String, Path, description = "A `tracing` target (`connect_worker::task::sink`) or `root`", example = "connect_worker::rest")),
     responses(
-        (status = 200, description = "The level that applies to the logger (its own or its nearest parent's)", body = LoggerLevelRequestDoc),
+        (status = 200, description = "The level that applies to the logger (its own or its nearest parent's) and when it was last changed", body = LoggerLevelDoc),
         (status = 404, description = "No such logger", body = ErrorMessage),
     ),
 )]
@@ -53,7 +54,7 @@ async fn one(Params(logger): Params<String>) -> Result<Json<Value>, ApiError> {
     let level = levels()?
         .get(&logger)
         .ok_or_else(|| ApiError::not_found(format!("Logger {logger} not found.")))?;
-    Ok(Json(json!({ "level": level.level })))
+    Ok(Json(json!(level)))
 }
 
 /// Sets a level: 200 with the loggers affected (`scope=worker`, the default), or 204 for

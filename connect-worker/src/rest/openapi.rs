@@ -7,7 +7,8 @@
 //! handlers build by hand (request bodies read from JSON in [`super::body`], connect-core's
 //! configuration bodies) is described by the types in this module, which the tests compare
 //! with the real values. [`finish`] then adds what holds for every operation: the optional
-//! authentication and its 401, the 400/413 of a malformed body, the 500 of a herder failure.
+//! authentication and its 401, the 400/413/415 of a malformed body, the 500 of a herder
+//! failure.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -155,6 +156,10 @@ fn add_common_responses(operation: &mut Operation) {
             "The body is empty, not JSON, or a field has the wrong type; the message names it",
         );
         add("413", "The body is larger than 1 MiB");
+        add(
+            "415",
+            "The body is not sent as Content-Type: application/json (missing or another type)",
+        );
     }
     let id = operation.operation_id.as_deref().unwrap_or_default();
     if !WITHOUT_HERDER.contains(&id) {

@@ -142,16 +142,16 @@ async fn config(
 }
 
 /// `PUT /connector-plugins/{plugin}/config/validate`: 200 with every key's value and
-/// problems, even when there are problems. A `connector.class` in the body must name the
-/// same connector as the path; without one, the path's connector is validated.
+/// problems, even when there are problems. As in Kafka Connect, the body's `connector.class`
+/// is what is validated and the path only has to agree with it: a body without one, or whose
+/// connector does not exist, is a 400 (docs/rest.md says why not Kafka Connect's 500).
 #[utoipa::path(
     put, path = "/connector-plugins/{plugin}/config/validate", tag = "plugins", operation_id = "validateConfigs",
     params(("plugin" = String, Path, description = "A plugin's class name or alias (`FileStreamSink`, `org.apache.kafka.connect.file.FileStreamSinkConnector`, ...)", example = "FileStreamSink")),
     request_body(content = ConnectorConfigDoc, content_type = "application/json"),
     responses(
         (status = 200, description = "Each key's value and problems, also when there are problems", body = doc::ConfigInfos),
-        (status = 400, description = "The body is malformed, or its connector.class names another connector", body = ErrorMessage),
-        (status = 404, description = "No such connector plugin", body = ErrorMessage),
+        (status = 400, description = "The body is malformed, has no connector.class, or its connector.class names another connector than the path or no connector plugin", body = ErrorMessage),
     ),
 )]
 async fn validate(
@@ -159,22 +159,27 @@ async fn validate(
     Params(plugin): Params<String>,
     JsonBody(config): JsonBody,
 ) -> Result<Json<ConfigInfos>, ApiError> {
-    let mut props = body::config_map(config, "The connector configuration")?;
-    match props.get("connector.class") {
-        Some(included) if !same_connector(herder.plugins(), included, &plugin) => {
-            return Err(ApiError::bad_request(format!(
-                "Included connector type {included} does not match request type {plugin}"
-            )))
-        }
-        Some(_) => {}
-        None => {
-            props.insert("connector.class".to_owned(), plugin.clone());
-        }
+    let props = body::config_map(config, "The connector configuration")?;
+    let Some(included) = props.get("connector.class").cloned() else {
+        // Kafka Connect's `AbstractHerder.validateConnectorConfig` message, without the
+        // configuration it prints (it may hold secrets).
+        return Err(ApiError::bad_request(
+            "Connector config contains no connector type: connector.class is required",
+        ));
+    };
+    if !same_connector(herder.plugins(), &included, &plugin) {
+        return Err(ApiError::bad_request(format!(
+            "Included connector type {included} does not match request type {plugin}"
+        )));
     }
+    herder
+        .plugins()
+        .find(&included, &[PluginKind::Source, PluginKind::Sink])
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let infos = complete(&herder, move |h| async move {
         // A connector's own `validate` is synchronous and may take its time: keep it off
         // the threads that serve requests.
-        tokio::task::spawn_blocking(move || h.validate(&plugin, &props))
+        tokio::task::spawn_blocking(move || h.validate(&included, &props))
             .await
             .map_err(|e| HerderError::Internal(format!("validation failed: {e}")))?
     })

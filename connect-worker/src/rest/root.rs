@@ -13,12 +13,9 @@ use utoipa_axum::routes;
 use crate::herder::Herder;
 use crate::task::{Outage, TaskId};
 
-/// The commit the worker was built from: `CONNECT_GIT_COMMIT` at build time (a build script
-/// or the release pipeline sets it), else `unknown`.
-pub const COMMIT: &str = match option_env!("CONNECT_GIT_COMMIT") {
-    Some(commit) => commit,
-    None => "unknown",
-};
+/// The commit the worker was built from, `unknown` when not built from a git checkout: set
+/// by the build script (`build.rs`).
+pub const COMMIT: &str = env!("CONNECT_GIT_COMMIT");
 
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<Herder> {
@@ -34,8 +31,8 @@ pub struct ServerInfo {
     version: &'static str,
     /// The commit it was built from, or `unknown`.
     commit: &'static str,
-    /// The Kafka cluster's id; `unknown` so far.
-    kafka_cluster_id: &'static str,
+    /// The Kafka cluster's id, `unknown` until a broker told it (always with SASL).
+    kafka_cluster_id: String,
 }
 
 /// `GET /health`'s body (KIP-1017), plus the tasks that are stalled.
@@ -90,12 +87,14 @@ impl RetryingTask {
     get, path = "/", tag = "root", operation_id = "serverInfo",
     responses((status = 200, description = "The worker's version", body = ServerInfo)),
 )]
-async fn server_info() -> Json<ServerInfo> {
+async fn server_info(State(herder): State<Herder>) -> Json<ServerInfo> {
     Json(ServerInfo {
         version: env!("CARGO_PKG_VERSION"),
         commit: COMMIT,
-        // Kafka Connect reads it with the admin client; rskafka has no DescribeCluster yet.
-        kafka_cluster_id: "unknown",
+        // Looked up in the background (`kafka::cluster_id`): this never waits for a broker.
+        kafka_cluster_id: herder
+            .kafka_cluster_id()
+            .unwrap_or_else(|| "unknown".to_owned()),
     })
 }
 

@@ -134,6 +134,7 @@ impl App {
         })
         .await
         .unwrap();
+        kafka.look_up_cluster_id().await;
         let topic = unique_name("rest-topic");
         kafka.create_topic(&topic, 1, 1).await.unwrap();
         let producer = Arc::new(Producer::new(kafka.clone(), ProducerConfig::default()));
@@ -183,10 +184,23 @@ impl App {
     }
 
     pub(crate) async fn send(&self, method: Method, uri: &str, body: Option<String>) -> Reply {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json")
+        self.send_as(method, uri, Some("application/json"), body)
+            .await
+    }
+
+    /// [`App::send`] with this `Content-Type` (none with `None`).
+    pub(crate) async fn send_as(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request
             .body(body.map_or_else(Body::empty, Body::from))
             .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
