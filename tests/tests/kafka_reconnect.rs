@@ -1,5 +1,6 @@
 //! The worker's Kafka clients survive a broker restart: a private tansu broker (not the shared
 //! one, which other tests use) is killed and started again on the same port.
+//! A sink whose fetches fail meanwhile says so (`/health`, the retrying gauge, the log).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
@@ -7,8 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
-use connect_e2e::Services;
+use connect_e2e::{temp_dir, unique_name, wait_until, Services, WorkerProcess};
 use connect_worker::kafka::{Kafka, KafkaConfig, Producer, ProducerConfig, ProducerRecord};
+use serde_json::json;
 
 fn tansu_bin() -> String {
     let env = std::fs::read_to_string(Services::env_file()).unwrap();
@@ -59,6 +61,106 @@ fn record(topic: &str, n: usize) -> ProducerRecord {
         value: Some(Bytes::from(format!("v{n}"))),
         ..ProducerRecord::default()
     }
+}
+
+/// Creates `topic` on the broker at `port`, retrying while the broker starts.
+async fn create_topic(port: u16, topic: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let created = async {
+            let kafka = Kafka::connect(KafkaConfig {
+                bootstrap_servers: vec![format!("127.0.0.1:{port}")],
+                client_id: "topic-maker".into(),
+                request_timeout: Duration::from_secs(5),
+                security: Default::default(),
+            })
+            .await?;
+            kafka.create_topic(topic, 1, 1).await
+        }
+        .await;
+        match created {
+            Ok(_) => return,
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "cannot create {topic}: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers() {
+    let services = Services::get();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut broker = Broker(start_broker(port));
+    wait_for_port(port).await;
+    let topic = unique_name("away");
+    create_topic(port, &topic).await;
+    let dir = temp_dir("fetch-retry");
+    let bootstrap = format!("127.0.0.1:{port}");
+    let worker = WorkerProcess::start(
+        env!("CARGO_BIN_EXE_e2e-worker"),
+        &services,
+        &dir,
+        &[
+            ("bootstrap.servers", &bootstrap),
+            ("request.timeout.ms", "2000"),
+        ],
+    );
+    let name = format!("{topic}-file");
+    worker.create_connector(
+        &name,
+        &json!({
+            "connector.class": "FileStreamSink",
+            "topics": topic,
+            "file": dir.join("out.txt").to_str().unwrap(),
+        }),
+    );
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
+
+    let _ = broker.0.kill();
+    let _ = broker.0.wait();
+    let fetch_outage = |health: &serde_json::Value| {
+        health["retrying_tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["connector"] == json!(name) && t["operation"] == "fetch")
+    };
+    wait_until(
+        "/health to name the sink task as retrying fetches",
+        Duration::from_secs(30),
+        || fetch_outage(&worker.call("GET", "/health", None, 200)),
+    );
+    assert_eq!(worker.status(&name)["tasks"][0]["state"], "RUNNING");
+
+    // Back on the same port (the memory engine forgot the topic: it is created again).
+    broker.0 = start_broker(port);
+    wait_for_port(port).await;
+    create_topic(port, &topic).await;
+    wait_until(
+        "/health to show no retrying fetch",
+        Duration::from_secs(60),
+        || !fetch_outage(&worker.call("GET", "/health", None, 200)),
+    );
+    let log = std::fs::read_to_string(worker.log_path()).unwrap();
+    assert!(
+        log.contains("fetch (reading the sink's partitions from Kafka) failed, retrying"),
+        "{}",
+        worker.log_tail()
+    );
+    assert!(
+        log.contains("fetch succeeded again after"),
+        "{}",
+        worker.log_tail()
+    );
 }
 
 #[tokio::test]

@@ -59,6 +59,9 @@ const RECORD_OVERHEAD: usize = 160;
 /// the fetcher warns (it keeps asking: it never skips an offset no batch accounted for).
 const EMPTY_ANSWERS_BEFORE_WARNING: u32 = 1000;
 
+/// The wait before retrying a failed fetch; it doubles up to 5 s while fetches fail.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Consecutive records of one partition.
 #[derive(Debug)]
 pub struct FetchedBatch {
@@ -167,6 +170,13 @@ impl FetchConfig {
     }
 }
 
+/// Told when a fetch fails with a retriable error (the fetcher retries it after `retry_in`) and
+/// when a fetch works again, so a task stalled on Kafka shows as such.
+pub trait FetchObserver: Send + Sync + std::fmt::Debug {
+    fn failed(&self, error: &KafkaError, retry_in: Duration);
+    fn succeeded(&self);
+}
+
 /// What a fetcher reports.
 #[derive(Debug)]
 enum Event {
@@ -187,6 +197,7 @@ pub struct Fetchers {
     /// (before a seek, pause or close) is dropped on arrival.
     running: HashMap<TopicPartition, (u64, JoinHandle<()>)>,
     next_epoch: u64,
+    observer: Option<Arc<dyn FetchObserver>>,
 }
 
 impl Fetchers {
@@ -203,7 +214,14 @@ impl Fetchers {
             bytes,
             running: HashMap::new(),
             next_epoch: 0,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every fetcher's retries from now on.
+    pub fn observe_retries(mut self, observer: Arc<dyn FetchObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Starts reading `partition` at `offset`, replacing its fetcher if one runs (a seek).
@@ -219,6 +237,7 @@ impl Fetchers {
             epoch,
             self.tx.clone(),
             Arc::clone(&self.bytes),
+            self.observer.clone(),
         ));
         self.running.insert(partition, (epoch, handle));
     }
@@ -299,6 +318,7 @@ async fn fetch_loop(
     epoch: u64,
     tx: mpsc::Sender<Event>,
     bytes: Arc<Semaphore>,
+    observer: Option<Arc<dyn FetchObserver>>,
 ) {
     let max_wait_ms = i32::try_from(config.max_wait.as_millis())
         .unwrap_or(i32::MAX)
@@ -309,7 +329,7 @@ async fn fetch_loop(
         .unwrap_or(0)
         .clamp(1, config.buffer_bytes.max(1));
     let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     // Answers in a row with no batch for an offset below the last stable offset.
     let mut empty_answers = 0u32;
     loop {
@@ -348,7 +368,12 @@ async fn fetch_loop(
         .await;
         match result {
             Ok(Ok(fetched)) => {
-                backoff = Duration::from_millis(100);
+                if backoff > FIRST_BACKOFF {
+                    if let Some(observer) = &observer {
+                        observer.succeeded();
+                    }
+                }
+                backoff = FIRST_BACKOFF;
                 let high_watermark = fetched.high_watermark;
                 let readable_end = fetched.last_stable_offset.unwrap_or(high_watermark);
                 let Consumed {
@@ -411,7 +436,12 @@ async fn fetch_loop(
             }
             Err(error) if is_retriable(&error.source) => {
                 drop((batch_permit, bytes_permit));
-                tracing::warn!(%partition, %error, "fetch failed, retrying in {backoff:?}");
+                match &observer {
+                    Some(observer) => observer.failed(&error, backoff),
+                    None => {
+                        tracing::warn!(%partition, %error, "fetch failed, retrying in {backoff:?}")
+                    }
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use connect_core::ConnectError;
 
 use super::TaskId;
+use crate::kafka::fetcher::FetchObserver;
+use crate::kafka::KafkaError;
 
 /// What a task retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,6 +28,8 @@ pub enum Operation {
     Poll,
     /// Writing a source task's batch to Kafka.
     Produce,
+    /// Reading a sink task's partitions from Kafka (the broker away or refusing fetches).
+    Fetch,
 }
 
 impl Operation {
@@ -36,6 +40,7 @@ impl Operation {
             Self::Flush => "flush",
             Self::Poll => "poll",
             Self::Produce => "produce",
+            Self::Fetch => "fetch",
         }
     }
 
@@ -48,6 +53,7 @@ impl Operation {
             }
             Self::Poll => "poll (reading from the source system)",
             Self::Produce => "produce (writing a batch to Kafka)",
+            Self::Fetch => "fetch (reading the sink's partitions from Kafka)",
         }
     }
 }
@@ -163,6 +169,19 @@ impl Retries {
 /// An error and its causes on one line, for a log field.
 pub fn one_line(error: &ConnectError) -> String {
     error.trace().replace("\nCaused by: ", ": ")
+}
+
+/// A sink task's fetchers report their retries as [`Operation::Fetch`]. The partitions share
+/// one outage: a fetch that works again on any partition ends it (with one broker, as is usual,
+/// they fail and recover together).
+impl FetchObserver for Retries {
+    fn failed(&self, error: &KafkaError, retry_in: Duration) {
+        Retries::failed(self, Operation::Fetch, error, retry_in);
+    }
+
+    fn succeeded(&self) {
+        Retries::succeeded(self, Operation::Fetch);
+    }
 }
 
 #[cfg(test)]

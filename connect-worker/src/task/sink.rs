@@ -300,7 +300,8 @@ async fn run_inner(
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
-    let fetchers = Fetchers::new(env.kafka.clone(), fetch_config(env)?, 64);
+    let fetchers = Fetchers::new(env.kafka.clone(), fetch_config(env)?, 64)
+        .observe_retries(Arc::new(env.retries.clone()));
     let errors = RecordErrors::new(policy, env.id.to_string(), metrics.errors.clone());
     let mut l = Loop {
         env,
