@@ -189,14 +189,20 @@ enum Event {
 pub struct Fetchers {
     kafka: Kafka,
     config: FetchConfig,
-    tx: mpsc::Sender<Event>,
+    shared: Shared,
     rx: mpsc::Receiver<Event>,
-    /// The bytes budget the fetchers share.
-    bytes: Arc<Semaphore>,
     /// The running fetcher of each partition and its epoch: a batch from an older epoch
     /// (before a seek, pause or close) is dropped on arrival.
     running: HashMap<TopicPartition, (u64, JoinHandle<()>)>,
     next_epoch: u64,
+}
+
+/// What the fetchers of one task share: where they send what they read, the bytes budget, and
+/// who hears of their retries.
+#[derive(Debug, Clone)]
+struct Shared {
+    tx: mpsc::Sender<Event>,
+    bytes: Arc<Semaphore>,
     observer: Option<Arc<dyn FetchObserver>>,
 }
 
@@ -209,18 +215,20 @@ impl Fetchers {
         Self {
             kafka,
             config,
-            tx,
+            shared: Shared {
+                tx,
+                bytes,
+                observer: None,
+            },
             rx,
-            bytes,
             running: HashMap::new(),
             next_epoch: 0,
-            observer: None,
         }
     }
 
     /// Tells `observer` of every fetcher's retries from now on.
     pub fn observe_retries(mut self, observer: Arc<dyn FetchObserver>) -> Self {
-        self.observer = Some(observer);
+        self.shared.observer = Some(observer);
         self
     }
 
@@ -235,9 +243,7 @@ impl Fetchers {
             partition.clone(),
             offset,
             epoch,
-            self.tx.clone(),
-            Arc::clone(&self.bytes),
-            self.observer.clone(),
+            self.shared.clone(),
         ));
         self.running.insert(partition, (epoch, handle));
     }
@@ -316,9 +322,11 @@ async fn fetch_loop(
     partition: TopicPartition,
     mut offset: i64,
     epoch: u64,
-    tx: mpsc::Sender<Event>,
-    bytes: Arc<Semaphore>,
-    observer: Option<Arc<dyn FetchObserver>>,
+    Shared {
+        tx,
+        bytes,
+        observer,
+    }: Shared,
 ) {
     let max_wait_ms = i32::try_from(config.max_wait.as_millis())
         .unwrap_or(i32::MAX)
