@@ -4,6 +4,9 @@
 //! set on a path applies to everything below it). `root` is the default level. Kafka
 //! Connect's log levels map as TRACE, DEBUG, INFO, WARN, ERROR; FATAL is ERROR and OFF turns
 //! a logger off.
+//!
+//! Every line goes through [`UriPasswordMask`]: a password inside a URI
+//! (`redis://user:password@host`) is written as `********`, whichever crate logged it.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -57,9 +60,10 @@ pub fn init_with(format: Format) {
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .with_writer(std::io::stderr)
+            .with_writer(|| UriPasswordMask(std::io::stderr()))
     });
-    let text = (format == Format::Text).then(|| fmt::layer().with_writer(std::io::stderr));
+    let text = (format == Format::Text)
+        .then(|| fmt::layer().with_writer(|| UriPasswordMask(std::io::stderr())));
     let installed = tracing_subscriber::registry()
         .with(layer)
         .with(json)
@@ -70,6 +74,27 @@ pub fn init_with(format: Format) {
             handle,
             levels: Mutex::new(parse_directives(&initial)),
         });
+    }
+}
+
+/// A writer that masks the passwords of URIs in what it writes. The `fmt` layer writes each
+/// event with one `write_all`, so a URI is never split between two writes.
+struct UriPasswordMask<W>(W);
+
+impl<W: std::io::Write> std::io::Write for UriPasswordMask<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(connect_core::config::hide_uri_passwords(&text).as_bytes())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -232,6 +257,18 @@ mod tests {
         assert!(!levels.contains_key("bad"));
         assert_eq!(directives(&levels), "connect_worker::task=debug,warn");
         assert_eq!(parse_directives("")[ROOT].level, "INFO");
+    }
+
+    #[test]
+    fn written_lines_have_uri_passwords_masked() {
+        use std::io::Write;
+        let mut out = UriPasswordMask(Vec::new());
+        out.write_all(b"WARN cannot connect uri=redis://u:s3cret@h:1 error=refused\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "WARN cannot connect uri=redis://u:********@h:1 error=refused\n"
+        );
     }
 
     #[test]
