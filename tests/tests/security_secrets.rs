@@ -91,7 +91,7 @@ async fn a_file_provided_redis_password_reaches_the_task_and_nothing_else() {
         .unwrap()
         .to_owned();
     assert!(
-        trace.contains("cannot connect to Redis at redis://writer:[hidden]@"),
+        trace.contains("cannot connect to Redis at redis://writer:********@"),
         "{trace}"
     );
 
