@@ -69,7 +69,8 @@ pub fn connection_config_def() -> ConfigDef {
                     "Redis URI, e.g. redis://localhost:6379, rediss://user:password@host:6380/2 \
                      (TLS, ACL user, database 2), redis-sentinel://host1:26379,host2:26379/0#mymaster \
                      (Sentinel). With redis.cluster=true, one or more comma-separated seed nodes. \
-                     When empty, redis.host and redis.port are used.",
+                     When empty, redis.host and redis.port are used. A password in it is masked in \
+                     REST answers and logs; percent-encode '/', '?' and '#' in it.",
                 ),
         )
         .define(
