@@ -2,10 +2,12 @@
 //! `SinkConnectorConfig`, `SourceConnectorConfig`), and checking a whole connector
 //! configuration: common keys, the connector's own keys, transforms and converters.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use connect_core::config::{
-    ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValues, Importance, Props, Validator,
+    ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValue, ConfigValues, Importance, Props,
+    Validator,
 };
 use connect_core::plugin::{PluginDescriptor, PluginFactory, PluginKind, Plugins};
 use connect_core::transforms::TransformChain;
@@ -16,12 +18,46 @@ const TRANSFORMS: &str = "Transforms";
 const ERRORS: &str = "Error Handling";
 const TOPIC_CREATION: &str = "Topic Creation";
 
+/// The longest connector name accepted: names become file, key and metric label values.
+const MAX_NAME_LENGTH: usize = 249;
+
+/// Whether `name` can be a connector's name: the one rule for names, applied to requests
+/// (`POST /connectors`, `PUT /connectors/{name}/config`, connector files) and to the `name`
+/// key (`/config/validate`). A name must come back unchanged from a URL path, a log line and
+/// a Redis key. The empty name is allowed here: it is reported as the missing `name`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let problem = if name != name.trim() {
+        "Connector name must not start or end with whitespace".to_owned()
+    } else if name.contains('/') {
+        "Connector name should not contain '/'".to_owned()
+    } else if name.contains('\\') {
+        // WHATWG URL parsers (browsers, fetch) read '\' in an http URL's path as '/'.
+        "Connector name should not contain '\\'".to_owned()
+    } else if name == "." || name == ".." {
+        // Clients remove dot segments from paths (RFC 3986 5.2.4): curl and requests would
+        // send /connectors/./config as /connectors/config.
+        format!("Connector name must not be '{name}': HTTP clients remove it from URL paths, so the connector could not be reached at /connectors/{name}")
+    } else if name.chars().any(char::is_control) {
+        "Connector name should not contain control characters".to_owned()
+    } else if name.chars().count() > MAX_NAME_LENGTH {
+        format!("Connector name must be at most {MAX_NAME_LENGTH} characters")
+    } else {
+        return Ok(());
+    };
+    Err(problem)
+}
+
 /// Keys of every connector.
 pub fn common_def() -> ConfigDef {
     ConfigDef::new()
         .define(
             ConfigKey::new("name", ConfigType::String)
-                .validator(Validator::regex(r"[^\x00-\x1f\x7f/\\]+"))
+                .validator(Validator::Custom(Arc::new(|value| match value {
+                    ConfigValue::String(name) if name.is_empty() => {
+                        Err("String may not be empty".to_owned())
+                    }
+                    other => check_name(&other.to_string()),
+                })))
                 .importance(Importance::High)
                 .doc("Globally unique name to use for this connector.")
                 .group(COMMON, 1)

@@ -4,6 +4,9 @@
 //! set on a path applies to everything below it). `root` is the default level. Kafka
 //! Connect's log levels map as TRACE, DEBUG, INFO, WARN, ERROR; FATAL is ERROR and OFF turns
 //! a logger off.
+//!
+//! Every line goes through [`UriPasswordMask`]: a password inside a URI
+//! (`redis://user:password@host`) is written as `********`, whichever crate logged it.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -61,14 +64,17 @@ pub fn init_with(format: Format) {
             .with_ansi(false)
             .with_current_span(true)
             .with_span_list(false)
-            .with_writer(std::io::stderr)
+            .with_writer(|| UriPasswordMask(std::io::stderr()))
     });
     let ansi = colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
-    let text =
-        (format == Format::Text).then(|| fmt::layer().with_ansi(ansi).with_writer(std::io::stderr));
+    let text = (format == Format::Text).then(|| {
+        fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(|| UriPasswordMask(std::io::stderr()))
+    });
     let installed = tracing_subscriber::registry()
         .with(layer)
         .with(json)
@@ -87,6 +93,27 @@ pub fn init_with(format: Format) {
 /// unset or empty (<https://no-color.org>: any non-empty value turns colour off).
 fn colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
     stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+/// A writer that masks the passwords of URIs in what it writes. The `fmt` layer writes each
+/// event with one `write_all`, so a URI is never split between two writes.
+struct UriPasswordMask<W>(W);
+
+impl<W: std::io::Write> std::io::Write for UriPasswordMask<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(connect_core::config::hide_uri_passwords(&text).as_bytes())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// The process's log levels, when [`init`] installed the subscriber.
@@ -264,6 +291,18 @@ mod tests {
         for no_color in [None, empty, set] {
             assert!(!colour(false, no_color), "a file or pipe never gets colour");
         }
+    }
+
+    #[test]
+    fn written_lines_have_uri_passwords_masked() {
+        use std::io::Write;
+        let mut out = UriPasswordMask(Vec::new());
+        out.write_all(b"WARN cannot connect uri=redis://u:s3cret@h:1 error=refused\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "WARN cannot connect uri=redis://u:********@h:1 error=refused\n"
+        );
     }
 
     #[test]

@@ -170,6 +170,11 @@ impl WorkerProcess {
         }
     }
 
+    /// The worker's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The worker's log file (stdout and stderr of every run).
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("worker.log")

@@ -78,7 +78,7 @@ async fn the_sink_writes_through_tls_with_a_client_certificate_and_an_acl_user()
         .unwrap()
         .to_owned();
     assert!(
-        trace.contains("cannot connect to Redis at rediss://sink:[hidden]@127.0.0.1"),
+        trace.contains("cannot connect to Redis at rediss://sink:********@127.0.0.1"),
         "{trace}"
     );
     assert!(!trace.contains("sink-password"), "{trace}");

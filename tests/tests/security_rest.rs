@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use connect_e2e::{temp_dir, Services, TestCa, WorkerProcess};
 use serde_json::Value as Json;
 
@@ -119,6 +121,28 @@ fn https_with_basic_users_and_bearer_tokens() {
     );
     assert_eq!(code, 200);
     assert!(body.contains("kafka_connect_connect_worker_metrics_connector_count 0"));
+    // The scheme is case-insensitive (RFC 7235): `basic`, `BEARER` work as `Basic`, `Bearer`.
+    let encoded = base64::engine::general_purpose::STANDARD.encode("admin:right-password");
+    for header in [
+        format!("Authorization: basic {encoded}"),
+        format!("Authorization: BASIC {encoded}"),
+        "Authorization: bearer scrape-token".to_owned(),
+        "Authorization: BEARER scrape-token".to_owned(),
+    ] {
+        let (code, body, _) = curl(&worker, "/connectors", &["--cacert", ca, "-H", &header]);
+        assert_eq!((code, body.as_str()), (200, "[]"), "{header}");
+    }
+    let (code, _, _) = curl(
+        &worker,
+        "/connectors",
+        &[
+            "--cacert",
+            ca,
+            "-H",
+            "Authorization: basic d3Jvbmc6d3Jvbmc=",
+        ],
+    );
+    assert_eq!(code, 401);
     let created = curl(
         &worker,
         "/connectors",
@@ -167,4 +191,164 @@ fn https_with_basic_users_and_bearer_tokens() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&plain.stdout), "000");
+}
+
+/// The status and `time_total` of one plain-HTTP curl request with `Authorization: header`.
+fn timed(worker: &WorkerProcess, header: &str) -> (u16, Duration) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "60", "-o", "/dev/null"])
+        .args(["-w", "%{http_code} %{time_total}", "-H"])
+        .arg(format!("Authorization: {header}"))
+        .arg(format!("{}/connectors", worker.url()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (code, seconds) = text.split_once(' ').unwrap();
+    (
+        code.parse().unwrap(),
+        Duration::from_secs_f64(seconds.trim().parse().unwrap()),
+    )
+}
+
+/// The CPU time the process has used, all its threads (`/proc/<pid>/task/*/schedstat`, ns on
+/// a CPU).
+fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    let nanos = tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .map(|stat| {
+            stat.split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// The median of `times`.
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// A wrong password costs the same for an unknown user as for a known one (the time of a 401
+/// tells no user names), and a burst of wrong passwords is checked a few at a time while a
+/// client whose credentials were verified before is answered at once.
+#[test]
+fn wrong_passwords_tell_no_user_names_and_cannot_starve_the_worker() {
+    let services = Services::get();
+    let dir = temp_dir("rest-auth-timing");
+    let users = dir.join("users");
+    std::fs::write(
+        &users,
+        format!("admin:{}\n", bcrypt::hash("right-password", 7).unwrap()),
+    )
+    .unwrap();
+    let worker = WorkerProcess::start(
+        WORKER,
+        &services,
+        &dir,
+        &[("rest.auth.basic.file", users.to_str().unwrap())],
+    );
+    let pid = worker.pid().unwrap();
+    let basic = |credentials: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+    };
+
+    // Each 401's time as curl sees it and the worker's CPU time for it. The shared test
+    // machine's load adds noise to the first that is not the worker's doing: the 20% bound
+    // is on the second (the work, which is what a patient attacker's averages converge to),
+    // a looser one on the first (without the fix an unknown user answers ~30 times faster).
+    let (mut known, mut unknown) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    for round in 0..40 {
+        // Alternated, each first in turn, so that the machine's load weighs on both alike.
+        let mut pair = [("admin", &mut known), ("nobody", &mut unknown)];
+        if round % 2 == 1 {
+            pair.reverse();
+        }
+        for (user, (wall, cpu)) in pair {
+            let before = cpu_time(pid);
+            let (code, time) = timed(&worker, &basic(&format!("{user}:wrong")));
+            cpu.push(cpu_time(pid) - before);
+            assert_eq!(code, 401, "{user}");
+            wall.push(time);
+        }
+    }
+    let (known_wall, known_cpu) = (median(known.0), median(known.1));
+    let (unknown_wall, unknown_cpu) = (median(unknown.0), median(unknown.1));
+    let wall_ratio = unknown_wall.as_secs_f64() / known_wall.as_secs_f64();
+    let cpu_ratio = unknown_cpu.as_secs_f64() / known_cpu.as_secs_f64();
+    eprintln!(
+        "median 401, known user: {known_wall:?} ({known_cpu:?} CPU); unknown user: {unknown_wall:?} ({unknown_cpu:?} CPU); ratios {wall_ratio:.2} ({cpu_ratio:.2} CPU)"
+    );
+    assert!(
+        known_cpu >= Duration::from_millis(10),
+        "a check this cheap ({known_cpu:?}) measures nothing"
+    );
+    assert!(
+        (0.8..=1.2).contains(&cpu_ratio),
+        "a wrong password costs the worker {known_cpu:?} for a known user, {unknown_cpu:?} for an unknown one"
+    );
+    assert!(
+        (0.65..=1.5).contains(&wall_ratio),
+        "a wrong password takes {known_wall:?} for a known user, {unknown_wall:?} for an unknown one"
+    );
+
+    // A burst of wrong passwords, as from a guessing loop, all sent at once: with at most
+    // `permits` checks at a time they are answered one batch after the other, the first long
+    // before the last (checked all at once, they would share the cores and end together). A
+    // client that logged in before is answered meanwhile.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let permits = (cores / 2).max(1);
+    let right = basic("admin:right-password");
+    assert_eq!(timed(&worker, &right).0, 200);
+    let requests = 16 * permits;
+    let url = format!("{}/connectors", worker.url());
+    let mut burst = Command::new("curl");
+    burst
+        .args(["-s", "--no-progress-meter", "--max-time", "120"])
+        .args(["--parallel", "--parallel-immediate", "--parallel-max"])
+        .arg(requests.to_string())
+        .args(["-w", "%{http_code} %{time_total}\n", "-H"])
+        .arg(format!("Authorization: {}", basic("admin:guess")));
+    for _ in 0..requests {
+        burst.args(["-o", "/dev/null", &url]);
+    }
+    let start = Instant::now();
+    let burst = burst.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let (remembered, remembered_at) = {
+        std::thread::sleep(Duration::from_millis(200));
+        let (code, time) = timed(&worker, &right);
+        assert_eq!(code, 200);
+        (time, start.elapsed())
+    };
+    let out = burst.wait_with_output().unwrap();
+    let over_at = start.elapsed();
+    let mut times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let (code, seconds) = line.split_once(' ').unwrap();
+            assert_eq!(code, "401", "{line}");
+            seconds.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(times.len(), requests);
+    times.sort_by(f64::total_cmp);
+    let (first, last) = (times[0], times[requests - 1]);
+    eprintln!(
+        "{requests} wrong passwords at once, {permits} checked at a time: answered in {first:.3} s to {last:.3} s; the remembered client in {remembered:?}, at {remembered_at:?} (burst over at {over_at:?})"
+    );
+    assert!(
+        first < last / 3.0,
+        "the wrong passwords were checked all at once: answered in {times:?} s"
+    );
+    assert!(
+        remembered_at < over_at,
+        "the remembered client waited for the burst: answered at {remembered_at:?}, burst over at {over_at:?}"
+    );
 }

@@ -413,7 +413,7 @@ impl ConfigKey {
         };
         let shown = |raw: &str| match self.ty {
             ConfigType::Password => Password::HIDDEN.to_owned(),
-            _ => raw.trim().to_owned(),
+            _ => super::hide_uri_passwords(raw.trim()).into_owned(),
         };
         let (raw, value) = match (raw, &self.default) {
             (Some(raw), _) => (raw, self.ty.parse(raw)),
@@ -699,6 +699,20 @@ mod tests {
         let text = errors.to_string();
         assert!(!text.contains("short"), "{text}");
         assert!(text.contains("[hidden]"), "{text}");
+    }
+
+    #[test]
+    fn passwords_in_invalid_uris_are_not_echoed() {
+        let d = ConfigDef::new().define(
+            ConfigKey::new("uri", ConfigType::String).validator(Validator::regex("redis://.*")),
+        );
+        let errors = d
+            .parse(&props(&[("uri", "http://u:s3cret@h:1")]))
+            .unwrap_err();
+        assert_eq!(
+            errors.to_string(),
+            "Invalid value http://u:********@h:1 for configuration uri: String must match the pattern redis://.*"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use connect_core::config::{ConfigInfos, Password, Props};
+use connect_core::config::{hide_uri_passwords, ConfigInfos, Password, Props};
 use connect_core::plugin::{PluginKind, Plugins};
 
 use crate::config::WorkerConfig;
@@ -63,27 +63,10 @@ impl std::fmt::Debug for Herder {
 
 type Result<T> = std::result::Result<T, HerderError>;
 
-/// The longest connector name accepted: names become file, key and metric label values.
-const MAX_NAME_LENGTH: usize = 249;
-
-/// A connector name must be usable in a URL path, a log line and a Redis key: no surrounding
-/// whitespace, no `/`, no control characters, not absurdly long.
+/// A connector name from a request ([`connector_config::check_name`]).
 fn check_name(name: &str) -> Result<()> {
     // An empty name is reported with the configuration's other problems (`name` is required).
-    let problem = if name.is_empty() {
-        return Ok(());
-    } else if name != name.trim() {
-        "Connector name must not start or end with whitespace".to_owned()
-    } else if name.contains('/') {
-        "Connector name should not contain '/'".to_owned()
-    } else if name.chars().any(char::is_control) {
-        "Connector name should not contain control characters".to_owned()
-    } else if name.chars().count() > MAX_NAME_LENGTH {
-        format!("Connector name must be at most {MAX_NAME_LENGTH} characters")
-    } else {
-        return Ok(());
-    };
-    Err(HerderError::BadRequest(problem))
+    connector_config::check_name(name).map_err(HerderError::BadRequest)
 }
 
 impl Herder {
@@ -244,16 +227,20 @@ impl Herder {
 
     /// Creates or replaces a connector's configuration; `true` when it was created.
     ///
-    /// A value of `[hidden]` for a key the connector already has keeps the stored value: it is
+    /// A value the REST API would show for a key's stored value keeps the stored value: it is
     /// a secret the REST API masked, sent back by a client that GETs a config and PUTs it.
+    /// That is `[hidden]` (password-typed keys), or the stored URI with its password masked
+    /// (`redis://user:********@host`), exactly: a masked password sent with another host or
+    /// user is not filled in, so it cannot be sent to a server of the client's choosing.
     pub async fn put_config(&self, name: &str, mut props: Props) -> Result<(bool, ConnectorInfo)> {
         let mut connectors = self.connectors.lock().await;
         if let Some(existing) = connectors.get(name) {
             for (key, value) in props.iter_mut() {
-                if value == Password::HIDDEN {
-                    if let Some(stored) = existing.config.props.get(key) {
-                        value.clone_from(stored);
-                    }
+                let Some(stored) = existing.config.props.get(key) else {
+                    continue;
+                };
+                if value == Password::HIDDEN || *value == hide_uri_passwords(stored) {
+                    value.clone_from(stored);
                 }
             }
         }
@@ -657,7 +644,10 @@ impl Herder {
         let state_info = |status: crate::status::Status| StateInfo {
             state: status.state.name(),
             worker_id: self.shared.worker_id.clone(),
-            trace: status.trace,
+            // Traces are connectors' messages, which may quote a URI with its password.
+            trace: status
+                .trace
+                .map(|trace| hide_uri_passwords(&trace).into_owned()),
         };
         ConnectorStateInfo {
             name: name.to_owned(),

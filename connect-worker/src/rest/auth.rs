@@ -10,16 +10,17 @@
 //! prometheus:$argon2id$...  # rest.auth.bearer.file: name:hash-of-the-token
 //! ```
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use tokio::sync::Semaphore;
 
 /// How many verified `Authorization` values are remembered, so a client does not pay a
 /// bcrypt/argon2 verification (tens of ms) on every request.
@@ -32,6 +33,13 @@ struct Entry {
     hash: String,
 }
 
+/// What an `Authorization` header offers. The scheme is case-insensitive (RFC 7235 2.1):
+/// `Basic`, `basic` and `BASIC` are the same.
+enum Credentials {
+    Basic { user: String, password: String },
+    Bearer(String),
+}
+
 /// Checks the `Authorization` of requests.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -40,6 +48,13 @@ pub struct Authenticator {
     health_open: bool,
     /// `Authorization` values verified before.
     verified: Mutex<HashMap<String, String>>,
+    /// A hash with the algorithm and cost of the first user's, made when first needed: the
+    /// password of an unknown user is verified against it, so that a 401 takes as long for an
+    /// unknown user as for a known one with a wrong password and does not tell names apart.
+    dummy: OnceLock<Option<String>>,
+    /// Bounds the hash verifications running at once (half the cores, at least one): a
+    /// password-guessing loop gets slower answers, the connectors keep the other cores.
+    checks: Arc<Semaphore>,
 }
 
 impl Authenticator {
@@ -66,41 +81,41 @@ impl Authenticator {
             }
             return Ok(None);
         }
+        let costs: BTreeSet<String> = basic.iter().filter_map(|e| cost(&e.hash)).collect();
+        if costs.len() > 1 {
+            tracing::warn!(
+                costs = ?costs,
+                "rest.auth.basic.file: the hashes have different algorithms or costs; a wrong password takes as long as its user's hash, so the time of a 401 can tell user names apart: give every user the same cost"
+            );
+        }
         let health_open = props
             .get("rest.auth.health.open")
             .map(|v| !v.trim().eq_ignore_ascii_case("false"))
             .unwrap_or(true);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Some(Arc::new(Self {
             basic,
             bearer,
             health_open,
             verified: Mutex::default(),
+            dummy: OnceLock::new(),
+            checks: Arc::new(Semaphore::new((cores / 2).max(1))),
         })))
     }
 
-    /// The name of the user or token an `Authorization` value proves, if any.
+    /// The name of the user or token an `Authorization` value proves, if any: remembered, or
+    /// checked against the hashes (CPU work: call it off the async threads).
     fn verify(&self, authorization: &str) -> Option<String> {
-        if let Some(name) = self.cache().get(authorization) {
-            return Some(name.clone());
+        if let Some(name) = self.remembered(authorization) {
+            return Some(name);
         }
-        let name = if let Some(encoded) = authorization.strip_prefix("Basic ") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .ok()?;
-            let decoded = String::from_utf8(decoded).ok()?;
-            let (user, password) = decoded.split_once(':')?;
-            self.basic
+        let name = match credentials(authorization)? {
+            Credentials::Basic { user, password } => self.check_basic(&user, &password),
+            Credentials::Bearer(token) => self
+                .bearer
                 .iter()
-                .find(|e| e.name == user && matches(password, &e.hash))
-                .map(|e| e.name.clone())
-        } else if let Some(token) = authorization.strip_prefix("Bearer ") {
-            let token = token.trim();
-            self.bearer
-                .iter()
-                .find(|e| matches(token, &e.hash))
-                .map(|e| e.name.clone())
-        } else {
-            None
+                .find(|e| matches(&token, &e.hash))
+                .map(|e| e.name.clone()),
         }?;
         let mut cache = self.cache();
         if cache.len() >= CACHE_SIZE {
@@ -110,8 +125,69 @@ impl Authenticator {
         Some(name)
     }
 
+    /// [`verify`](Self::verify) on the blocking threads, at most as many at once as the
+    /// semaphore allows; remembered values answer at once.
+    async fn authenticate(self: &Arc<Self>, authorization: String) -> Option<String> {
+        if let Some(name) = self.remembered(&authorization) {
+            return Some(name);
+        }
+        let permit = Arc::clone(&self.checks).acquire_owned().await.ok()?;
+        let checker = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            checker.verify(&authorization)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// The user `user` when `password` is theirs. An unknown user costs a verification too.
+    fn check_basic(&self, user: &str, password: &str) -> Option<String> {
+        match self.basic.iter().find(|e| e.name == user) {
+            Some(entry) => matches(password, &entry.hash).then(|| entry.name.clone()),
+            None => {
+                if let Some(dummy) = self.dummy() {
+                    let _ = matches(password, dummy);
+                }
+                None
+            }
+        }
+    }
+
+    fn dummy(&self) -> Option<&str> {
+        self.dummy
+            .get_or_init(|| self.basic.first().and_then(|e| hash_like(&e.hash)))
+            .as_deref()
+    }
+
+    fn remembered(&self, authorization: &str) -> Option<String> {
+        self.cache().get(authorization).cloned()
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The credentials in an `Authorization` value: `<scheme> <credentials>`, the scheme in any
+/// case, Basic's user and password base64-encoded as `user:password`.
+fn credentials(authorization: &str) -> Option<Credentials> {
+    let (scheme, value) = authorization.trim().split_once([' ', '\t'])?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("Basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()?;
+        let (user, password) = String::from_utf8(decoded)
+            .ok()?
+            .split_once(':')
+            .map(|(user, password)| (user.to_owned(), password.to_owned()))?;
+        Some(Credentials::Basic { user, password })
+    } else if scheme.eq_ignore_ascii_case("Bearer") {
+        Some(Credentials::Bearer(value.to_owned()))
+    } else {
+        None
     }
 }
 
@@ -159,6 +235,44 @@ fn matches(secret: &str, hash: &str) -> bool {
     }
 }
 
+/// What verifying against `hash` costs: its algorithm and parameters (`bcrypt 12`,
+/// `argon2id m=19456,t=2,p=1`); `None` when it does not parse.
+fn cost(hash: &str) -> Option<String> {
+    if hash.starts_with("$argon2") {
+        let parsed = PasswordHash::new(hash).ok()?;
+        Some(format!("{} {}", parsed.algorithm, parsed.params))
+    } else {
+        let cost: u32 = hash.get(4..6)?.parse().ok()?;
+        Some(format!("bcrypt {cost}"))
+    }
+}
+
+/// A hash of a secret nobody has, with the algorithm and parameters of `hash`: verifying a
+/// password against it costs what verifying against `hash` does.
+fn hash_like(hash: &str) -> Option<String> {
+    const NOBODYS: &[u8] = b"the password of no user";
+    if hash.starts_with("$argon2") {
+        let parsed = PasswordHash::new(hash).ok()?;
+        let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = match parsed.version {
+            Some(v) => argon2::Version::try_from(v).ok()?,
+            None => argon2::Version::default(),
+        };
+        let params = argon2::Params::try_from(&parsed).ok()?;
+        // A fixed salt: this hash guards nothing.
+        let salt = SaltString::from_b64("ZHVtbXlzYWx0ZHVtbXlzYWx0").ok()?;
+        argon2::Argon2::new(algorithm, version, params)
+            .hash_password(NOBODYS, &salt)
+            .ok()
+            .map(|h| h.to_string())
+    } else {
+        let cost: u32 = hash.get(4..6)?.parse().ok()?;
+        bcrypt::hash_with_salt(NOBODYS, cost, [0; 16])
+            .ok()
+            .map(|h| h.to_string())
+    }
+}
+
 /// The middleware: 401 with Kafka Connect's error body unless the request proves a known
 /// user or token.
 pub async fn require(
@@ -176,18 +290,10 @@ pub async fn require(
         .map(str::to_owned);
     let message = match header {
         None => "Authentication required: give HTTP Basic credentials or a bearer token",
-        Some(value) => {
-            // Hash verification is CPU work: keep it off the async threads.
-            let checker = Arc::clone(&auth);
-            let verified = tokio::task::spawn_blocking(move || checker.verify(&value))
-                .await
-                .ok()
-                .flatten();
-            match verified {
-                Some(_) => return next.run(request).await,
-                None => "Invalid credentials",
-            }
-        }
+        Some(value) => match auth.authenticate(value).await {
+            Some(_) => return next.run(request).await,
+            None => "Invalid credentials",
+        },
     };
     let mut response = (
         StatusCode::UNAUTHORIZED,
@@ -203,17 +309,24 @@ pub async fn require(
 
 #[cfg(test)]
 mod tests {
-    use argon2::password_hash::{PasswordHasher, SaltString};
+    use std::time::Duration;
+
     use connect_core::config::props;
 
     use super::*;
 
+    /// An argon2id hash with light parameters (1 MiB, one pass): the defaults take a second
+    /// in a debug build, and would disturb the timing test running beside.
     fn argon(secret: &str) -> String {
         let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
-        argon2::Argon2::default()
-            .hash_password(secret.as_bytes(), &salt)
-            .unwrap()
-            .to_string()
+        argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(secret.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
     }
 
     #[test]
@@ -260,5 +373,164 @@ mod tests {
         assert!(err.contains("plain text is refused"), "{err}");
         assert!(Authenticator::from_config(&props(&[])).unwrap().is_none());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An authenticator over a users file written with `users` (`name:hash` lines).
+    fn authenticator(test: &str, users: &str) -> Arc<Authenticator> {
+        let dir = std::env::temp_dir().join(format!("auth-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("users");
+        std::fs::write(&file, users).unwrap();
+        let auth =
+            Authenticator::from_config(&props(&[("rest.auth.basic.file", file.to_str().unwrap())]))
+                .unwrap()
+                .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        auth
+    }
+
+    fn basic(user_password: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_password)
+        )
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        let dir = std::env::temp_dir().join(format!("auth-case-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let users = dir.join("users");
+        std::fs::write(&users, format!("ann:{}\n", bcrypt::hash("pw1", 4).unwrap())).unwrap();
+        let tokens = dir.join("tokens");
+        std::fs::write(&tokens, format!("prometheus:{}\n", argon("tok"))).unwrap();
+        let auth = Authenticator::from_config(&props(&[
+            ("rest.auth.basic.file", users.to_str().unwrap()),
+            ("rest.auth.bearer.file", tokens.to_str().unwrap()),
+        ]))
+        .unwrap()
+        .unwrap();
+        let encoded = &basic("ann:pw1")["Basic ".len()..];
+        for scheme in ["basic", "BASIC", "bAsIc"] {
+            for separator in [" ", "  ", "\t"] {
+                let header = format!("{scheme}{separator}{encoded}");
+                assert_eq!(auth.verify(&header).as_deref(), Some("ann"), "{header:?}");
+            }
+        }
+        for header in ["bearer tok", "BEARER tok", "Bearer  tok "] {
+            assert_eq!(
+                auth.verify(header).as_deref(),
+                Some("prometheus"),
+                "{header:?}"
+            );
+        }
+        for header in [
+            "Basictok",
+            "Bearertok",
+            "bearer",
+            "Basic",
+            "Negotiate tok",
+            "",
+        ] {
+            assert_eq!(auth.verify(header), None, "{header:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The CPU time this thread has used, from `/proc/thread-self/schedstat` (ns on a CPU).
+    fn thread_cpu_time() -> Duration {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        Duration::from_nanos(stat.split_whitespace().next().unwrap().parse().unwrap())
+    }
+
+    /// The median CPU times of `rounds` calls of each of `a` and `b`, alternated (each first
+    /// in turn). CPU time, not wall time: the verification runs on this thread, and on a
+    /// loaded machine (tests run in parallel, builds beside them) wall time is mostly other
+    /// processes' turns. The end-to-end test in `security_rest.rs` measures wall time.
+    fn medians(rounds: usize, a: impl Fn(), b: impl Fn()) -> (Duration, Duration) {
+        let time = |f: &dyn Fn()| {
+            let start = thread_cpu_time();
+            f();
+            thread_cpu_time() - start
+        };
+        let (mut times_a, mut times_b) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            if round % 2 == 0 {
+                times_a.push(time(&a));
+                times_b.push(time(&b));
+            } else {
+                times_b.push(time(&b));
+                times_a.push(time(&a));
+            }
+        }
+        times_a.sort();
+        times_b.sort();
+        (times_a[rounds / 2], times_b[rounds / 2])
+    }
+
+    #[test]
+    fn a_wrong_password_takes_as_long_for_an_unknown_user_as_for_a_known_one() {
+        for (algorithm, hash) in [
+            ("bcrypt", bcrypt::hash("right", 6).unwrap()),
+            ("argon2", argon("right")),
+        ] {
+            let auth = authenticator(algorithm, &format!("ann:{hash}\nbob:{hash}\n"));
+            let (known, unknown) = medians(
+                48,
+                || assert_eq!(auth.verify(&basic("ann:wrong")), None),
+                || assert_eq!(auth.verify(&basic("nobody:wrong")), None),
+            );
+            let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+            eprintln!(
+                "{algorithm}: known user {known:?}, unknown user {unknown:?}, ratio {ratio:.2}"
+            );
+            assert!(
+                known >= Duration::from_millis(5),
+                "{algorithm}: a check this fast ({known:?}) measures nothing"
+            );
+            assert!(
+                (0.8..=1.2).contains(&ratio),
+                "{algorithm}: a wrong password takes {known:?} for a known user, {unknown:?} for an unknown one"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn password_checks_wait_for_a_permit_but_remembered_ones_do_not() {
+        let auth = authenticator(
+            "bounded",
+            &format!("ann:{}\n", bcrypt::hash("pw", 4).unwrap()),
+        );
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(auth.checks.available_permits(), (cores / 2).max(1));
+        assert_eq!(
+            auth.authenticate(basic("ann:pw")).await.as_deref(),
+            Some("ann")
+        );
+        // Every permit taken, as by a password-guessing loop.
+        let all = auth
+            .checks
+            .clone()
+            .acquire_many_owned(auth.checks.available_permits() as u32)
+            .await
+            .unwrap();
+        let waiting = tokio::spawn({
+            let auth = Arc::clone(&auth);
+            async move { auth.authenticate(basic("ann:wrong")).await }
+        });
+        // A client whose credentials were verified before is not held up.
+        let remembered =
+            tokio::time::timeout(Duration::from_secs(5), auth.authenticate(basic("ann:pw")))
+                .await
+                .expect("a remembered value waited for a permit");
+        assert_eq!(remembered.as_deref(), Some("ann"));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiting.is_finished(), "a check ran without a permit");
+        drop(all);
+        let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("the check did not run once a permit was free")
+            .unwrap();
+        assert_eq!(answer, None);
     }
 }

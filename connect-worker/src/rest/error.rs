@@ -73,13 +73,16 @@ impl From<HerderError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Messages may quote a configuration value: a password in a URI is masked whatever
+        // produced the message.
+        let message = connect_core::config::hide_uri_passwords(&self.message).into_owned();
         if self.status.is_server_error() {
             // Client errors are the client's business; server errors are ours to look into.
-            tracing::warn!(status = %self.status, message = %self.message, "REST request failed");
+            tracing::warn!(status = %self.status, message = %message, "REST request failed");
         }
         let body = ErrorMessage {
             error_code: self.status.as_u16(),
-            message: self.message,
+            message,
         };
         (self.status, Json(body)).into_response()
     }

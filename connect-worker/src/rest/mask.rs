@@ -1,17 +1,26 @@
-//! Hiding secrets in every response that echoes a configuration. A key is secret when the
-//! definition that reads it has type PASSWORD: the connector's own keys, the common connector
-//! keys, and the keys of the converters, transforms and predicates the configuration names
-//! (under their `key.converter.`, `transforms.<alias>.`, `predicates.<alias>.` prefixes).
-//! Their values are shown as `[hidden]`, as `/config/validate` already shows them.
+//! Hiding secrets in every response that echoes a configuration.
+//!
+//! - A key is secret when the definition that reads it has type PASSWORD: the connector's own
+//!   keys, the common connector keys, and the keys of the converters, transforms and
+//!   predicates the configuration names (under their `key.converter.`, `transforms.<alias>.`,
+//!   `predicates.<alias>.` prefixes). Their values are shown as `[hidden]`, as
+//!   `/config/validate` already shows them.
+//! - No definition says a value is a URI, so in every other value the password of any URI is
+//!   masked (`redis://user:********@host`, [`hide_uri_passwords`]).
+//!
+//! A client that sends either mask back keeps the stored value (`Herder::put_config`).
 
 use std::collections::BTreeSet;
 
-use connect_core::config::{ConfigDef, ConfigType, Password, Props};
+use connect_core::config::{
+    hide_uri_passwords, ConfigDef, ConfigInfos, ConfigType, Password, Props,
+};
 use connect_core::plugin::{PluginKind, Plugins};
 
 use crate::connector_config;
 
-/// `config` with the value of every secret key replaced by `[hidden]`.
+/// `config` with the value of every secret key replaced by `[hidden]` and the passwords in
+/// URIs masked.
 pub fn masked(mut config: Props, plugins: &Plugins) -> Props {
     let secrets = secret_keys(&config, plugins);
     hide(&mut config, &secrets);
@@ -76,12 +85,32 @@ pub fn secret_keys(config: &Props, plugins: &Plugins) -> BTreeSet<String> {
     secrets
 }
 
-/// Replaces the values of the `secrets` keys in `props` with `[hidden]`.
+/// Replaces the values of the `secrets` keys in `props` with `[hidden]`, and masks the
+/// passwords of URIs in the others.
 pub fn hide(props: &mut Props, secrets: &BTreeSet<String>) {
     for (key, value) in props.iter_mut() {
         if secrets.contains(key) {
             Password::HIDDEN.clone_into(value);
+        } else {
+            hide_in_place(value);
         }
+    }
+}
+
+/// A `/config/validate` answer with the passwords of URIs masked in its values and messages
+/// (password-typed values are `[hidden]` already).
+pub fn masked_infos(mut infos: ConfigInfos) -> ConfigInfos {
+    for info in &mut infos.configs {
+        let value = &mut info.value;
+        value.value.iter_mut().for_each(hide_in_place);
+        value.errors.iter_mut().for_each(hide_in_place);
+    }
+    infos
+}
+
+fn hide_in_place(text: &mut String) {
+    if let std::borrow::Cow::Owned(hidden) = hide_uri_passwords(text) {
+        *text = hidden;
     }
 }
 
@@ -139,5 +168,27 @@ mod tests {
         assert_eq!(shown["predicates.q.token"], "shown: q is no known plugin");
         assert_eq!(shown["token"], "shown: not a connector key");
         assert_eq!(shown["connector.class"], "Unknown");
+    }
+
+    #[test]
+    fn passwords_in_uris_are_masked_in_every_other_value() {
+        let config: Props = [
+            ("connector.class", "Unknown"),
+            ("redis.uri", "redis://u:s3cret@h:6379"),
+            ("anything", "see rediss://:s3cret@h and redis://h:1"),
+            ("predicates", "p"),
+            ("predicates.p.type", "Secretive"),
+            ("predicates.p.token", "redis://u:s3cret@h"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let shown = masked(config, &plugins());
+        assert_eq!(shown["redis.uri"], "redis://u:********@h:6379");
+        assert_eq!(
+            shown["anything"],
+            "see rediss://:********@h and redis://h:1"
+        );
+        assert_eq!(shown["predicates.p.token"], "[hidden]");
     }
 }

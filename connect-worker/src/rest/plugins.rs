@@ -184,7 +184,7 @@ async fn validate(
             .map_err(|e| HerderError::Internal(format!("validation failed: {e}")))?
     })
     .await?;
-    Ok(Json(infos))
+    Ok(Json(super::mask::masked_infos(infos)))
 }
 
 /// Whether a body's `connector.class` names the path's connector: by Kafka Connect's rule

@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use connect_core::config::{
-    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Password, Validator, Width,
+    hide_uri_passwords, ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Password,
+    Validator, Width,
 };
 use connect_core::ConnectError;
 use fred::error::{Error as FredError, ErrorKind};
@@ -68,7 +69,8 @@ pub fn connection_config_def() -> ConfigDef {
                     "Redis URI, e.g. redis://localhost:6379, rediss://user:password@host:6380/2 \
                      (TLS, ACL user, database 2), redis-sentinel://host1:26379,host2:26379/0#mymaster \
                      (Sentinel). With redis.cluster=true, one or more comma-separated seed nodes. \
-                     When empty, redis.host and redis.port are used.",
+                     When empty, redis.host and redis.port are used. A password in it is masked in \
+                     REST answers and logs; percent-encode '/', '?' and '#' in it.",
                 ),
         )
         .define(
@@ -233,7 +235,7 @@ impl RedisSettings {
         }
         let scheme_tls = uri.starts_with("rediss");
         let settings = Self {
-            shown: hide_password(&uri),
+            shown: hide_uri_passwords(&uri).into_owned(),
             url,
             cluster,
             username: text(USERNAME_CONFIG),
@@ -338,10 +340,9 @@ impl RedisSettings {
 /// (cluster seeds, sentinels) and Lettuce's `#master` fragment for Sentinel.
 fn fred_url(uri: &str, cluster: bool) -> Result<String, String> {
     let (scheme, rest) = uri.split_once("://").ok_or_else(|| {
-        format!(
-            "'{}' is not a URI (expected redis://host:port)",
-            hide_password(uri)
-        )
+        // Without a scheme, nothing tells where a password would end: not echoed then.
+        let shown = if uri.contains('@') { "the value" } else { uri };
+        format!("'{shown}' is not a URI (expected redis://host:port)")
     })?;
     let sentinel = scheme.ends_with("-sentinel");
     match scheme {
@@ -365,6 +366,14 @@ fn fred_url(uri: &str, cluster: bool) -> Result<String, String> {
         Some((a, p)) => (a, Some(p)),
         None => (before_query, None),
     };
+    if [path, query, fragment]
+        .into_iter()
+        .flatten()
+        .any(|p| p.contains('@'))
+    {
+        // A password with a '/', '?' or '#' of its own: what follows would be echoed below.
+        return Err("'@' after the host: percent-encode '/', '?' and '#' in the user name and password (%2F, %3F, %23)".into());
+    }
     let (userinfo, hosts) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
@@ -431,23 +440,6 @@ fn fred_url(uri: &str, cluster: bool) -> Result<String, String> {
         url.push_str(&params.join("&"));
     }
     Ok(url)
-}
-
-/// The URI with the password in its user info replaced by `[hidden]`.
-pub fn hide_password(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_owned();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..end].rfind('@') else {
-        return uri.to_owned();
-    };
-    let userinfo = &rest[..at];
-    let user = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:{}", Password::HIDDEN),
-        None => Password::HIDDEN.to_owned(),
-    };
-    format!("{scheme}://{user}{}", &rest[at..])
 }
 
 /// The error of a failed Redis command, classified: connection trouble and the server's
@@ -533,17 +525,21 @@ mod tests {
             .contains("database"));
         assert!(fred_url("localhost:6379", false)
             .unwrap_err()
-            .contains("not a URI"));
-    }
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            hide_password("redis://u:pw@h:1/0"),
-            "redis://u:[hidden]@h:1/0"
-        );
-        assert_eq!(hide_password("redis://pw@h:1"), "redis://[hidden]@h:1");
-        assert_eq!(hide_password("redis://h:1"), "redis://h:1");
+            .contains("'localhost:6379' is not a URI"));
+        // Passwords that would end up in the messages are not echoed.
+        for (uri, message) in [
+            ("u:s3cret@h:1", "'the value' is not a URI"),
+            ("redis://u:s3/cret@h:1", "percent-encode"),
+            ("redis://u:s3?cret@h:1", "percent-encode"),
+            ("redis://u:s3#cret@h:1", "percent-encode"),
+        ] {
+            let error = fred_url(uri, false).unwrap_err();
+            assert!(error.contains(message), "{uri}: {error}");
+            assert!(
+                !error.contains("s3") && !error.contains("cret"),
+                "{uri}: {error}"
+            );
+        }
     }
 
     #[test]
@@ -556,7 +552,7 @@ mod tests {
             ]))
             .unwrap();
         let settings = RedisSettings::parse(&values).unwrap();
-        assert_eq!(settings.shown_uri(), "redis://u:[hidden]@127.0.0.1:7000/3");
+        assert_eq!(settings.shown_uri(), "redis://u:********@127.0.0.1:7000/3");
         assert!(!format!("{settings:?}").contains("pw"));
         let config = settings.fred_config().unwrap();
         assert_eq!(config.password.as_deref(), Some("other"));

@@ -406,18 +406,107 @@ async fn secrets_are_hidden_in_every_echoed_config() {
 }
 
 #[tokio::test]
+async fn passwords_in_uris_are_masked_in_every_echoed_config_and_kept_when_sent_back() {
+    let app = App::new().await;
+    // `label` is a plain string key: no definition says it holds a URI, any value may.
+    let uri = "redis://user:hunter3@host:6379";
+    let shown = "redis://user:********@host:6379";
+    let created = app.create("u", &[("label", uri)]).await;
+    let patched = app
+        .json(
+            Method::PATCH,
+            "/connectors/u/config",
+            json!({"tasks.max": "2"}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    let mut replies = vec![
+        ("POST /connectors", created.body["config"].clone()),
+        ("PATCH", patched.body["config"].clone()),
+    ];
+    for path in [
+        "/connectors/u",
+        "/connectors/u/config",
+        "/connectors/u/tasks",
+        "/connectors/u/tasks-config",
+        "/connectors?expand=info",
+    ] {
+        let reply = app.get(path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {:?}", reply.body);
+        replies.push((path, reply.body));
+    }
+    let validated = app
+        .json(
+            Method::PUT,
+            "/connector-plugins/SecretSink/config/validate",
+            app.sink_config(&[("label", uri)]),
+        )
+        .await;
+    assert_eq!(validated.status, StatusCode::OK, "{:?}", validated.body);
+    replies.push(("validate", validated.body));
+    for (what, body) in &replies {
+        let text = body.to_string();
+        assert!(!text.contains("hunter3"), "{what}: {text}");
+        assert!(text.contains(shown), "{what}: {text}");
+    }
+    // An error quoting the value masks it too.
+    let invalid = app
+        .json(
+            Method::POST,
+            "/connectors",
+            json!({"name": "bad", "config": app.sink_config(&[("fail.on.start", uri)])}),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    let message = invalid.body["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "Invalid value {shown} for configuration fail.on.start"
+        )),
+        "{message}"
+    );
+
+    // GET then PUT the masked configuration: the stored URI stays.
+    let config = app.get("/connectors/u/config").await.body;
+    assert_eq!(config["label"], shown);
+    let put = app.json(Method::PUT, "/connectors/u/config", config).await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    assert_eq!(put.body["config"]["label"], shown);
+    assert_eq!(app.herder.config("u").await.unwrap()["label"], uri);
+    // The masked password with another host is not filled in: the stored password is not
+    // sent to a server of the client's choosing.
+    let moved = "redis://user:********@elsewhere:6379";
+    let put = app
+        .json(
+            Method::PUT,
+            "/connectors/u/config",
+            app.sink_config(&[("label", moved)]),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{:?}", put.body);
+    assert_eq!(app.herder.config("u").await.unwrap()["label"], moved);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn connector_names_with_path_tricks_or_control_characters_are_refused() {
     let app = App::new().await;
     let long = "x".repeat(250);
+    let unreachable = |name: &str| {
+        format!("Connector name must not be '{name}': HTTP clients remove it from URL paths, so the connector could not be reached at /connectors/{name}")
+    };
     for (name, message) in [
-        ("a/b", "Connector name should not contain '/'"),
+        (".", unreachable(".")),
+        ("..", unreachable("..")),
+        ("a\\b", "Connector name should not contain '\\'".to_owned()),
+        ("a/b", "Connector name should not contain '/'".to_owned()),
         (
             "bell\u{7}",
-            "Connector name should not contain control characters",
+            "Connector name should not contain control characters".to_owned(),
         ),
         (
             long.as_str(),
-            "Connector name must be at most 249 characters",
+            "Connector name must be at most 249 characters".to_owned(),
         ),
     ] {
         let response = app
@@ -427,7 +516,46 @@ async fn connector_names_with_path_tricks_or_control_characters_are_refused() {
                 json!({"name": name, "config": app.sink_config(&[])}),
             )
             .await;
-        response.assert_error(StatusCode::BAD_REQUEST, message);
+        response.assert_error(StatusCode::BAD_REQUEST, &message);
+    }
+    // PUT /connectors/{name}/config, with the dot segments as a client that does not
+    // normalise paths sends them (curl --path-as-is), and percent-encoded.
+    for (path, name) in [
+        ("/connectors/./config", "."),
+        ("/connectors/../config", ".."),
+        ("/connectors/%2E/config", "."),
+        ("/connectors/%2e%2E/config", ".."),
+        ("/connectors/a%5Cb/config", "a\\b"),
+    ] {
+        let response = app.json(Method::PUT, path, app.sink_config(&[])).await;
+        let message = if name.contains('\\') {
+            "Connector name should not contain '\\'".to_owned()
+        } else {
+            unreachable(name)
+        };
+        response.assert_error(StatusCode::BAD_REQUEST, &message);
     }
     assert_eq!(app.get("/connectors").await.body, json!([]));
+    // /config/validate applies the same rule to the name key.
+    let validated = app
+        .json(
+            Method::PUT,
+            "/connector-plugins/SecretSink/config/validate",
+            app.sink_config(&[("name", "..")]),
+        )
+        .await;
+    assert_eq!(validated.body["error_count"], 1, "{}", validated.body);
+    let name = validated.body["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["definition"]["name"] == "name")
+        .unwrap();
+    assert_eq!(
+        name["value"]["errors"],
+        json!([format!(
+            "Invalid value .. for configuration name: {}",
+            unreachable("..")
+        )])
+    );
 }
