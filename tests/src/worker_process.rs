@@ -187,11 +187,6 @@ impl WorkerProcess {
         lines[lines.len().saturating_sub(60)..].join("\n")
     }
 
-    /// The process id of the running worker.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// SIGKILL: no shutdown, no last offset flush.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
