@@ -63,6 +63,18 @@ fn record(topic: &str, n: usize) -> ProducerRecord {
     }
 }
 
+/// A private broker on a free port, listening.
+async fn private_broker() -> (Broker, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let broker = Broker(start_broker(port));
+    wait_for_port(port).await;
+    (broker, port)
+}
+
 /// Creates `topic` on the broker at `port`, retrying while the broker starts.
 async fn create_topic(port: u16, topic: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -94,13 +106,7 @@ async fn create_topic(port: u16, topic: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers() {
     let services = Services::get();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut broker = Broker(start_broker(port));
-    wait_for_port(port).await;
+    let (mut broker, port) = private_broker().await;
     let topic = unique_name("away");
     create_topic(port, &topic).await;
     let dir = temp_dir("fetch-retry");
@@ -165,13 +171,7 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
 
 #[tokio::test]
 async fn the_producer_writes_again_after_the_broker_comes_back() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut broker = Broker(start_broker(port));
-    wait_for_port(port).await;
+    let (mut broker, port) = private_broker().await;
     let kafka = Kafka::connect(KafkaConfig {
         bootstrap_servers: vec![format!("127.0.0.1:{port}")],
         client_id: "reconnect".into(),

@@ -57,6 +57,18 @@ impl KafkaError {
     pub fn is_retriable(&self) -> bool {
         is_retriable(&self.source)
     }
+
+    /// An operation that had no answer within `limit`: rskafka may keep reconnecting to a
+    /// broker that is gone for longer than its deadline says. Retriable.
+    pub(crate) fn timed_out(context: impl Into<String>, limit: Duration) -> Self {
+        Self::new(
+            context,
+            RsError::RetryFailed(rskafka::BackoffError::DeadlineExceded {
+                deadline: limit,
+                source: format!("no answer from the broker within {limit:?}").into(),
+            }),
+        )
+    }
 }
 
 /// Whether trying again later may succeed: connection problems, timeouts and the broker errors
@@ -122,6 +134,11 @@ impl std::fmt::Debug for Kafka {
 }
 
 impl Kafka {
+    /// How long one operation may retry a broker that does not answer (`request.timeout.ms`).
+    pub fn request_timeout(&self) -> Duration {
+        self.config.request_timeout
+    }
+
     /// Connects to the cluster.
     pub async fn connect(config: KafkaConfig) -> Result<Self, KafkaError> {
         let backoff = BackoffConfig {

@@ -337,6 +337,7 @@ async fn fetch_loop(
         .unwrap_or(0)
         .clamp(1, config.buffer_bytes.max(1));
     let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
+    let stall_limit = kafka.request_timeout() + config.max_wait;
     let mut backoff = FIRST_BACKOFF;
     // Answers in a row with no batch for an offset below the last stable offset.
     let mut empty_answers = 0u32;
@@ -348,7 +349,7 @@ async fn fetch_loop(
         let Ok(mut bytes_permit) = Arc::clone(&bytes).acquire_many_owned(reserve).await else {
             return;
         };
-        let result = async {
+        let fetch = async {
             let client = kafka
                 .partition(&partition.topic, partition.partition)
                 .await?;
@@ -372,8 +373,17 @@ async fn fetch_loop(
                 }
                 Err(e) => Err(KafkaError::new(format!("cannot fetch from {partition}"), e)),
             }
-        }
-        .await;
+        };
+        // A fetch with no answer by then is stalled, whatever rskafka still tries: reported as
+        // a failure (and retried), so a sink waiting for a broker that is gone shows as such.
+        let result = tokio::time::timeout(stall_limit, fetch)
+            .await
+            .unwrap_or_else(|_| {
+                Err(KafkaError::timed_out(
+                    format!("cannot fetch from {partition}"),
+                    stall_limit,
+                ))
+            });
         match result {
             Ok(Ok(fetched)) => {
                 if backoff > FIRST_BACKOFF {
