@@ -75,28 +75,27 @@ async fn private_broker() -> (Broker, u16) {
     (broker, port)
 }
 
-/// Creates `topic` on the broker at `port`, retrying while the broker starts.
-async fn create_topic(port: u16, topic: &str) {
+/// A client of the broker at `port`.
+async fn connect(port: u16, client_id: &str) -> Kafka {
+    Kafka::connect(KafkaConfig {
+        bootstrap_servers: vec![format!("127.0.0.1:{port}")],
+        client_id: client_id.into(),
+        request_timeout: Duration::from_secs(20),
+        security: Default::default(),
+    })
+    .await
+    .unwrap()
+}
+
+/// Creates `topic` through `kafka`, retrying for up to 30 s while the broker (re)starts and
+/// the client reconnects.
+async fn create_topic_retrying(kafka: &Kafka, topic: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let created = async {
-            let kafka = Kafka::connect(KafkaConfig {
-                bootstrap_servers: vec![format!("127.0.0.1:{port}")],
-                client_id: "topic-maker".into(),
-                request_timeout: Duration::from_secs(5),
-                security: Default::default(),
-            })
-            .await?;
-            kafka.create_topic(topic, 1, 1).await
-        }
-        .await;
-        match created {
+        match kafka.create_topic(topic, 1, 1).await {
             Ok(_) => return,
             Err(e) => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "cannot create {topic}: {e}"
-                );
+                assert!(tokio::time::Instant::now() < deadline, "no reconnect: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -108,7 +107,8 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
     let services = Services::get();
     let (mut broker, port) = private_broker().await;
     let topic = unique_name("away");
-    create_topic(port, &topic).await;
+    let kafka = connect(port, "topic-maker").await;
+    kafka.create_topic(&topic, 1, 1).await.unwrap();
     let dir = temp_dir("fetch-retry");
     let bootstrap = format!("127.0.0.1:{port}");
     let worker = WorkerProcess::start(
@@ -150,7 +150,7 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
     // Back on the same port (the memory engine forgot the topic: it is created again).
     broker.0 = start_broker(port);
     wait_for_port(port).await;
-    create_topic(port, &topic).await;
+    create_topic_retrying(&kafka, &topic).await;
     wait_until(
         "/health to show no retrying fetch",
         Duration::from_secs(60),
@@ -172,14 +172,7 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
 #[tokio::test]
 async fn the_producer_writes_again_after_the_broker_comes_back() {
     let (mut broker, port) = private_broker().await;
-    let kafka = Kafka::connect(KafkaConfig {
-        bootstrap_servers: vec![format!("127.0.0.1:{port}")],
-        client_id: "reconnect".into(),
-        request_timeout: Duration::from_secs(20),
-        security: Default::default(),
-    })
-    .await
-    .unwrap();
+    let kafka = connect(port, "reconnect").await;
     kafka.create_topic("survivor", 1, 1).await.unwrap();
     let producer = Producer::new(
         kafka.clone(),
@@ -196,16 +189,7 @@ async fn the_producer_writes_again_after_the_broker_comes_back() {
     let _ = broker.0.wait();
     broker.0 = start_broker(port);
     wait_for_port(port).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match kafka.create_topic("survivor", 1, 1).await {
-            Ok(_) => break,
-            Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "no reconnect: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
+    create_topic_retrying(&kafka, "survivor").await;
     let metadata = producer.send(&[record("survivor", 1)]).await.unwrap();
     assert_eq!(
         metadata[0].offset, 0,
