@@ -273,6 +273,39 @@ impl PartitionClient {
         .await
     }
 
+    /// Sends one Fetch of this partition, retried as configured, and returns the partition's
+    /// part of the answer (shared by `fetch_records` and `fetch_batches`; connect-rs).
+    async fn fetch_partition(
+        &self,
+        request_name: &'static str,
+        offset: i64,
+        bytes: Range<i32>,
+        max_wait_ms: i32,
+    ) -> Result<FetchResponsePartition> {
+        let request = &build_fetch_request(offset, bytes, max_wait_ms, self.partition, &self.topic);
+
+        maybe_retry(
+            &self.backoff_config,
+            self.unknown_topic_handling,
+            self,
+            request_name,
+            || async move {
+                let (broker, r#gen) = self
+                    .get()
+                    .await
+                    .map_err(|e| ErrorOrThrottle::Error((e, None)))?;
+                let response = broker
+                    .request(&request)
+                    .await
+                    .map_err(|e| ErrorOrThrottle::Error((e.into(), Some(r#gen))))?;
+                maybe_throttle(response.throttle_time_ms)?;
+                process_fetch_response(self.partition, &self.topic, response, offset)
+                    .map_err(|e| ErrorOrThrottle::Error((e, Some(r#gen))))
+            },
+        )
+        .await
+    }
+
     /// Fetch `bytes` bytes of record data starting at sequence number `offset`
     ///
     /// Returns the records, and the current high watermark.
@@ -288,28 +321,9 @@ impl PartitionClient {
         bytes: Range<i32>,
         max_wait_ms: i32,
     ) -> Result<(Vec<RecordAndOffset>, i64)> {
-        let request = &build_fetch_request(offset, bytes, max_wait_ms, self.partition, &self.topic);
-
-        let partition = maybe_retry(
-            &self.backoff_config,
-            self.unknown_topic_handling,
-            self,
-            "fetch_records",
-            || async move {
-                let (broker, r#gen) = self
-                    .get()
-                    .await
-                    .map_err(|e| ErrorOrThrottle::Error((e, None)))?;
-                let response = broker
-                    .request(&request)
-                    .await
-                    .map_err(|e| ErrorOrThrottle::Error((e.into(), Some(r#gen))))?;
-                maybe_throttle(response.throttle_time_ms)?;
-                process_fetch_response(self.partition, &self.topic, response, offset)
-                    .map_err(|e| ErrorOrThrottle::Error((e, Some(r#gen))))
-            },
-        )
-        .await?;
+        let partition = self
+            .fetch_partition("fetch_records", offset, bytes, max_wait_ms)
+            .await?;
 
         let records = extract_records(partition.records.0, offset)?;
 
@@ -326,28 +340,9 @@ impl PartitionClient {
         bytes: Range<i32>,
         max_wait_ms: i32,
     ) -> Result<PartitionFetch> {
-        let request = &build_fetch_request(offset, bytes, max_wait_ms, self.partition, &self.topic);
-
-        let partition = maybe_retry(
-            &self.backoff_config,
-            self.unknown_topic_handling,
-            self,
-            "fetch_batches",
-            || async move {
-                let (broker, r#gen) = self
-                    .get()
-                    .await
-                    .map_err(|e| ErrorOrThrottle::Error((e, None)))?;
-                let response = broker
-                    .request(&request)
-                    .await
-                    .map_err(|e| ErrorOrThrottle::Error((e.into(), Some(r#gen))))?;
-                maybe_throttle(response.throttle_time_ms)?;
-                process_fetch_response(self.partition, &self.topic, response, offset)
-                    .map_err(|e| ErrorOrThrottle::Error((e, Some(r#gen))))
-            },
-        )
-        .await?;
+        let partition = self
+            .fetch_partition("fetch_batches", offset, bytes, max_wait_ms)
+            .await?;
 
         let batches = partition
             .records
