@@ -6,77 +6,123 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::{ConfigDef, ConfigErrors, Props};
+use crate::config::{Config, Props};
 use crate::data::Text;
 use crate::error::ConnectError;
 use crate::metrics::{Counter, Gauge};
 use crate::record::{SinkRecord, SourceMap, SourceRecord, TopicPartition};
 
+/// What the worker tells a connector about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorContext {
+    name: String,
+}
+
+impl ConnectorContext {
+    /// The context of the connector named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into() }
+    }
+
+    /// The connector's name (its `name` key).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Which task of which connector a task is, and how many tasks its connector runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskIdentity {
+    /// The connector's name.
+    pub connector: String,
+    /// The task's number, from 0.
+    pub id: usize,
+    /// How many tasks the connector runs: the number of task configurations it made.
+    pub count: usize,
+}
+
+impl TaskIdentity {
+    /// Task `id` of `count` of `connector`.
+    pub fn new(connector: impl Into<String>, id: usize, count: usize) -> Self {
+        Self {
+            connector: connector.into(),
+            id,
+            count,
+        }
+    }
+}
+
+impl std::fmt::Display for TaskIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.connector, self.id)
+    }
+}
+
 /// What source and sink connectors have in common.
 ///
-/// A connector does not move data: it checks its configuration and splits the work into task
-/// configurations. The worker creates one instance per connector, calls [`start`], then
-/// [`task_configs`], and [`stop`] when the connector is paused, stopped, reconfigured or
-/// deleted.
+/// A connector does not move data: the worker builds it running from its checked
+/// configuration ([`start`]), asks it to split the work into task configurations
+/// ([`task_configs`]), and [`stop`]s it when the connector is paused, stopped, reconfigured
+/// or deleted. Each task is then built from its configuration by the connector's task type
+/// (see [`SourceTask::start`], [`SinkTask::start`]), possibly on another worker.
 ///
 /// [`start`]: Connector::start
 /// [`task_configs`]: Connector::task_configs
 /// [`stop`]: Connector::stop
 #[async_trait]
-pub trait Connector: Send + Sync {
-    /// The connector's version, shown by `GET /connector-plugins`.
-    fn version(&self) -> &str;
+pub trait Connector: Send + Sync + Sized + 'static {
+    /// The connector's configuration. Its [`Config::definition`] is what
+    /// `GET /connector-plugins/{plugin}/config` serves and `/config/validate` checks (beside
+    /// the worker's common keys: `name`, `connector.class`, `tasks.max`, `transforms`, ...).
+    type Config: Config;
 
-    /// The keys the connector accepts. The worker adds its own common keys (`name`,
-    /// `connector.class`, `tasks.max`, `transforms`, ...).
-    fn config_def(&self) -> ConfigDef;
+    /// The connector's version, shown by `GET /connector-plugins`; usually
+    /// `env!("CARGO_PKG_VERSION")`.
+    const VERSION: &'static str;
 
-    /// Checks a configuration and returns every problem found. The default parses it with
-    /// [`config_def`](Connector::config_def); override it to add checks across keys.
-    fn validate(&self, props: &Props) -> ConfigErrors {
-        self.config_def().parse(props).err().unwrap_or_default()
-    }
+    /// The connector, started with its configuration (already parsed and checked).
+    async fn start(config: Self::Config, ctx: ConnectorContext) -> Result<Self, ConnectError>;
 
-    /// Starts the connector with its configuration.
-    async fn start(&mut self, props: &Props) -> Result<(), ConnectError>;
-
-    /// Splits the work into at most `max_tasks` task configurations.
+    /// Splits the work into at most `max_tasks` task configurations. Each is given to a task
+    /// with the connector's own keys under it, so return only what differs between tasks
+    /// (empty maps when nothing does); the worker tells each task its number and the count.
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>, ConnectError>;
 
-    /// Stops the connector and releases what it holds.
-    async fn stop(&mut self) -> Result<(), ConnectError>;
+    /// Stops the connector and releases what it holds. The default does nothing.
+    async fn stop(&mut self) -> Result<(), ConnectError> {
+        Ok(())
+    }
 }
 
 /// A connector that moves data from an outside system into Kafka.
 pub trait SourceConnector: Connector {
-    /// A new, unstarted task of this connector.
-    fn create_task(&self) -> Box<dyn SourceTask>;
+    /// The connector's tasks.
+    type Task: SourceTask;
 }
 
 /// A connector that moves data from Kafka into an outside system.
 #[async_trait]
 pub trait SinkConnector: Connector {
-    /// A new, unstarted task of this connector.
-    fn create_task(&self) -> Box<dyn SinkTask>;
+    /// The connector's tasks.
+    type Task: SinkTask;
 
     /// `PATCH /connectors/{name}/offsets` changed these partitions' offsets (`None`: reset):
     /// a connector that keeps offsets in its own system changes them there too (Kafka
-    /// Connect's `alterOffsets`, KIP-875). Called on a new, unstarted instance while the
-    /// connector is stopped, before the worker stores the change; an error cancels it.
+    /// Connect's `alterOffsets`, KIP-875). Called while the connector is stopped, before the
+    /// worker stores the change; an error cancels it. The default does nothing.
     async fn alter_offsets(
-        &self,
-        props: &Props,
+        config: &Self::Config,
         offsets: &BTreeMap<TopicPartition, Option<i64>>,
     ) -> Result<(), ConnectError> {
-        let _ = (props, offsets);
+        let _ = (config, offsets);
         Ok(())
     }
 
     /// Every offset of the connector is removed (`DELETE /connectors/{name}/offsets`, or the
-    /// connector is deleted): remove those kept in the connector's own system. Called on a
-    /// new, unstarted instance.
-    async fn reset_offsets(&self, props: &Props) -> Result<(), ConnectError> {
-        let _ = props;
+    /// connector is deleted): remove those kept in the connector's own system. The default
+    /// does nothing.
+    async fn reset_offsets(config: &Self::Config) -> Result<(), ConnectError> {
+        let _ = config;
         Ok(())
     }
 }
@@ -96,14 +142,17 @@ pub struct RecordMetadata {
 
 /// What the worker offers a source task.
 pub trait SourceTaskContext: Send + Sync {
+    /// Which task this is, of which connector, and how many tasks it runs.
+    fn task(&self) -> &TaskIdentity;
+
     /// The last committed offset of a source partition, to resume from after a restart.
     fn offset(&self, partition: &SourceMap) -> Option<SourceMap>;
 
-    /// The task's configuration.
+    /// The task's configuration as written (the connector's keys and the task's own).
     fn config(&self) -> &Props;
 
     /// A counter of the task's own, exposed by the worker at `/metrics` as `name` with the
-    /// labels `connector` and `task`. Call it once (in `start`) and keep the handle.
+    /// labels `connector` and `task`. Call it once (when the task starts) and keep the handle.
     fn counter(&self, name: &str, help: &str) -> Counter {
         let _ = (name, help);
         Counter::detached()
@@ -118,28 +167,26 @@ pub trait SourceTaskContext: Send + Sync {
 
 /// Reads records from an outside system.
 ///
-/// The worker calls [`poll`](SourceTask::poll) in a loop, converts and transforms the
-/// records, sends them to Kafka, calls [`commit_record`](SourceTask::commit_record) for each
-/// one the broker acknowledged (or [`commit_dropped`](SourceTask::commit_dropped) for one it
-/// did not send), stores the source offsets every `offset.flush.interval.ms` and then calls
+/// The worker builds the task running ([`start`](SourceTask::start)), calls
+/// [`poll`](SourceTask::poll) in a loop, converts and transforms the records, sends them to
+/// Kafka, calls [`commit_record`](SourceTask::commit_record) for each one the broker
+/// acknowledged (or [`commit_dropped`](SourceTask::commit_dropped) for one it did not send),
+/// stores the source offsets every `offset.flush.interval.ms` and then calls
 /// [`commit`](SourceTask::commit). Calls never overlap, but the worker may `poll` the next
 /// batch before the records of the previous one are committed: do not infer from a `poll`
 /// that earlier records are done with; wait for `commit_record` or `commit_dropped`.
 #[async_trait]
-pub trait SourceTask: Send {
-    /// The task's type name, which the worker adds to each task configuration as
-    /// `task.class`, where Kafka Connect puts the task's class name. The default, the Rust
-    /// type's path (`connect_file::sink::FileStreamSinkTask`), rarely needs overriding.
-    fn task_class(&self) -> &'static str {
-        std::any::type_name::<Self>()
-    }
+pub trait SourceTask: Send + Sized + 'static {
+    /// The task's configuration, read from the connector's keys and the task's own (those of
+    /// its entry in [`Connector::task_configs`]). Often the connector's own `Config`.
+    type Config: Config;
 
-    /// Starts the task. Read the offsets to resume from through `ctx`.
+    /// The task, ready to poll. Read the offsets to resume from through `ctx`, and keep it
+    /// if the task needs it later.
     async fn start(
-        &mut self,
-        props: &Props,
+        config: Self::Config,
         ctx: Arc<dyn SourceTaskContext>,
-    ) -> Result<(), ConnectError>;
+    ) -> Result<Self, ConnectError>;
 
     /// The next batch of records; empty when there is nothing new.
     ///
@@ -168,8 +215,10 @@ pub trait SourceTask: Send {
         Ok(())
     }
 
-    /// Stops the task and releases what it holds.
-    async fn stop(&mut self) -> Result<(), ConnectError>;
+    /// Stops the task and releases what it holds. The default does nothing.
+    async fn stop(&mut self) -> Result<(), ConnectError> {
+        Ok(())
+    }
 }
 
 /// Takes records a sink task could not write, without failing the task (Kafka Connect's
@@ -184,6 +233,9 @@ pub trait ErrantRecordReporter: Send + Sync {
 
 /// What the worker offers a sink task.
 pub trait SinkTaskContext: Send + Sync {
+    /// Which task this is, of which connector, and how many tasks it runs.
+    fn task(&self) -> &TaskIdentity;
+
     /// Asks the worker to read `partition` from `offset` next (e.g. from offsets kept in the
     /// sink's own system). Takes effect before the next `put`.
     fn offset(&self, partition: &TopicPartition, offset: i64);
@@ -203,11 +255,11 @@ pub trait SinkTaskContext: Send + Sync {
     /// The reporter for records the task cannot write, when the worker offers one.
     fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>>;
 
-    /// The task's configuration.
+    /// The task's configuration as written (the connector's keys and the task's own).
     fn config(&self) -> &Props;
 
     /// A counter of the task's own, exposed by the worker at `/metrics` as `name` with the
-    /// labels `connector` and `task`. Call it once (in `start`) and keep the handle.
+    /// labels `connector` and `task`. Call it once (when the task starts) and keep the handle.
     fn counter(&self, name: &str, help: &str) -> Counter {
         let _ = (name, help);
         Counter::detached()
@@ -226,29 +278,26 @@ pub type Offsets = BTreeMap<TopicPartition, i64>;
 
 /// Writes records from Kafka into an outside system.
 ///
-/// The worker assigns partitions ([`open`]), hands over batches ([`put`]), and every
-/// `offset.flush.interval.ms` asks which offsets are safe to commit ([`pre_commit`], which by
-/// default calls [`flush`]). Calls never overlap.
+/// The worker builds the task running ([`start`]), assigns partitions ([`open`]), hands over
+/// batches ([`put`]), and every `offset.flush.interval.ms` asks which offsets are safe to
+/// commit ([`pre_commit`], which by default calls [`flush`]). Calls never overlap.
 ///
+/// [`start`]: SinkTask::start
 /// [`open`]: SinkTask::open
 /// [`put`]: SinkTask::put
 /// [`pre_commit`]: SinkTask::pre_commit
 /// [`flush`]: SinkTask::flush
 #[async_trait]
-pub trait SinkTask: Send {
-    /// The task's type name, which the worker adds to each task configuration as
-    /// `task.class`, where Kafka Connect puts the task's class name. The default, the Rust
-    /// type's path (`connect_file::sink::FileStreamSinkTask`), rarely needs overriding.
-    fn task_class(&self) -> &'static str {
-        std::any::type_name::<Self>()
-    }
+pub trait SinkTask: Send + Sized + 'static {
+    /// The task's configuration, read from the connector's keys and the task's own (those of
+    /// its entry in [`Connector::task_configs`]). Often the connector's own `Config`.
+    type Config: Config;
 
-    /// Starts the task.
+    /// The task, ready to take records. Keep `ctx` to seek, pause or report errant records.
     async fn start(
-        &mut self,
-        props: &Props,
+        config: Self::Config,
         ctx: Arc<dyn SinkTaskContext>,
-    ) -> Result<(), ConnectError>;
+    ) -> Result<Self, ConnectError>;
 
     /// These partitions are now assigned to the task; seek them through the context if the
     /// task keeps its own offsets.
@@ -282,6 +331,8 @@ pub trait SinkTask: Send {
         Ok(())
     }
 
-    /// Stops the task and releases what it holds.
-    async fn stop(&mut self) -> Result<(), ConnectError>;
+    /// Stops the task and releases what it holds. The default does nothing.
+    async fn stop(&mut self) -> Result<(), ConnectError> {
+        Ok(())
+    }
 }

@@ -3,8 +3,9 @@
 //! Every connector crate, ours and third parties', depends on this crate only. It has the
 //! connector and task traits ([`connector`]), records ([`record`]) and values with Kafka
 //! Connect's types ([`data`]), configuration definitions ([`config`]), converters
-//! ([`converter`]), transforms and predicates ([`transforms`]), and the plugin descriptors a
-//! worker registers ([`plugin`]). It opens no sockets and runs no runtime of its own.
+//! ([`converter`]), transforms and predicates ([`transforms`]), the plugin descriptors a
+//! worker registers ([`plugin`]) and a test kit ([`testing`]). It opens no sockets and runs no
+//! runtime of its own.
 //!
 //! Errors ([`ConnectError`]) come in three kinds the worker treats differently: retriable
 //! (back off, retry the same batch), fatal (the task fails, with the message as its trace) and
@@ -13,29 +14,40 @@
 //! # A minimal source task
 //!
 //! Counts from where it left off: the source offset it stores is the next number, so after a
-//! restart it resumes without duplicates.
+//! restart it resumes without duplicates. Its configuration is declared once, where it is read
+//! ([`config::Config`]); the task is built running from it ([`connector::SourceTask::start`]).
 //!
 //! ```
 //! use std::sync::Arc;
 //!
 //! use async_trait::async_trait;
-//! use connect_core::config::{ConfigDef, ConfigKey, ConfigType, Props, Validator};
+//! use connect_core::config::{props, Config, ConfigKey, ConfigReader, ConfigType, Validator};
 //! use connect_core::connector::{SourceTask, SourceTaskContext};
 //! use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
+//! use connect_core::testing::{self, TestSourceContext};
 //! use connect_core::ConnectError;
 //! use serde_json::json;
 //!
-//! fn config_def() -> ConfigDef {
-//!     ConfigDef::new()
-//!         .define(ConfigKey::new("topic", ConfigType::String).validator(Validator::NonEmptyString))
-//!         .define(ConfigKey::new("batch.size", ConfigType::Int).default_value("100")
-//!             .validator(Validator::at_least(1)))
-//! }
-//!
-//! #[derive(Default)]
-//! struct CounterTask {
+//! #[derive(Debug)]
+//! struct CounterConfig {
 //!     topic: String,
 //!     batch_size: i64,
+//! }
+//!
+//! impl Config for CounterConfig {
+//!     fn read(c: &mut ConfigReader<'_>) -> Self {
+//!         Self {
+//!             topic: c.string(ConfigKey::new("topic", ConfigType::String)
+//!                 .validator(Validator::NonEmptyString)),
+//!             batch_size: c.long(ConfigKey::new("batch.size", ConfigType::Long)
+//!                 .default_value("100")
+//!                 .validator(Validator::at_least(1))),
+//!         }
+//!     }
+//! }
+//!
+//! struct CounterTask {
+//!     config: CounterConfig,
 //!     next: i64,
 //! }
 //!
@@ -45,58 +57,44 @@
 //!
 //! #[async_trait]
 //! impl SourceTask for CounterTask {
-//!     async fn start(&mut self, props: &Props, ctx: Arc<dyn SourceTaskContext>)
-//!         -> Result<(), ConnectError> {
-//!         let config = config_def().parse(props)?; // every problem at once, as a config error
-//!         self.topic = config.string("topic").unwrap_or_default().to_owned();
-//!         self.batch_size = config.long("batch.size").unwrap_or(100);
-//!         self.next = ctx
+//!     type Config = CounterConfig;
+//!
+//!     async fn start(config: CounterConfig, ctx: Arc<dyn SourceTaskContext>)
+//!         -> Result<Self, ConnectError> {
+//!         let next = ctx
 //!             .offset(&partition())
 //!             .and_then(|offset| offset.get("next").and_then(|n| n.as_i64()))
 //!             .unwrap_or(0);
-//!         Ok(())
+//!         Ok(Self { config, next })
 //!     }
 //!
 //!     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-//!         let batch = (self.next..self.next + self.batch_size)
+//!         let batch = (self.next..self.next + self.config.batch_size)
 //!             .map(|n| {
 //!                 let offset = json!({"next": n + 1}).as_object().cloned().unwrap_or_default();
-//!                 let record = ConnectRecord::new(self.topic.as_str(), n);
+//!                 let record = ConnectRecord::new(self.config.topic.as_str(), n);
 //!                 SourceRecord::new(partition(), offset, record)
 //!             })
 //!             .collect();
-//!         self.next += self.batch_size;
+//!         self.next += self.config.batch_size;
 //!         Ok(batch)
-//!     }
-//!
-//!     async fn stop(&mut self) -> Result<(), ConnectError> {
-//!         Ok(())
-//!     }
-//! }
-//!
-//! // What the worker does: give the task its stored offsets, then poll.
-//! struct StoredOffsets(Props);
-//! impl SourceTaskContext for StoredOffsets {
-//!     fn offset(&self, _: &SourceMap) -> Option<SourceMap> {
-//!         json!({"next": 40}).as_object().cloned()
-//!     }
-//!     fn config(&self) -> &Props {
-//!         &self.0
 //!     }
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let props = Props::from([("topic".into(), "numbers".into()), ("batch.size".into(), "2".into())]);
-//! let mut task = CounterTask::default();
-//! task.start(&props, Arc::new(StoredOffsets(props.clone()))).await.unwrap();
+//! // What the worker does: give the task its stored offsets, then poll.
+//! let ctx = TestSourceContext::new();
+//! ctx.store_offset(partition(), json!({"next": 40}).as_object().cloned().unwrap());
+//! let config = props(&[("topic", "numbers"), ("batch.size", "2")]);
+//! let mut task: CounterTask = testing::start_source_task(&config, &ctx).await.unwrap();
 //! let batch = task.poll().await.unwrap();
 //! assert_eq!(batch.len(), 2);
 //! assert_eq!(batch[0].value, 40i64.into()); // resumed after the stored offset
 //! assert_eq!(batch[1].source_offset["next"], 42);
 //!
-//! let bad = Props::from([("batch.size".into(), "0".into())]);
-//! let err = CounterTask::default().start(&bad, Arc::new(StoredOffsets(bad.clone()))).await;
-//! assert_eq!(err.unwrap_err().to_string(),
+//! let bad = props(&[("batch.size", "0")]);
+//! let err = testing::start_source_task::<CounterTask>(&bad, &ctx).await.err().unwrap();
+//! assert_eq!(err.to_string(),
 //!     "Missing required configuration \"topic\" which has no default value.\n\
 //!      Invalid value 0 for configuration batch.size: Value must be at least 1");
 //! # });
@@ -112,7 +110,6 @@
 //! use std::sync::Arc;
 //!
 //! use async_trait::async_trait;
-//! use connect_core::config::Props;
 //! use connect_core::connector::{Offsets, SinkTask, SinkTaskContext};
 //! use connect_core::data::Value;
 //! use connect_core::record::{ConnectRecord, SinkRecord, TopicPartition};
@@ -125,9 +122,10 @@
 //!
 //! #[async_trait]
 //! impl SinkTask for LastValueSink {
-//!     async fn start(&mut self, _: &Props, _: Arc<dyn SinkTaskContext>)
-//!         -> Result<(), ConnectError> {
-//!         Ok(())
+//!     type Config = (); // no keys of its own
+//!
+//!     async fn start(_: (), _: Arc<dyn SinkTaskContext>) -> Result<Self, ConnectError> {
+//!         Ok(Self::default())
 //!     }
 //!
 //!     async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
@@ -147,10 +145,6 @@
 //!     async fn flush(&mut self, _: &Offsets) -> Result<(), ConnectError> {
 //!         Ok(()) // nothing to make durable in memory
 //!     }
-//!
-//!     async fn stop(&mut self) -> Result<(), ConnectError> {
-//!         Ok(())
-//!     }
 //! }
 //!
 //! fn record(offset: i64, key: &str, value: Value) -> SinkRecord {
@@ -160,7 +154,9 @@
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let mut sink = LastValueSink::default();
+//! let ctx = connect_core::testing::TestSinkContext::new();
+//! let mut sink: LastValueSink =
+//!     connect_core::testing::start_sink_task(&Default::default(), &ctx).await.unwrap();
 //! sink.put(&[record(0, "a", 1i64.into()), record(1, "b", 2i64.into()),
 //!             record(2, "a", Value::Null)]).await.unwrap();
 //! assert_eq!(sink.table.len(), 1);
@@ -182,6 +178,8 @@ mod error;
 pub mod metrics;
 pub mod plugin;
 pub mod record;
+pub mod running;
+pub mod testing;
 pub mod transforms;
 
 pub use error::{BoxError, ConnectError};

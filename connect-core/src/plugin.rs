@@ -9,7 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::{ConfigDef, ConfigErrors, Props};
-use crate::connector::{SinkConnector, SourceConnector};
+use crate::config::Config;
+use crate::connector::{Connector, SinkConnector, SourceConnector};
+use crate::running::{SinkPlugin, SourcePlugin};
 use crate::converter::Converter;
 use crate::transforms::{Predicate, Transformation};
 
@@ -50,10 +52,6 @@ impl PluginKind {
     }
 }
 
-/// Makes a new source connector instance.
-pub type SourceFactory = Arc<dyn Fn() -> Box<dyn SourceConnector> + Send + Sync>;
-/// Makes a new sink connector instance.
-pub type SinkFactory = Arc<dyn Fn() -> Box<dyn SinkConnector> + Send + Sync>;
 /// Builds a converter from its settings; `true` for keys, `false` for values.
 pub type ConverterFactory =
     Arc<dyn Fn(&Props, bool) -> Result<Box<dyn Converter>, ConfigErrors> + Send + Sync>;
@@ -68,10 +66,10 @@ pub type PredicateFactory =
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum PluginFactory {
-    /// Makes source connectors.
-    Source(SourceFactory),
-    /// Makes sink connectors.
-    Sink(SinkFactory),
+    /// Starts source connectors and their tasks.
+    Source(SourcePlugin),
+    /// Starts sink connectors and their tasks.
+    Sink(SinkPlugin),
     /// Builds key or value converters.
     Converter(ConverterFactory),
     /// Builds header converters.
@@ -118,34 +116,24 @@ pub struct PluginDescriptor {
 }
 
 impl PluginDescriptor {
-    /// A source connector plugin; version and keys are read from a fresh instance.
-    pub fn source(
-        class: impl Into<String>,
-        factory: impl Fn() -> Box<dyn SourceConnector> + Send + Sync + 'static,
-    ) -> Self {
-        let probe = factory();
-        Self {
-            class: class.into(),
-            aliases: Vec::new(),
-            version: probe.version().to_owned(),
-            config_def: probe.config_def(),
-            factory: PluginFactory::Source(Arc::new(factory)),
-        }
+    /// The source connector `C`, named `class`; its version and keys come from the type.
+    pub fn source<C: SourceConnector>(class: impl Into<String>) -> Self {
+        Self::new(
+            class,
+            C::VERSION,
+            <C as Connector>::Config::definition(),
+            PluginFactory::Source(SourcePlugin::of::<C>()),
+        )
     }
 
-    /// A sink connector plugin; version and keys are read from a fresh instance.
-    pub fn sink(
-        class: impl Into<String>,
-        factory: impl Fn() -> Box<dyn SinkConnector> + Send + Sync + 'static,
-    ) -> Self {
-        let probe = factory();
-        Self {
-            class: class.into(),
-            aliases: Vec::new(),
-            version: probe.version().to_owned(),
-            config_def: probe.config_def(),
-            factory: PluginFactory::Sink(Arc::new(factory)),
-        }
+    /// The sink connector `C`, named `class`; its version and keys come from the type.
+    pub fn sink<C: SinkConnector>(class: impl Into<String>) -> Self {
+        Self::new(
+            class,
+            C::VERSION,
+            <C as Connector>::Config::definition(),
+            PluginFactory::Sink(SinkPlugin::of::<C>()),
+        )
     }
 
     /// A converter, header converter, transform or predicate plugin.

@@ -4,6 +4,7 @@
 mod def;
 mod info;
 mod markdown;
+mod typed;
 mod uri;
 mod value;
 
@@ -13,6 +14,7 @@ pub use def::{
 };
 pub use info::{ConfigInfo, ConfigInfos, ConfigKeyInfo, ConfigValueInfo};
 pub use markdown::{check_generated_file, check_generated_section, BEGIN_GENERATED, END_GENERATED};
+pub use typed::{Config, ConfigReader};
 pub use uri::{hide_uri_passwords, URI_PASSWORD_MASK};
 pub use value::{strip_prefix, ConfigValue, ConfigValues, Password};
 
