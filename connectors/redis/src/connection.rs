@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use connect_core::config::{
-    hide_uri_passwords, ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Password,
-    Validator, Width,
+    hide_uri_passwords, Config as ConnectorConfig, ConfigKey, ConfigReader, ConfigType, Importance,
+    Password, Validator, Width,
 };
 use connect_core::ConnectError;
 use fred::error::{Error as FredError, ErrorKind};
@@ -51,123 +51,6 @@ pub const POOL_CONFIG: &str = "redis.pool";
 
 const GROUP: &str = "Redis connection";
 
-/// The connection keys, for every Redis connector's `ConfigDef`.
-pub fn connection_config_def() -> ConfigDef {
-    let mut order = 0;
-    let mut key = |name: &str, ty: ConfigType| {
-        order += 1;
-        ConfigKey::new(name, ty).group(GROUP, order)
-    };
-    ConfigDef::new()
-        .define(
-            key(URI_CONFIG, ConfigType::String)
-                .default_value("")
-                .importance(Importance::High)
-                .width(Width::Long)
-                .display_name("Redis URI")
-                .doc(
-                    "Redis URI, e.g. redis://localhost:6379, rediss://user:password@host:6380/2 \
-                     (TLS, ACL user, database 2), redis-sentinel://host1:26379,host2:26379/0#mymaster \
-                     (Sentinel). With redis.cluster=true, one or more comma-separated seed nodes. \
-                     When empty, redis.host and redis.port are used. A password in it is masked in \
-                     REST answers and logs; percent-encode '/', '?' and '#' in it.",
-                ),
-        )
-        .define(
-            key(HOST_CONFIG, ConfigType::String)
-                .default_value("localhost")
-                .importance(Importance::Medium)
-                .doc("Redis host, used when redis.uri is empty."),
-        )
-        .define(
-            key(PORT_CONFIG, ConfigType::Int)
-                .default_value("6379")
-                .validator(Validator::between(1, 65535))
-                .importance(Importance::Medium)
-                .doc("Redis port, used when redis.uri is empty."),
-        )
-        .define(
-            key(CLUSTER_CONFIG, ConfigType::Boolean)
-                .default_value("false")
-                .importance(Importance::Medium)
-                .doc("Connect to a Redis Cluster; redis.uri names the seed nodes."),
-        )
-        .define(
-            key(USERNAME_CONFIG, ConfigType::String)
-                .optional()
-                .importance(Importance::Medium)
-                .doc("ACL user name. Overrides the one in redis.uri."),
-        )
-        .define(
-            key(PASSWORD_CONFIG, ConfigType::Password)
-                .optional()
-                .importance(Importance::Medium)
-                .doc("Password (of the ACL user, or the AUTH password). Overrides the one in redis.uri."),
-        )
-        .define(
-            key(TLS_CONFIG, ConfigType::Boolean)
-                .default_value("false")
-                .importance(Importance::Medium)
-                .doc("Connect with TLS, as a rediss:// URI does."),
-        )
-        .define(
-            key(INSECURE_CONFIG, ConfigType::Boolean)
-                .default_value("false")
-                .importance(Importance::Low)
-                .doc("Accept any server certificate with TLS. For tests only."),
-        )
-        .define(
-            key(CACERT_CONFIG, ConfigType::String)
-                .default_value("")
-                .importance(Importance::Low)
-                .doc(
-                    "PEM file of the certificate authorities that sign the server's certificate. \
-                     Empty: the system's trusted authorities.",
-                ),
-        )
-        .define(
-            key(KEY_CERT_CONFIG, ConfigType::String)
-                .default_value("")
-                .importance(Importance::Low)
-                .doc("PEM file of the client certificate chain, for servers that verify clients (tls-auth-clients)."),
-        )
-        .define(
-            key(KEY_FILE_CONFIG, ConfigType::String)
-                .default_value("")
-                .importance(Importance::Low)
-                .doc("PEM file of the client certificate's private key (PKCS#8, PKCS#1 or SEC1, unencrypted)."),
-        )
-        .define(
-            key(KEY_PASSWORD_CONFIG, ConfigType::Password)
-                .optional()
-                .importance(Importance::Low)
-                .doc(
-                    "Password of an encrypted private key. Not supported by this worker: give an \
-                     unencrypted key file (e.g. openssl pkcs8 -nocrypt).",
-                ),
-        )
-        .define(
-            key(TIMEOUT_CONFIG, ConfigType::Long)
-                .default_value("60")
-                .validator(Validator::at_least(1))
-                .importance(Importance::Low)
-                .doc(
-                    "Redis command timeout in seconds. A command without an answer in this time \
-                     fails with a retriable error; connecting at task start is retried for as long.",
-                ),
-        )
-        .define(
-            key(POOL_CONFIG, ConfigType::Int)
-                .default_value("8")
-                .validator(Validator::at_least(1))
-                .importance(Importance::Low)
-                .doc(
-                    "Accepted for compatibility with the Java connector and not used: each task \
-                     pipelines its commands over one connection (a blocking reader has its own).",
-                ),
-        )
-}
-
 /// How to reach Redis, parsed from a connector's configuration.
 #[derive(Clone)]
 pub struct RedisSettings {
@@ -194,63 +77,178 @@ impl std::fmt::Debug for RedisSettings {
     }
 }
 
-impl RedisSettings {
-    /// Reads the connection keys from values parsed with [`connection_config_def`] merged into
-    /// the connector's definition.
-    pub fn parse(values: &ConfigValues) -> Result<Self, ConnectError> {
-        let uri = values.string(URI_CONFIG).unwrap_or_default().trim();
-        let cluster = values.boolean(CLUSTER_CONFIG).unwrap_or(false);
+impl ConnectorConfig for RedisSettings {
+    /// The connection keys, in the group "Redis connection" of every Redis connector.
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        let mut order = 0;
+        let mut key = |name: &str, ty: ConfigType| {
+            order += 1;
+            ConfigKey::new(name, ty).group(GROUP, order)
+        };
+        let uri = c.string(
+            key(URI_CONFIG, ConfigType::String)
+                    .default_value("")
+                    .importance(Importance::High)
+                    .width(Width::Long)
+                    .display_name("Redis URI")
+                    .doc(
+                        "Redis URI, e.g. redis://localhost:6379, rediss://user:password@host:6380/2 \
+                         (TLS, ACL user, database 2), redis-sentinel://host1:26379,host2:26379/0#mymaster \
+                         (Sentinel). With redis.cluster=true, one or more comma-separated seed nodes. \
+                         When empty, redis.host and redis.port are used. A password in it is masked in \
+                         REST answers and logs; percent-encode '/', '?' and '#' in it.",
+                    ),
+        );
+        let host = c.string(
+            key(HOST_CONFIG, ConfigType::String)
+                .default_value("localhost")
+                .importance(Importance::Medium)
+                .doc("Redis host, used when redis.uri is empty."),
+        );
+        let port = c.int(
+            key(PORT_CONFIG, ConfigType::Int)
+                .default_value("6379")
+                .validator(Validator::between(1, 65535))
+                .importance(Importance::Medium)
+                .doc("Redis port, used when redis.uri is empty."),
+        );
+        let cluster = c.boolean(
+            key(CLUSTER_CONFIG, ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Medium)
+                .doc("Connect to a Redis Cluster; redis.uri names the seed nodes."),
+        );
+        let username = c.optional_string(
+            key(USERNAME_CONFIG, ConfigType::String)
+                .optional()
+                .importance(Importance::Medium)
+                .doc("ACL user name. Overrides the one in redis.uri."),
+        );
+        let password = c.optional_password(
+            key(PASSWORD_CONFIG, ConfigType::Password)
+                    .optional()
+                    .importance(Importance::Medium)
+                    .doc("Password (of the ACL user, or the AUTH password). Overrides the one in redis.uri."),
+        );
+        let tls = c.boolean(
+            key(TLS_CONFIG, ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Medium)
+                .doc("Connect with TLS, as a rediss:// URI does."),
+        );
+        let insecure = c.boolean(
+            key(INSECURE_CONFIG, ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Low)
+                .doc("Accept any server certificate with TLS. For tests only."),
+        );
+        let ca = c.string(
+            key(CACERT_CONFIG, ConfigType::String)
+                .default_value("")
+                .importance(Importance::Low)
+                .doc(
+                    "PEM file of the certificate authorities that sign the server's certificate. \
+                         Empty: the system's trusted authorities.",
+                ),
+        );
+        let cert = c.string(
+            key(KEY_CERT_CONFIG, ConfigType::String)
+                    .default_value("")
+                    .importance(Importance::Low)
+                    .doc("PEM file of the client certificate chain, for servers that verify clients (tls-auth-clients)."),
+        );
+        let key_file = c.string(
+            key(KEY_FILE_CONFIG, ConfigType::String)
+                    .default_value("")
+                    .importance(Importance::Low)
+                    .doc("PEM file of the client certificate's private key (PKCS#8, PKCS#1 or SEC1, unencrypted)."),
+        );
+        let key_password = c.optional_password(
+            key(KEY_PASSWORD_CONFIG, ConfigType::Password)
+                .optional()
+                .importance(Importance::Low)
+                .doc(
+                    "Password of an encrypted private key. Not supported by this worker: give an \
+                         unencrypted key file (e.g. openssl pkcs8 -nocrypt).",
+                ),
+        );
+        let timeout = c.long(
+            key(TIMEOUT_CONFIG, ConfigType::Long)
+                    .default_value("60")
+                    .validator(Validator::at_least(1))
+                    .importance(Importance::Low)
+                    .doc(
+                        "Redis command timeout in seconds. A command without an answer in this time \
+                         fails with a retriable error; connecting at task start is retried for as long.",
+                    ),
+        );
+        // Accepted for compatibility, not used.
+        c.int(
+            key(POOL_CONFIG, ConfigType::Int)
+                    .default_value("8")
+                    .validator(Validator::at_least(1))
+                    .importance(Importance::Low)
+                    .doc(
+                        "Accepted for compatibility with the Java connector and not used: each task \
+                         pipelines its commands over one connection (a blocking reader has its own).",
+                    ),
+        );
+
         let uri = if uri.is_empty() {
-            let host = values.string(HOST_CONFIG).unwrap_or("localhost");
-            let port = values.int(PORT_CONFIG).unwrap_or(6379);
             format!("redis://{host}:{port}")
         } else {
-            uri.to_owned()
+            uri
         };
-        let url = fred_url(&uri, cluster).map_err(|m| ConnectError::config(URI_CONFIG, m))?;
-        if values.password(KEY_PASSWORD_CONFIG).is_some() {
-            return Err(ConnectError::config(
+        let url = fred_url(&uri, cluster).unwrap_or_else(|m| {
+            c.error(URI_CONFIG, m);
+            String::new()
+        });
+        if key_password.is_some() {
+            c.error(
                 KEY_PASSWORD_CONFIG,
                 "encrypted private keys are not supported; give an unencrypted PEM key in redis.key.file",
-            ));
+            );
         }
-        let text = |key: &str| {
-            values
-                .string(key)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
+        let given = |path: String| Some(path).filter(|p| !p.is_empty());
         let tls_files = TlsFiles {
-            insecure: values.boolean(INSECURE_CONFIG).unwrap_or(false),
-            ca: text(CACERT_CONFIG),
-            cert: text(KEY_CERT_CONFIG),
-            key: text(KEY_FILE_CONFIG),
+            insecure,
+            ca: given(ca),
+            cert: given(cert),
+            key: given(key_file),
         };
         if tls_files.cert.is_some() != tls_files.key.is_some() {
-            return Err(ConnectError::config(
+            c.error(
                 KEY_CERT_CONFIG,
                 "a client certificate needs both redis.key.cert and redis.key.file",
-            ));
+            );
         }
-        let scheme_tls = uri.starts_with("rediss");
         let settings = Self {
             shown: hide_uri_passwords(&uri).into_owned(),
+            tls: uri.starts_with("rediss") || tls,
             url,
             cluster,
-            username: text(USERNAME_CONFIG),
-            password: values.password(PASSWORD_CONFIG).cloned(),
-            tls: scheme_tls || values.boolean(TLS_CONFIG).unwrap_or(false),
+            username: username.filter(|u| !u.is_empty()),
+            password,
             tls_files,
-            timeout: Duration::from_secs(
-                values.long(TIMEOUT_CONFIG).unwrap_or(60).clamp(1, 86_400) as u64,
-            ),
+            timeout: Duration::from_secs(timeout.clamp(1, 86_400).unsigned_abs()),
         };
         // Fail now, with the key's name, rather than when a task connects.
-        settings.fred_config()?;
-        Ok(settings)
+        if !c.is_declaring() && !c.has_error(URI_CONFIG) && !c.has_error(KEY_CERT_CONFIG) {
+            match settings.fred_config() {
+                Ok(_) => {}
+                Err(ConnectError::Config(errors)) => {
+                    for (key, message) in errors.iter() {
+                        c.error(key, message);
+                    }
+                }
+                Err(e) => c.error(URI_CONFIG, e.to_string()),
+            }
+        }
+        settings
     }
+}
 
+impl RedisSettings {
     /// The URI with its password hidden.
     pub fn shown_uri(&self) -> &str {
         &self.shown
@@ -544,14 +542,11 @@ mod tests {
 
     #[test]
     fn settings_from_keys() {
-        let def = connection_config_def();
-        let values = def
-            .parse(&connect_core::config::props(&[
-                ("redis.uri", "redis://u:pw@127.0.0.1:7000/3"),
-                ("redis.password", "other"),
-            ]))
-            .unwrap();
-        let settings = RedisSettings::parse(&values).unwrap();
+        let settings = RedisSettings::parse(&connect_core::config::props(&[
+            ("redis.uri", "redis://u:pw@127.0.0.1:7000/3"),
+            ("redis.password", "other"),
+        ]))
+        .unwrap();
         assert_eq!(settings.shown_uri(), "redis://u:********@127.0.0.1:7000/3");
         assert!(!format!("{settings:?}").contains("pw"));
         let config = settings.fred_config().unwrap();
@@ -559,22 +554,17 @@ mod tests {
         assert_eq!(config.username.as_deref(), Some("u"));
         assert!(config.tls.is_none());
 
-        let values = def
-            .parse(&connect_core::config::props(&[("redis.port", "7001")]))
-            .unwrap();
-        let settings = RedisSettings::parse(&values).unwrap();
+        let settings =
+            RedisSettings::parse(&connect_core::config::props(&[("redis.port", "7001")])).unwrap();
         assert_eq!(settings.shown_uri(), "redis://localhost:7001");
 
-        let values = def
-            .parse(&connect_core::config::props(&[
-                ("redis.uri", "redis://h:1"),
-                ("redis.key.cert", "/x"),
-            ]))
-            .unwrap();
-        assert!(RedisSettings::parse(&values)
-            .unwrap_err()
-            .to_string()
-            .contains("redis.key.file"));
+        assert!(RedisSettings::parse(&connect_core::config::props(&[
+            ("redis.uri", "redis://h:1"),
+            ("redis.key.cert", "/x"),
+        ]))
+        .unwrap_err()
+        .to_string()
+        .contains("redis.key.file"));
     }
 
     #[test]
