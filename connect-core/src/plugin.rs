@@ -8,11 +8,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::config::{ConfigDef, ConfigErrors, Props};
 use crate::config::Config;
+use crate::config::{ConfigDef, ConfigErrors, Props};
 use crate::connector::{Connector, SinkConnector, SourceConnector};
-use crate::running::{SinkPlugin, SourcePlugin};
 use crate::converter::Converter;
+use crate::running::{SinkPlugin, SourcePlugin};
 use crate::transforms::{Predicate, Transformation};
 
 /// The kind of a plugin, as `GET /connector-plugins` names it.

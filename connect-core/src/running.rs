@@ -11,8 +11,8 @@ use async_trait::async_trait;
 
 use crate::config::{Config, ConfigErrors, Props};
 use crate::connector::{
-    Connector, ConnectorContext, Offsets, RecordMetadata, SinkConnector, SinkTask,
-    SinkTaskContext, SourceConnector, SourceTask, SourceTaskContext,
+    Connector, ConnectorContext, Offsets, RecordMetadata, SinkConnector, SinkTask, SinkTaskContext,
+    SourceConnector, SourceTask, SourceTaskContext,
 };
 use crate::error::ConnectError;
 use crate::record::{SinkRecord, SourceRecord, TopicPartition};
@@ -118,8 +118,10 @@ pub type StartSourceTask = fn(
     Arc<dyn SourceTaskContext>,
 ) -> BoxFuture<Result<Box<dyn RunningSourceTask>, ConnectError>>;
 /// Starts a sink task from its configuration as written.
-pub type StartSinkTask =
-    fn(Props, Arc<dyn SinkTaskContext>) -> BoxFuture<Result<Box<dyn RunningSinkTask>, ConnectError>>;
+pub type StartSinkTask = fn(
+    Props,
+    Arc<dyn SinkTaskContext>,
+) -> BoxFuture<Result<Box<dyn RunningSinkTask>, ConnectError>>;
 /// [`SinkConnector::alter_offsets`] with the connector's configuration as written.
 pub type AlterOffsets =
     fn(Props, BTreeMap<TopicPartition, Option<i64>>) -> BoxFuture<Result<(), ConnectError>>;

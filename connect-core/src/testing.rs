@@ -322,9 +322,7 @@ impl SinkTaskContext for TestSinkContext {
     }
 
     fn offset(&self, partition: &TopicPartition, offset: i64) {
-        lock(&self.requests)
-            .seeks
-            .push((partition.clone(), offset));
+        lock(&self.requests).seeks.push((partition.clone(), offset));
     }
 
     fn assignment(&self) -> Vec<TopicPartition> {
@@ -386,8 +384,12 @@ pub async fn start_sink_task<T: SinkTask>(
 /// value whether the key is left out or given its documented default: the defaults the REST
 /// API shows are the ones the connector uses. `required` gives the keys without a default.
 /// Returns what differs.
-pub fn check_defaults<C: Config + Debug>(served: &ConfigDef, required: &Props) -> Result<(), String> {
-    let implicit = C::parse(required).map_err(|e| format!("the required keys do not parse: {e}"))?;
+pub fn check_defaults<C: Config + Debug>(
+    served: &ConfigDef,
+    required: &Props,
+) -> Result<(), String> {
+    let implicit =
+        C::parse(required).map_err(|e| format!("the required keys do not parse: {e}"))?;
     let mut explicit_props = required.clone();
     for key in served.keys() {
         if let DefaultValue::Value(default) = &key.default {

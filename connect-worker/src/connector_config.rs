@@ -365,8 +365,8 @@ pub fn check(props: &Props, plugins: &Plugins) -> Result<ConnectorConfig, Config
 /// The problems the connector itself finds.
 fn connector_errors(plugin: &PluginDescriptor, props: &Props) -> ConfigErrors {
     match &plugin.factory {
-        PluginFactory::Source(make) => make().validate(props),
-        PluginFactory::Sink(make) => make().validate(props),
+        PluginFactory::Source(plugin) => (plugin.validate)(props),
+        PluginFactory::Sink(plugin) => (plugin.validate)(props),
         _ => ConfigErrors::default(),
     }
 }

@@ -13,6 +13,7 @@ use connect_core::ConnectError;
 use crate::config::WorkerConfig;
 use crate::kafka::fetcher::FetchedRecord;
 use crate::kafka::ProducerRecord;
+use crate::task::Stage;
 
 /// Builds a converter by name; the error says why it could not be built.
 pub fn build_converter(
@@ -77,22 +78,21 @@ impl Converters {
 
     /// A record read from Kafka as the sink task sees it (before transforms). Payloads are
     /// shared with `fetched`, not copied, so it stays available for a dead-letter queue. An
-    /// error comes with the stage that failed (`KEY_CONVERTER` or `VALUE_CONVERTER`).
+    /// error comes with the stage that failed (the key or the value converter).
     pub fn to_sink_record(
         &self,
         topic: &Text,
         partition: i32,
         fetched: &FetchedRecord,
-    ) -> Result<SinkRecord, (&'static str, ConnectError)> {
-        // The failed stage is named as Kafka Connect names it in dead-letter headers.
+    ) -> Result<SinkRecord, (Stage, ConnectError)> {
         let key = self
             .key
             .to_connect(topic, fetched.key.clone())
-            .map_err(|e| ("KEY_CONVERTER", e))?;
+            .map_err(|e| (Stage::KeyConverter, e))?;
         let value = self
             .value
             .to_connect(topic, fetched.value.clone())
-            .map_err(|e| ("VALUE_CONVERTER", e))?;
+            .map_err(|e| (Stage::ValueConverter, e))?;
         let mut headers = Headers::new();
         for (name, bytes) in &fetched.headers {
             headers.add(name.as_str(), header_value(bytes.clone()));
@@ -116,14 +116,16 @@ impl Converters {
     pub fn to_producer_record(
         &self,
         record: &ConnectRecord,
-    ) -> Result<ProducerRecord, ConnectError> {
+    ) -> Result<ProducerRecord, (Stage, ConnectError)> {
         let topic: &str = &record.topic;
         let key = self
             .key
-            .from_connect(topic, record.key_schema.as_deref(), &record.key)?;
-        let value =
-            self.value
-                .from_connect(topic, record.value_schema.as_deref(), &record.value)?;
+            .from_connect(topic, record.key_schema.as_deref(), &record.key)
+            .map_err(|e| (Stage::KeyConverter, e))?;
+        let value = self
+            .value
+            .from_connect(topic, record.value_schema.as_deref(), &record.value)
+            .map_err(|e| (Stage::ValueConverter, e))?;
         Ok(ProducerRecord {
             topic: record.topic.clone(),
             partition: record.partition,
@@ -198,11 +200,11 @@ mod tests {
         let (stage, _) = converters
             .to_sink_record(&topic, 0, &record(b"{bad", b"1"))
             .unwrap_err();
-        assert_eq!(stage, "KEY_CONVERTER");
+        assert_eq!(stage, Stage::KeyConverter);
         let (stage, _) = converters
             .to_sink_record(&topic, 0, &record(b"1", b"{bad"))
             .unwrap_err();
-        assert_eq!(stage, "VALUE_CONVERTER");
+        assert_eq!(stage, Stage::ValueConverter);
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl Herder {
                 check_sink_offset(entry)?;
             }
         }
-        if let PluginFactory::Sink(make) = &connector.config.plugin.factory {
+        if let PluginFactory::Sink(plugin) = &connector.config.plugin.factory {
             let changes: BTreeMap<TopicPartition, Option<i64>> = offsets
                 .iter()
                 .filter_map(|e| {
@@ -79,7 +79,7 @@ impl Herder {
                 .providers
                 .resolve(&connector.config.props)
                 .map_err(|e| HerderError::Internal(e.to_string()))?;
-            make().alter_offsets(&props, &changes).await.map_err(|e| {
+            (plugin.alter_offsets)(props, changes).await.map_err(|e| {
                 HerderError::Internal(format!(
                     "Failed to alter offsets for connector {name}: {}",
                     e.trace()
@@ -126,11 +126,11 @@ pub(super) async fn reset_external_offsets(
     providers: &ConfigProviders,
 ) -> std::result::Result<(), connect_core::ConnectError> {
     match &config.plugin.factory {
-        PluginFactory::Sink(make) => {
+        PluginFactory::Sink(plugin) => {
             let props = providers
                 .resolve(&config.props)
                 .map_err(|e| connect_core::ConnectError::fatal(e.to_string()))?;
-            make().reset_offsets(&props).await
+            (plugin.reset_offsets)(props).await
         }
         _ => Ok(()),
     }

@@ -8,9 +8,10 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use connect_core::config::Props;
-use connect_core::connector::{SinkConnector, SourceConnector};
+use connect_core::connector::ConnectorContext;
 use connect_core::plugin::PluginFactory;
 use connect_core::record::TopicPartition;
+use connect_core::running::RunningConnector;
 use connect_core::ConnectError;
 
 use super::assign::assign;
@@ -31,10 +32,7 @@ pub(super) const TOPIC_REFRESH: Duration = Duration::from_secs(5);
 const TASK_CLASS: &str = "task.class";
 
 /// A started connector instance.
-pub(super) enum Instance {
-    Source(Box<dyn SourceConnector>),
-    Sink(Box<dyn SinkConnector>),
-}
+pub(super) type Instance = Box<dyn RunningConnector>;
 
 /// A running task.
 pub(super) struct Task {
@@ -109,23 +107,13 @@ impl Connector {
             .providers
             .resolve(&config.props)
             .map_err(|e| ConnectError::fatal(e.to_string()))?;
-        let (instance, task_configs, task_class) = match &config.plugin.factory {
-            PluginFactory::Source(make) => {
-                let mut c = make();
-                c.start(&resolved).await?;
-                let tasks = c.task_configs(config.tasks_max)?;
-                let class = c.create_task().task_class();
-                (Instance::Source(c), tasks, class)
-            }
-            PluginFactory::Sink(make) => {
-                let mut c = make();
-                c.start(&resolved).await?;
-                let tasks = c.task_configs(config.tasks_max)?;
-                let class = c.create_task().task_class();
-                (Instance::Sink(c), tasks, class)
-            }
+        let (start, task_class) = match &config.plugin.factory {
+            PluginFactory::Source(plugin) => (plugin.start_connector, plugin.task_class),
+            PluginFactory::Sink(plugin) => (plugin.start_connector, plugin.task_class),
             _ => return Err(ConnectError::fatal("the plugin is not a connector")),
         };
+        let instance = start(resolved.clone(), ConnectorContext::new(config.name.clone())).await?;
+        let task_configs = instance.task_configs(config.tasks_max)?;
         let task_configs =
             crate::config_providers::unresolve(task_configs, &config.props, &resolved);
         self.instance = Some(instance);
@@ -180,9 +168,9 @@ impl Connector {
         index: usize,
         assignment: Option<watch::Sender<Vec<TopicPartition>>>,
     ) {
-        let Some(instance) = &self.instance else {
+        if self.instance.is_none() {
             return;
-        };
+        }
         let Some(props) = self.task_configs.get(index) else {
             return;
         };
@@ -216,6 +204,7 @@ impl Connector {
         let retries = Retries::new(&id);
         let env = TaskEnv {
             id,
+            task_count: self.task_configs.len(),
             connector: Arc::clone(&self.config),
             task_props: props,
             plugins: Arc::clone(&shared.plugins),
@@ -232,27 +221,28 @@ impl Connector {
         shared.metrics.task_startup_attempts.inc();
         // Every line a task logs, the connector's code included, carries these fields.
         let span = tracing::info_span!("task", connector = %self.config.name, task = index);
-        let (handle, assignment) = match instance {
-            Instance::Source(c) => {
-                let task = c.create_task();
+        let (handle, assignment) = match &self.config.plugin.factory {
+            PluginFactory::Source(plugin) => {
+                let start = plugin.start_task;
                 let run = async move {
                     if let Some(env) = connected(env, own_security).await {
-                        task::source::run(env, task).await;
+                        task::source::run(env, start).await;
                     }
                 };
                 (spawn_task(status.clone(), run.instrument(span)), None)
             }
-            Instance::Sink(c) => {
+            PluginFactory::Sink(plugin) => {
                 let tx = assignment.unwrap_or_else(|| watch::channel(Vec::new()).0);
                 let rx = tx.subscribe();
-                let task = c.create_task();
+                let start = plugin.start_task;
                 let run = async move {
                     if let Some(env) = connected(env, own_security).await {
-                        task::sink::run(env, task, rx).await;
+                        task::sink::run(env, start, rx).await;
                     }
                 };
                 (spawn_task(status.clone(), run.instrument(span)), Some(tx))
             }
+            _ => return,
         };
         if let Some(slot) = self.tasks.get_mut(index) {
             *slot = Some(Task {
@@ -482,12 +472,8 @@ fn spawn_task(
     })
 }
 
-async fn stop_instance(instance: Instance, connector: &str) {
-    let result = match instance {
-        Instance::Source(mut c) => c.stop().await,
-        Instance::Sink(mut c) => c.stop().await,
-    };
-    if let Err(e) = result {
+async fn stop_instance(mut instance: Instance, connector: &str) {
+    if let Err(e) = instance.stop().await {
         tracing::warn!(connector, error = %e, "stopping the connector failed");
     }
 }

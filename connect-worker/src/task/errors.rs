@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use connect_core::ConnectError;
 
+use super::Stage;
 use crate::connector_config::ErrorPolicy;
 use crate::metrics::ErrorMetrics;
 
@@ -69,7 +70,7 @@ impl RecordErrors {
     /// that fails the task. `stage` names the failed operation, `context` the record.
     pub fn tolerate(
         &mut self,
-        stage: &str,
+        stage: Stage,
         context: impl FnOnce() -> String,
         error: ConnectError,
     ) -> Result<(), ConnectError> {
@@ -86,9 +87,9 @@ impl RecordErrors {
         if self.policy.log_enable {
             self.metrics.errors_logged.inc();
             if self.policy.log_include_messages {
-                tracing::error!(task = %self.task, stage, record = %context(), error = %error.trace(), "error encountered in task; skipping the record");
+                tracing::error!(task = %self.task, stage = stage.name(), record = %context(), error = %error.trace(), "error encountered in task; skipping the record");
             } else {
-                tracing::error!(task = %self.task, stage, error = %error.trace(), "error encountered in task; skipping the record");
+                tracing::error!(task = %self.task, stage = stage.name(), error = %error.trace(), "error encountered in task; skipping the record");
             }
         }
         Ok(())
@@ -119,14 +120,14 @@ mod tests {
         );
         let err = errors
             .tolerate(
-                "value converter",
+                Stage::ValueConverter,
                 || "t-0@1".into(),
                 ConnectError::fatal("bad json"),
             )
             .unwrap_err();
         assert_eq!(
             err.trace(),
-            "Tolerance exceeded in error handler: value converter failed\nCaused by: bad json"
+            "Tolerance exceeded in error handler: VALUE_CONVERTER failed\nCaused by: bad json"
         );
         assert_eq!(errors.skipped, 0);
     }
@@ -139,7 +140,11 @@ mod tests {
             ErrorMetrics::detached(),
         );
         errors
-            .tolerate("transform", || "t-0@1".into(), ConnectError::fatal("x"))
+            .tolerate(
+                Stage::Transformation,
+                || "t-0@1".into(),
+                ConnectError::fatal("x"),
+            )
             .unwrap();
         assert_eq!(errors.skipped, 1);
     }

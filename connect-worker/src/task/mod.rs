@@ -6,6 +6,7 @@ mod errors;
 pub mod retries;
 pub mod sink;
 pub mod source;
+mod stage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use crate::store::OffsetStore;
 
 pub use errors::RecordErrors;
 pub use retries::{Operation, Outage, Retries};
+pub use stage::Stage;
 
 /// What the herder wants a task to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +53,8 @@ impl std::fmt::Display for TaskId {
 #[derive(Debug, Clone)]
 pub struct TaskEnv {
     pub id: TaskId,
+    /// How many tasks the connector runs.
+    pub task_count: usize,
     pub connector: Arc<ConnectorConfig>,
     /// The task's own configuration, from the connector's `task_configs`.
     pub task_props: Props,
@@ -118,6 +122,15 @@ impl TaskEnv {
         ));
         self.kafka = kafka;
         Ok(self)
+    }
+
+    /// The task as the connector's code sees it: connector, number and count.
+    pub(crate) fn identity(&self) -> connect_core::connector::TaskIdentity {
+        connect_core::connector::TaskIdentity::new(
+            self.id.connector.clone(),
+            self.id.task,
+            self.task_count,
+        )
     }
 
     /// The current target.

@@ -15,13 +15,16 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use connect_core::config::Props;
-use connect_core::connector::{ErrantRecordReporter, Offsets, SinkTask, SinkTaskContext};
+use connect_core::connector::{ErrantRecordReporter, Offsets, SinkTaskContext, TaskIdentity};
 use connect_core::record::{SinkRecord, SourceMap, TopicPartition};
+use connect_core::running::{RunningSinkTask, StartSinkTask};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
 use super::retries::one_line;
-use super::{count_startup, finish, next_backoff, Operation, RecordErrors, TaskEnv, TaskTarget};
+use super::{
+    count_startup, finish, next_backoff, Operation, RecordErrors, Stage, TaskEnv, TaskTarget,
+};
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
 use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
@@ -61,6 +64,7 @@ struct Requests {
 }
 
 struct Context {
+    task: TaskIdentity,
     config: Props,
     assignment: Mutex<Vec<TopicPartition>>,
     requests: Mutex<Requests>,
@@ -75,6 +79,10 @@ impl Context {
 }
 
 impl SinkTaskContext for Context {
+    fn task(&self) -> &TaskIdentity {
+        &self.task
+    }
+
     fn offset(&self, partition: &TopicPartition, offset: i64) {
         self.requests().seeks.push((partition.clone(), offset));
     }
@@ -150,7 +158,10 @@ impl ErrantRecordReporter for Reporter {
         self.metrics.errors_logged.inc();
         tracing::warn!(task = %self.task, record = %format!("{}@{}", record.original, record.original_offset), error = %error, "the task reported an errant record");
         if let Some(dlq) = &self.dead_letter_queue {
-            let mut out = self.converters.to_producer_record(record)?;
+            let mut out = self
+                .converters
+                .to_producer_record(record)
+                .map_err(|(_, e)| e)?;
             out.topic = dlq.topic.as_str().into();
             out.partition = None;
             if dlq.context_headers {
@@ -158,8 +169,7 @@ impl ErrantRecordReporter for Reporter {
                     &record.original,
                     record.original_offset,
                     &self.task,
-                    "TASK_PUT",
-                    "connector task",
+                    Stage::TaskPut,
                     error,
                 ));
             }
@@ -178,8 +188,7 @@ fn context_headers(
     tp: &TopicPartition,
     offset: i64,
     task: &str,
-    stage: &str,
-    class: &str,
+    stage: Stage,
     error: &ConnectError,
 ) -> Vec<(String, Bytes)> {
     let (connector, task_id) = task.rsplit_once('-').unwrap_or((task, "0"));
@@ -195,8 +204,8 @@ fn context_headers(
         ("__connect.errors.offset", offset.to_string()),
         ("__connect.errors.connector.name", connector.to_owned()),
         ("__connect.errors.task.id", task_id.to_owned()),
-        ("__connect.errors.stage", stage.to_owned()),
-        ("__connect.errors.class.name", class.to_owned()),
+        ("__connect.errors.stage", stage.name().to_owned()),
+        ("__connect.errors.class.name", stage.executor().to_owned()),
         (
             "__connect.errors.exception.class.name",
             "org.apache.kafka.connect.errors.DataException".to_owned(),
@@ -224,20 +233,27 @@ struct Positions {
     committed: BTreeMap<TopicPartition, i64>,
 }
 
-/// Runs a sink task until it is stopped or fails; `assignment` carries the partitions the
-/// herder gives it.
+/// Starts a sink task with `start` and runs it until it is stopped or fails; `assignment`
+/// carries the partitions the herder gives it.
 pub async fn run(
     mut env: TaskEnv,
-    mut task: Box<dyn SinkTask>,
+    start: StartSinkTask,
     assignment: watch::Receiver<Vec<TopicPartition>>,
 ) {
-    let result = run_inner(&mut env, task.as_mut(), assignment).await;
-    finish(&env, result, task.stop()).await;
+    let mut task = None;
+    let result = run_inner(&mut env, start, &mut task, assignment).await;
+    let stop = async {
+        match task.as_mut() {
+            Some(task) => task.stop().await,
+            None => Ok(()),
+        }
+    };
+    finish(&env, result, stop).await;
 }
 
 struct Loop<'a> {
     env: &'a mut TaskEnv,
-    task: &'a mut dyn SinkTask,
+    task: &'a mut dyn RunningSinkTask,
     ctx: Arc<Context>,
     fetchers: Fetchers,
     positions: Positions,
@@ -254,7 +270,8 @@ struct Loop<'a> {
 
 async fn run_inner(
     env: &mut TaskEnv,
-    task: &mut dyn SinkTask,
+    start: StartSinkTask,
+    started_task: &mut Option<Box<dyn RunningSinkTask>>,
     mut assignment: watch::Receiver<Vec<TopicPartition>>,
 ) -> Result<(), ConnectError> {
     let converters = Arc::new(Converters::for_connector(
@@ -283,20 +300,20 @@ async fn run_inner(
         metrics: metrics.errors.clone(),
     });
     let ctx = Arc::new(Context {
+        task: env.identity(),
         config: env.task_props.clone(),
         assignment: Mutex::default(),
         requests: Mutex::default(),
         reporter: Some(reporter),
         metrics: metrics.custom_factory(),
     });
-    let started = task
-        .start(
-            &env.task_props,
-            Arc::clone(&ctx) as Arc<dyn SinkTaskContext>,
-        )
-        .await;
+    let started = start(
+        env.task_props.clone(),
+        Arc::clone(&ctx) as Arc<dyn SinkTaskContext>,
+    )
+    .await;
     count_startup(env, started.is_ok());
-    started?;
+    let task = started_task.insert(started?).as_mut();
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
@@ -568,7 +585,7 @@ impl Loop<'_> {
         fetched: FetchedRecord,
     ) -> Result<Option<SinkRecord>, ConnectError> {
         let converters = &self.converters;
-        let mut failed_stage = "VALUE_CONVERTER";
+        let mut failed_stage = Stage::ValueConverter;
         let converted = self
             .errors
             .retry(|| {
@@ -583,8 +600,7 @@ impl Loop<'_> {
         let mut record = match converted {
             Ok(record) => record,
             Err(e) => {
-                self.tolerate(tp, &fetched, failed_stage, "converter", e)
-                    .await?;
+                self.tolerate(tp, &fetched, failed_stage, e).await?;
                 return Ok(None);
             }
         };
@@ -593,7 +609,7 @@ impl Loop<'_> {
             Ok(Outcome::Keep) => Ok(Some(record)),
             Ok(Outcome::Drop) => Ok(None),
             Err(e) => {
-                self.tolerate(tp, &fetched, "TRANSFORMATION", "transformation", e)
+                self.tolerate(tp, &fetched, Stage::Transformation, e)
                     .await?;
                 Ok(None)
             }
@@ -606,8 +622,7 @@ impl Loop<'_> {
         &mut self,
         tp: &TopicPartition,
         fetched: &FetchedRecord,
-        stage: &str,
-        class: &str,
+        stage: Stage,
         error: ConnectError,
     ) -> Result<(), ConnectError> {
         let dlq_record = self.errors.policy().dead_letter_queue.clone().map(|dlq| {
@@ -618,7 +633,6 @@ impl Loop<'_> {
                     fetched.offset,
                     &self.env.id.to_string(),
                     stage,
-                    class,
                     &error,
                 ));
             }

@@ -18,15 +18,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_core::config::Props;
-use connect_core::connector::{RecordMetadata, SourceTask, SourceTaskContext};
+use connect_core::connector::{RecordMetadata, SourceTaskContext, TaskIdentity};
 use connect_core::record::{SourceMap, SourceRecord};
+use connect_core::running::{RunningSourceTask, StartSourceTask};
 use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 use tokio::sync::watch;
 
 use super::retries::one_line;
 use super::{
-    count_startup, finish, next_backoff, Operation, RecordErrors, Retries, TaskEnv, TaskTarget,
+    count_startup, finish, next_backoff, Operation, RecordErrors, Retries, Stage, TaskEnv,
+    TaskTarget,
 };
 use crate::convert::Converters;
 use crate::kafka::{ProduceError, Producer, ProducerRecord};
@@ -37,15 +39,19 @@ use prometheus::{IntCounter, IntGauge};
 
 /// What a source task reads its committed offsets from.
 struct Context {
-    connector: String,
+    task: TaskIdentity,
     offsets: Arc<dyn OffsetStore>,
     config: Props,
     metrics: CustomFactory,
 }
 
 impl SourceTaskContext for Context {
+    fn task(&self) -> &TaskIdentity {
+        &self.task
+    }
+
     fn offset(&self, partition: &SourceMap) -> Option<SourceMap> {
-        self.offsets.get(&self.connector, partition)
+        self.offsets.get(&self.task.connector, partition)
     }
 
     fn config(&self) -> &Props {
@@ -61,13 +67,25 @@ impl SourceTaskContext for Context {
     }
 }
 
-/// Runs a source task until it is stopped or fails; the status tells which.
-pub async fn run(mut env: TaskEnv, mut task: Box<dyn SourceTask>) {
-    let result = run_inner(&mut env, task.as_mut()).await;
-    finish(&env, result, task.stop()).await;
+/// Starts a source task with `start` and runs it until it is stopped or fails; the status
+/// tells which.
+pub async fn run(mut env: TaskEnv, start: StartSourceTask) {
+    let mut task = None;
+    let result = run_inner(&mut env, start, &mut task).await;
+    let stop = async {
+        match task.as_mut() {
+            Some(task) => task.stop().await,
+            None => Ok(()),
+        }
+    };
+    finish(&env, result, stop).await;
 }
 
-async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), ConnectError> {
+async fn run_inner(
+    env: &mut TaskEnv,
+    start: StartSourceTask,
+    started_task: &mut Option<Box<dyn RunningSourceTask>>,
+) -> Result<(), ConnectError> {
     // The task's configuration: the connector's, with config-provider variables resolved.
     let converters = Converters::for_connector(&env.plugins, &env.worker, &env.task_props)?;
     let chain = TransformChain::from_config(&env.task_props, &env.plugins)?;
@@ -81,14 +99,14 @@ async fn run_inner(env: &mut TaskEnv, task: &mut dyn SourceTask) -> Result<(), C
         metrics.errors.clone(),
     );
     let context = Arc::new(Context {
-        connector: env.id.connector.clone(),
+        task: env.identity(),
         offsets: Arc::clone(&env.offsets),
         config: env.task_props.clone(),
         metrics: metrics.custom_factory(),
     });
-    let started = task.start(&env.task_props, context).await;
+    let started = start(env.task_props.clone(), context).await;
     count_startup(env, started.is_ok());
-    started?;
+    let task = started_task.insert(started?).as_mut();
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "source task started");
 
@@ -229,7 +247,7 @@ impl Producing {
 
 /// Polls the task while the batch in flight (if any) is being produced.
 async fn poll_while_producing(
-    task: &mut dyn SourceTask,
+    task: &mut dyn RunningSourceTask,
     producing: Option<&mut Producing>,
 ) -> Result<Vec<SourceRecord>, ConnectError> {
     let poll = task.poll();
@@ -264,21 +282,29 @@ async fn prepare(
                 continue;
             }
             Err(e) => {
-                errors.tolerate("transformation", || describe(record), e)?;
+                errors.tolerate(Stage::Transformation, || describe(record), e)?;
                 sent.push(false);
                 continue;
             }
         }
-        match errors
-            .retry(|| converters.to_producer_record(&record.record))
-            .await
-        {
+        let mut failed_stage = Stage::ValueConverter;
+        let converted = errors
+            .retry(|| {
+                converters
+                    .to_producer_record(&record.record)
+                    .map_err(|(stage, e)| {
+                        failed_stage = stage;
+                        e
+                    })
+            })
+            .await;
+        match converted {
             Ok(kafka_record) => {
                 to_send.push(kafka_record);
                 sent.push(true);
             }
             Err(e) => {
-                errors.tolerate("conversion", || describe(record), e)?;
+                errors.tolerate(failed_stage, || describe(record), e)?;
                 sent.push(false);
             }
         }
@@ -385,7 +411,7 @@ async fn produce(
 /// order, and makes their offsets pending. False when the task was stopped before Kafka took
 /// the batch: it is abandoned, neither committed nor its offsets stored.
 async fn settle(
-    task: &mut dyn SourceTask,
+    task: &mut dyn RunningSourceTask,
     in_flight: Option<InFlight>,
     pending: &mut HashMap<String, (SourceMap, SourceMap)>,
     metrics: &mut TaskMetrics,
@@ -454,7 +480,7 @@ async fn ensure_topic(env: &TaskEnv, topic: &str) -> Result<(), ConnectError> {
 /// Stores the offsets of everything acknowledged so far, then lets the task commit.
 async fn commit_offsets(
     env: &TaskEnv,
-    task: &mut dyn SourceTask,
+    task: &mut dyn RunningSourceTask,
     pending: &mut HashMap<String, (SourceMap, SourceMap)>,
     metrics: &mut TaskMetrics,
 ) -> Result<(), ConnectError> {
@@ -509,6 +535,7 @@ fn describe(record: &SourceRecord) -> String {
 mod tests {
     use super::*;
     use async_trait::async_trait;
+    use connect_core::connector::SourceTask;
     use connect_core::record::ConnectRecord;
 
     use crate::metrics::WorkerMetrics;
@@ -521,12 +548,10 @@ mod tests {
 
     #[async_trait]
     impl SourceTask for Recorder {
-        async fn start(
-            &mut self,
-            _: &Props,
-            _: Arc<dyn SourceTaskContext>,
-        ) -> Result<(), ConnectError> {
-            Ok(())
+        type Config = ();
+
+        async fn start(_: (), _: Arc<dyn SourceTaskContext>) -> Result<Self, ConnectError> {
+            Ok(Self::default())
         }
 
         async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
@@ -540,10 +565,6 @@ mod tests {
 
         fn commit_dropped(&mut self, record: &SourceRecord) {
             self.calls.push(format!("dropped {}", seq(record)));
-        }
-
-        async fn stop(&mut self) -> Result<(), ConnectError> {
-            Ok(())
         }
     }
 
