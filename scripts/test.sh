@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and every test, as CI does (.ci/run calls this verbatim):
 #   1. installs what is missing (redis-server, the tansu broker, kafka-python's virtualenv);
-#   2. cargo fmt --check, cargo clippy --all-targets -D warnings;
+#   2. cargo fmt --check, cargo clippy --all-targets -D warnings, and that a custom worker
+#      binary depends on the worker runtime only (scripts/check-custom-worker-deps.sh);
 #   3. the unit and doc tests of every crate;
 #   4. starts the real services on loopback, runs the end-to-end tests in tests/ against them,
 #      then fuzzes the REST API of a real worker from its OpenAPI description
@@ -31,6 +32,9 @@ cargo fmt --all --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "a custom worker binary gets the runtime only (no built-in connectors, no jemalloc)"
+scripts/check-custom-worker-deps.sh
 
 step "unit and doc tests"
 cargo test --workspace --locked --exclude connect-e2e

@@ -1,4 +1,6 @@
-//! The `connect-worker` binary; see `connect-worker --help`.
+//! The `connect-worker` binary, with every built-in connector, on jemalloc; see
+//! `connect-worker --help`. Built only with the features `builtin-connectors` and `jemalloc`
+//! (both default).
 
 use std::process::ExitCode;
 
@@ -20,5 +22,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8] = b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
 
 fn main() -> ExitCode {
-    connect_worker::cli::main(connect_worker::worker::Worker::builder())
+    connect_worker::cli::main(
+        connect_worker::worker::Worker::builder()
+            .plugins(connect_worker::builtin_connectors::plugins()),
+    )
 }

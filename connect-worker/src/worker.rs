@@ -1,5 +1,6 @@
 //! The worker as a library: `Worker::builder().plugin(..).build()` lets a binary of one's own
-//! run the worker with connectors of its own beside the built-in ones.
+//! run the worker with the connectors it registers (its own, and the built-in ones from
+//! `crate::builtin_connectors` if it enables the `builtin-connectors` feature).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,19 +31,6 @@ pub enum WorkerError {
     },
     #[error("connector {name}: {source}")]
     Connector { name: String, source: HerderError },
-}
-
-/// Every plugin shipped with the worker: Kafka's converters, transforms and predicates, and
-/// the FileStream and Redis connectors.
-pub fn builtin_plugins() -> Plugins {
-    let mut plugins = connect_core::builtin_plugins();
-    for p in connect_file::plugins()
-        .into_iter()
-        .chain(connect_redis::plugins())
-    {
-        plugins.add(p);
-    }
-    plugins
 }
 
 /// Assembles a worker.
@@ -150,10 +138,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A builder with the built-in plugins.
+    /// A builder with Kafka's converters, transforms and predicates (connect-core's) and no
+    /// connector: add them with `plugin` / `plugins`.
     pub fn builder() -> WorkerBuilder {
         WorkerBuilder {
-            plugins: builtin_plugins(),
+            plugins: connect_core::builtin_plugins(),
             config: None,
         }
     }

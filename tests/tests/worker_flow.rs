@@ -36,7 +36,12 @@ async fn worker(services: &Services, dir: &Path) -> Worker {
         [],
     )
     .unwrap();
-    Worker::builder().config(config).build().await.unwrap()
+    Worker::builder()
+        .plugins(connect_worker::builtin_connectors::plugins())
+        .config(config)
+        .build()
+        .await
+        .unwrap()
 }
 
 /// Waits until `path` holds `expected` bytes exactly (fails after 60 s with what it holds).

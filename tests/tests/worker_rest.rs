@@ -42,7 +42,12 @@ async fn running_worker(
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let config = WorkerConfig::parse(props, []).unwrap();
-    let worker = Worker::builder().config(config).build().await.unwrap();
+    let worker = Worker::builder()
+        .plugins(connect_worker::builtin_connectors::plugins())
+        .config(config)
+        .build()
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
         worker
