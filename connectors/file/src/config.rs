@@ -1,13 +1,12 @@
-//! The configuration keys of both connectors, their definitions and their parsed forms.
+//! The configurations of both connectors: each key is declared where it is read.
 //!
-//! Both the connectors and their tasks parse with these, so a configuration the connector
-//! accepted is one its tasks accept, and `validate` reports every problem at once.
+//! A connector and its tasks share one configuration type, so a configuration the connector
+//! accepted is one its tasks accept, and `/config/validate` reports every problem at once.
 
 use std::sync::Arc;
 
 use connect_core::config::{
-    ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValue, Importance, Props, Validator,
-    Width,
+    Config, ConfigKey, ConfigReader, ConfigType, ConfigValue, Importance, Validator, Width,
 };
 
 /// The file to read (source) or append to (sink).
@@ -24,58 +23,6 @@ pub const DEFAULT_TASK_BATCH_SIZE: i32 = 2000;
 pub(crate) const SINGLE_TOPIC_MESSAGE: &str =
     "'topic' in FileStreamSourceConnector configuration requires definition of a single topic";
 
-/// The source connector's keys.
-pub fn source_config_def() -> ConfigDef {
-    ConfigDef::new()
-        .define(
-            ConfigKey::new(FILE_CONFIG, ConfigType::String)
-                .validator(Validator::NonEmptyString)
-                .importance(Importance::High)
-                .width(Width::Long)
-                .display_name("File")
-                .doc(
-                    "Source filename. Unlike Kafka's connector, which reads the standard input \
-                     when this is not set, this worker requires a file.",
-                ),
-        )
-        .define(
-            ConfigKey::new(TOPIC_CONFIG, ConfigType::String)
-                .validator(Validator::Custom(Arc::new(single_topic)))
-                .importance(Importance::High)
-                .width(Width::Medium)
-                .display_name("Topic")
-                .doc("The topic to publish data to"),
-        )
-        .define(
-            ConfigKey::new(TASK_BATCH_SIZE_CONFIG, ConfigType::Int)
-                .default_value(DEFAULT_TASK_BATCH_SIZE.to_string())
-                .validator(Validator::at_least(1))
-                .importance(Importance::Low)
-                .width(Width::Short)
-                .display_name("Batch size")
-                .doc(
-                    "The maximum number of records the source task can read from the file each \
-                     time it is polled",
-                ),
-        )
-}
-
-/// The sink connector's keys. `topics` and `topics.regex` are the worker's.
-pub fn sink_config_def() -> ConfigDef {
-    ConfigDef::new().define(
-        ConfigKey::new(FILE_CONFIG, ConfigType::String)
-            .validator(Validator::NonEmptyString)
-            .importance(Importance::High)
-            .width(Width::Long)
-            .display_name("File")
-            .doc(
-                "Destination filename, created if missing and appended to. Unlike Kafka's \
-                 connector, which writes to the standard output when this is not set, this \
-                 worker requires a file.",
-            ),
-    )
-}
-
 /// A non-empty topic name without commas: one topic, as Kafka required when `topic` was a
 /// list and is still the only thing that makes sense for a single output topic.
 fn single_topic(value: &ConfigValue) -> Result<(), String> {
@@ -89,52 +36,87 @@ fn single_topic(value: &ConfigValue) -> Result<(), String> {
     }
 }
 
-/// The source connector's parsed configuration.
+/// The configuration of [`FileStreamSourceConnector`](crate::FileStreamSourceConnector) and
+/// its task.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SourceConfig {
+pub struct SourceConfig {
     pub(crate) file: String,
     pub(crate) topic: String,
     pub(crate) batch_size: usize,
 }
 
-impl SourceConfig {
-    /// Parses and checks `props`, reporting every problem at once.
-    pub(crate) fn parse(props: &Props) -> Result<Self, ConfigErrors> {
-        let values = source_config_def().parse(props)?;
-        // The definition makes all three present and valid once parsing succeeded; the
-        // fallbacks only keep this free of panics.
-        let batch_size = values
-            .int(TASK_BATCH_SIZE_CONFIG)
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(DEFAULT_TASK_BATCH_SIZE as usize);
-        Ok(Self {
-            file: values.string(FILE_CONFIG).unwrap_or_default().to_owned(),
-            topic: values.string(TOPIC_CONFIG).unwrap_or_default().to_owned(),
-            batch_size,
-        })
+impl Config for SourceConfig {
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        let file = c.string(
+            ConfigKey::new(FILE_CONFIG, ConfigType::String)
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::High)
+                .width(Width::Long)
+                .display_name("File")
+                .doc(
+                    "Source filename. Unlike Kafka's connector, which reads the standard input \
+                     when this is not set, this worker requires a file.",
+                ),
+        );
+        let topic = c.string(
+            ConfigKey::new(TOPIC_CONFIG, ConfigType::String)
+                .validator(Validator::Custom(Arc::new(single_topic)))
+                .importance(Importance::High)
+                .width(Width::Medium)
+                .display_name("Topic")
+                .doc("The topic to publish data to"),
+        );
+        let batch_size = c.int(
+            ConfigKey::new(TASK_BATCH_SIZE_CONFIG, ConfigType::Int)
+                .default_value(DEFAULT_TASK_BATCH_SIZE.to_string())
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .width(Width::Short)
+                .display_name("Batch size")
+                .doc(
+                    "The maximum number of records the source task can read from the file each \
+                     time it is polled",
+                ),
+        );
+        Self {
+            file,
+            topic,
+            // At least 1 once valid; an invalid value fails the parse before anyone sees 0.
+            batch_size: usize::try_from(batch_size).unwrap_or_default(),
+        }
     }
 }
 
-/// The sink connector's parsed configuration.
+/// The configuration of [`FileStreamSinkConnector`](crate::FileStreamSinkConnector) and its
+/// task. `topics` and `topics.regex` are the worker's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SinkConfig {
+pub struct SinkConfig {
     pub(crate) file: String,
 }
 
-impl SinkConfig {
-    /// Parses and checks `props`, reporting every problem at once.
-    pub(crate) fn parse(props: &Props) -> Result<Self, ConfigErrors> {
-        let values = sink_config_def().parse(props)?;
-        Ok(Self {
-            file: values.string(FILE_CONFIG).unwrap_or_default().to_owned(),
-        })
+impl Config for SinkConfig {
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        Self {
+            file: c.string(
+                ConfigKey::new(FILE_CONFIG, ConfigType::String)
+                    .validator(Validator::NonEmptyString)
+                    .importance(Importance::High)
+                    .width(Width::Long)
+                    .display_name("File")
+                    .doc(
+                        "Destination filename, created if missing and appended to. Unlike \
+                         Kafka's connector, which writes to the standard output when this is \
+                         not set, this worker requires a file.",
+                    ),
+            ),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connect_core::config::props;
+    use connect_core::config::{props, Props};
 
     #[test]
     fn source_defaults_and_trimming() {

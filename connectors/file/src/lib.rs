@@ -32,8 +32,8 @@ mod test_dir;
 use connect_core::plugin::PluginDescriptor;
 
 pub use config::{
-    sink_config_def, source_config_def, DEFAULT_TASK_BATCH_SIZE, FILE_CONFIG,
-    TASK_BATCH_SIZE_CONFIG, TOPIC_CONFIG,
+    SinkConfig, SourceConfig, DEFAULT_TASK_BATCH_SIZE, FILE_CONFIG, TASK_BATCH_SIZE_CONFIG,
+    TOPIC_CONFIG,
 };
 pub use sink::{FileStreamSinkConnector, FileStreamSinkTask};
 pub use source::{FileStreamSourceConnector, FileStreamSourceTask, FILENAME_FIELD, POSITION_FIELD};
@@ -45,23 +45,25 @@ pub const SINK_CLASS: &str = "org.apache.kafka.connect.file.FileStreamSinkConnec
 
 /// The version of these connectors: the crate's.
 pub fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+    VERSION
 }
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Both connectors, for the worker to register. Their short names (`FileStreamSource`,
 /// `FileStreamSinkConnector`, ...) follow from the class names by Kafka Connect's alias rule.
 pub fn plugins() -> Vec<PluginDescriptor> {
     vec![
-        PluginDescriptor::source(SOURCE_CLASS, || {
-            Box::new(FileStreamSourceConnector::default())
-        }),
-        PluginDescriptor::sink(SINK_CLASS, || Box::new(FileStreamSinkConnector::default())),
+        PluginDescriptor::source::<FileStreamSourceConnector>(SOURCE_CLASS),
+        PluginDescriptor::sink::<FileStreamSinkConnector>(SINK_CLASS),
     ]
 }
 
 #[cfg(test)]
 mod tests {
+    use connect_core::config::props;
     use connect_core::plugin::{PluginKind, Plugins};
+    use connect_core::testing::check_defaults;
 
     use super::*;
 
@@ -107,12 +109,24 @@ mod tests {
         };
         assert_eq!(keys(0), ["file", "topic", "batch.size"]);
         assert_eq!(keys(1), ["file"]);
-        let def = source_config_def();
+        let def = &plugins[0].config_def;
         let batch = def.key(TASK_BATCH_SIZE_CONFIG).unwrap();
         assert_eq!(
             batch.default,
             connect_core::config::DefaultValue::Value("2000".into())
         );
         assert!(def.keys().iter().all(|k| !k.documentation.is_empty()));
+    }
+
+    #[test]
+    fn served_defaults_are_the_ones_used() {
+        let plugins = plugins();
+        check_defaults::<SourceConfig>(
+            &plugins[0].config_def,
+            &props(&[("file", "in.txt"), ("topic", "lines")]),
+        )
+        .unwrap();
+        check_defaults::<SinkConfig>(&plugins[1].config_def, &props(&[("file", "out.txt")]))
+            .unwrap();
     }
 }

@@ -4,58 +4,44 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connect_core::config::{ConfigDef, Props};
-use connect_core::connector::{Connector, Offsets, SinkConnector, SinkTask, SinkTaskContext};
+use connect_core::config::Props;
+use connect_core::connector::{
+    Connector, ConnectorContext, Offsets, SinkConnector, SinkTask, SinkTaskContext,
+};
 use connect_core::record::SinkRecord;
 use connect_core::ConnectError;
 use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
-use crate::config::{sink_config_def, SinkConfig};
+use crate::config::SinkConfig;
 
 /// How much the task buffers before writing to the file; `flush` writes the rest.
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Appends the value of every record to a file, one a line; Kafka's
 /// `org.apache.kafka.connect.file.FileStreamSinkConnector`.
-#[derive(Debug, Default)]
-pub struct FileStreamSinkConnector {
-    props: Props,
-}
+#[derive(Debug)]
+pub struct FileStreamSinkConnector;
 
 #[async_trait]
 impl Connector for FileStreamSinkConnector {
-    fn version(&self) -> &str {
-        crate::version()
-    }
+    type Config = SinkConfig;
+    const VERSION: &'static str = crate::VERSION;
 
-    fn config_def(&self) -> ConfigDef {
-        sink_config_def()
-    }
-
-    async fn start(&mut self, props: &Props) -> Result<(), ConnectError> {
-        let config = SinkConfig::parse(props)?;
+    async fn start(config: SinkConfig, _ctx: ConnectorContext) -> Result<Self, ConnectError> {
         tracing::info!("Starting file sink connector writing to {}", config.file);
-        self.props = props.clone();
-        Ok(())
+        Ok(Self)
     }
 
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>, ConnectError> {
-        // As Kafka: every task gets the connector's configuration, so with several tasks
-        // they all append to the same file.
-        Ok(vec![self.props.clone(); max_tasks])
-    }
-
-    async fn stop(&mut self) -> Result<(), ConnectError> {
-        // Nothing runs in the background.
-        Ok(())
+        // As Kafka: every task gets the connector's configuration (the worker adds it under
+        // these empty maps), so with several tasks they all append to the same file.
+        Ok(vec![Props::new(); max_tasks])
     }
 }
 
 impl SinkConnector for FileStreamSinkConnector {
-    fn create_task(&self) -> Box<dyn SinkTask> {
-        Box::new(FileStreamSinkTask::default())
-    }
+    type Task = FileStreamSinkTask;
 }
 
 /// The task of [`FileStreamSinkConnector`].
@@ -64,44 +50,37 @@ impl SinkConnector for FileStreamSinkConnector {
 /// null value, as Java's `PrintStream.println(null)`) and a `\n`, buffered; `flush` writes the
 /// buffer and syncs the file to disk, so the offsets the worker commits afterwards are of
 /// records that are safely in the file.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FileStreamSinkTask {
     file: String,
-    writer: Option<BufWriter<File>>,
+    writer: BufWriter<File>,
     /// Reused for the text of each record, to avoid an allocation per record.
     line: String,
 }
 
 impl FileStreamSinkTask {
-    fn writer(&mut self) -> Result<&mut BufWriter<File>, ConnectError> {
-        self.writer
-            .as_mut()
-            .ok_or_else(|| ConnectError::fatal("FileStreamSinkTask was used before it was started"))
-    }
-
     /// Writes out the buffer and syncs the file.
     async fn flush_and_sync(&mut self) -> Result<(), ConnectError> {
-        let file = self.file.clone();
-        let writer = self.writer()?;
         // Fatal rather than retriable: after a failed write the file may hold part of the
         // batch, and a retry would repeat it. The worker commits nothing past the last good
         // flush, so a restarted task writes from there again.
+        let file = &self.file;
         let failed = |e: std::io::Error| {
             ConnectError::fatal(format!("Could not flush records to file '{file}'")).with_source(e)
         };
-        writer.flush().await.map_err(failed)?;
-        writer.get_ref().sync_data().await.map_err(failed)
+        self.writer.flush().await.map_err(failed)?;
+        self.writer.get_ref().sync_data().await.map_err(failed)
     }
 }
 
 #[async_trait]
 impl SinkTask for FileStreamSinkTask {
+    type Config = SinkConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: SinkConfig,
         _ctx: Arc<dyn SinkTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = SinkConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -115,27 +94,28 @@ impl SinkTask for FileStreamSinkTask {
                 .with_source(e)
             })?;
         tracing::debug!("Opened {} for appending", config.file);
-        self.writer = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
-        self.file = config.file;
-        Ok(())
+        Ok(Self {
+            file: config.file,
+            writer: BufWriter::with_capacity(WRITE_BUFFER, file),
+            line: String::new(),
+        })
     }
 
     async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
-        let mut line = std::mem::take(&mut self.line);
-        let file = self.file.clone();
-        let writer = self.writer()?;
         for record in records {
-            line.clear();
+            self.line.clear();
             // Writing to a String cannot fail.
-            let _ = writeln!(line, "{}", record.value);
-            tracing::trace!("Writing line to {file}: {}", record.value);
-            writer.write_all(line.as_bytes()).await.map_err(|e| {
+            let _ = writeln!(self.line, "{}", record.value);
+            tracing::trace!("Writing line to {}: {}", self.file, record.value);
+            if let Err(e) = self.writer.write_all(self.line.as_bytes()).await {
                 // Fatal for the reason given in flush_and_sync.
-                ConnectError::fatal(format!("Could not write records to file '{file}'"))
-                    .with_source(e)
-            })?;
+                return Err(ConnectError::fatal(format!(
+                    "Could not write records to file '{}'",
+                    self.file
+                ))
+                .with_source(e));
+            }
         }
-        self.line = line;
         Ok(())
     }
 
@@ -146,13 +126,8 @@ impl SinkTask for FileStreamSinkTask {
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
         // Dropping a tokio BufWriter loses its buffer: write it out first, as Java's close()
-        // does.
-        let result = match self.writer {
-            Some(_) => self.flush_and_sync().await,
-            None => Ok(()),
-        };
-        self.writer = None;
-        result
+        // does. The file is closed when the task is dropped.
+        self.flush_and_sync().await
     }
 }
 

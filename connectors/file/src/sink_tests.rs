@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
-use connect_core::connector::ErrantRecordReporter;
+use connect_core::config::Config;
 use connect_core::data::{Struct, Value};
+use connect_core::plugin::PluginFactory;
 use connect_core::record::{ConnectRecord, TopicPartition};
+use connect_core::testing::{self, TestSinkContext};
 
 use super::*;
 use crate::test_dir::TempDir;
@@ -12,25 +14,6 @@ use crate::test_dir::TempDir;
 /// A temporary directory for this file's tests.
 fn temp_dir(name: &str) -> TempDir {
     TempDir::new("sink", name)
-}
-
-/// A context that offers nothing; the task uses none of it.
-struct NoContext(Props);
-
-impl SinkTaskContext for NoContext {
-    fn offset(&self, _: &TopicPartition, _: i64) {}
-    fn assignment(&self) -> Vec<TopicPartition> {
-        Vec::new()
-    }
-    fn pause(&self, _: &[TopicPartition]) {}
-    fn resume(&self, _: &[TopicPartition]) {}
-    fn request_commit(&self) {}
-    fn errant_record_reporter(&self) -> Option<Arc<dyn ErrantRecordReporter>> {
-        None
-    }
-    fn config(&self) -> &Props {
-        &self.0
-    }
 }
 
 fn props(file: &Path) -> Props {
@@ -41,11 +24,9 @@ fn props(file: &Path) -> Props {
 }
 
 async fn started(props: &Props) -> FileStreamSinkTask {
-    let mut task = FileStreamSinkTask::default();
-    task.start(props, Arc::new(NoContext(props.clone())))
+    testing::start_sink_task(props, &TestSinkContext::new())
         .await
-        .unwrap();
-    task
+        .unwrap()
 }
 
 fn record(offset: i64, value: Value) -> SinkRecord {
@@ -118,21 +99,16 @@ async fn appends_to_an_existing_file_and_stop_flushes() {
     assert_eq!(read(&path), "old\n");
     task.stop().await.unwrap();
     assert_eq!(read(&path), "old\nnew\n");
-    // A stopped task writes no more, and says so.
-    let err = task.put(&[record(1, Value::Null)]).await.unwrap_err();
-    assert!(matches!(err, ConnectError::Fatal { .. }));
-    task.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_file_that_cannot_be_created_fails_start() {
     let dir = temp_dir("nodir");
     let path = dir.file("missing-dir").join("out.txt");
-    let props = props(&path);
-    let err = FileStreamSinkTask::default()
-        .start(&props, Arc::new(NoContext(props.clone())))
-        .await
-        .unwrap_err();
+    let err =
+        testing::start_sink_task::<FileStreamSinkTask>(&props(&path), &TestSinkContext::new())
+            .await
+            .unwrap_err();
     assert!(matches!(err, ConnectError::Fatal { .. }));
     assert_eq!(
         err.to_string(),
@@ -144,26 +120,41 @@ async fn a_file_that_cannot_be_created_fails_start() {
     assert!(err.trace().contains("Caused by: "), "{}", err.trace());
 }
 
+/// The sink's plugin, as the worker holds it.
+fn plugin() -> connect_core::running::SinkPlugin {
+    match crate::plugins().remove(1).factory {
+        PluginFactory::Sink(plugin) => plugin,
+        other => panic!("not a sink: {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn config_errors_and_task_configs() {
-    let mut connector = FileStreamSinkConnector::default();
+async fn config_errors_come_from_validate_and_start() {
     let no_file = Props::from([("topics".to_owned(), "users".to_owned())]);
     let expected = "Missing required configuration \"file\" which has no default value.";
-    assert_eq!(connector.validate(&no_file).to_string(), expected);
-    let err = connector.start(&no_file).await.unwrap_err();
+    let plugin = plugin();
+    assert_eq!((plugin.validate)(&no_file).to_string(), expected);
+    let Err(err) = (plugin.start_connector)(no_file.clone(), ConnectorContext::new("out")).await
+    else {
+        panic!("the connector started without a file");
+    };
     assert!(matches!(err, ConnectError::Config(_)));
     assert_eq!(err.to_string(), expected);
-    let err = FileStreamSinkTask::default()
-        .start(&no_file, Arc::new(NoContext(no_file.clone())))
+    let err = testing::start_sink_task::<FileStreamSinkTask>(&no_file, &TestSinkContext::new())
         .await
         .unwrap_err();
     assert!(matches!(err, ConnectError::Config(_)));
+    assert_eq!(err.to_string(), expected);
+    assert!((plugin.validate)(&props(Path::new("out.txt"))).is_empty());
+}
 
-    let props = props(Path::new("out.txt"));
-    assert!(connector.validate(&props).is_empty());
-    connector.start(&props).await.unwrap();
-    assert_eq!(connector.task_configs(3).unwrap(), vec![props.clone(); 3]);
+#[tokio::test]
+async fn every_task_writes_to_the_connectors_file() {
+    let config = SinkConfig::parse(&props(Path::new("out.txt"))).unwrap();
+    let connector = FileStreamSinkConnector::start(config, ConnectorContext::new("out"))
+        .await
+        .unwrap();
+    // The worker puts the connector's keys under each task's (empty) configuration.
+    assert_eq!(connector.task_configs(3).unwrap(), vec![Props::new(); 3]);
     assert!(connector.task_configs(0).unwrap().is_empty());
-    let _task = connector.create_task();
-    connector.stop().await.unwrap();
 }

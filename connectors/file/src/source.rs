@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use connect_core::config::{ConfigDef, Props};
-use connect_core::connector::{Connector, SourceConnector, SourceTask, SourceTaskContext};
+use connect_core::config::Props;
+use connect_core::connector::{
+    Connector, ConnectorContext, SourceConnector, SourceTask, SourceTaskContext,
+};
 use connect_core::data::{Schema, Text};
 use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
 use connect_core::ConnectError;
@@ -14,7 +16,7 @@ use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::time::Instant;
 
-use crate::config::{source_config_def, SourceConfig};
+use crate::config::SourceConfig;
 use crate::lines::LineBuffer;
 
 /// The source partition key: the file name, as configured.
@@ -34,46 +36,31 @@ const IDLE_SLEEP: Duration = Duration::from_millis(100);
 /// `org.apache.kafka.connect.file.FileStreamSourceConnector`.
 ///
 /// It has a single task, because the offsets are positions in one byte stream.
-#[derive(Debug, Default)]
-pub struct FileStreamSourceConnector {
-    props: Props,
-}
+#[derive(Debug)]
+pub struct FileStreamSourceConnector;
 
 #[async_trait]
 impl Connector for FileStreamSourceConnector {
-    fn version(&self) -> &str {
-        crate::version()
-    }
+    type Config = SourceConfig;
+    const VERSION: &'static str = crate::VERSION;
 
-    fn config_def(&self) -> ConfigDef {
-        source_config_def()
-    }
-
-    async fn start(&mut self, props: &Props) -> Result<(), ConnectError> {
-        let config = SourceConfig::parse(props)?;
+    async fn start(config: SourceConfig, _ctx: ConnectorContext) -> Result<Self, ConnectError> {
         tracing::info!(
             "Starting file source connector reading from {}",
             config.file
         );
-        self.props = props.clone();
-        Ok(())
+        Ok(Self)
     }
 
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>, ConnectError> {
-        // Only one input stream makes sense; the task gets the connector's configuration.
-        Ok(std::iter::repeat_n(self.props.clone(), max_tasks.min(1)).collect())
-    }
-
-    async fn stop(&mut self) -> Result<(), ConnectError> {
-        // Nothing runs in the background.
-        Ok(())
+        // Only one input stream makes sense; the task gets the connector's configuration
+        // (the worker adds it under this empty map).
+        Ok(std::iter::repeat_n(Props::new(), max_tasks.min(1)).collect())
     }
 }
 
 impl SourceConnector for FileStreamSourceConnector {
-    fn create_task(&self) -> Box<dyn SourceTask> {
-        Box::new(FileStreamSourceTask::default())
-    }
+    type Task = FileStreamSourceTask;
 }
 
 /// The task of [`FileStreamSourceConnector`]: emits each complete line as a string record.
@@ -83,8 +70,12 @@ impl SourceConnector for FileStreamSourceConnector {
 /// position and goes on with the next line. A last line without its line end is held back
 /// until the line end arrives. A file that does not exist yet is waited for.
 pub struct FileStreamSourceTask {
-    /// Set by `start`.
-    config: Option<Started>,
+    file_name: String,
+    topic: Text,
+    batch_size: usize,
+    partition: SourceMap,
+    /// The committed position to resume from.
+    resume_from: u64,
     /// Open once the file exists.
     file: Option<File>,
     lines: LineBuffer,
@@ -99,34 +90,13 @@ impl std::fmt::Debug for FileStreamSourceTask {
     // By hand, to leave out the read buffer's bytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileStreamSourceTask")
-            .field("config", &self.config)
+            .field("file", &self.file_name)
+            .field("topic", &self.topic)
+            .field("batch_size", &self.batch_size)
+            .field("resume_from", &self.resume_from)
             .field("open", &self.file.is_some())
             .field("pending_bytes", &self.lines.pending())
             .finish_non_exhaustive()
-    }
-}
-
-/// What `start` worked out.
-#[derive(Debug)]
-struct Started {
-    file: String,
-    topic: Text,
-    batch_size: usize,
-    partition: SourceMap,
-    /// The committed position to resume from.
-    resume_from: u64,
-}
-
-impl Default for FileStreamSourceTask {
-    fn default() -> Self {
-        Self {
-            config: None,
-            file: None,
-            lines: LineBuffer::default(),
-            chunk: Vec::new(),
-            max_wait: MAX_POLL_WAIT,
-            missing_reported: false,
-        }
     }
 }
 
@@ -158,74 +128,70 @@ fn now_millis() -> Option<i64> {
 }
 
 impl FileStreamSourceTask {
-    /// Opens the file and seeks to the resume position; `Ok(false)` while it does not exist.
-    async fn open(&mut self) -> Result<bool, ConnectError> {
-        let Some(config) = &self.config else {
-            return Err(not_started());
-        };
-        let mut file = match File::open(&config.file).await {
+    /// Opens the file and seeks to the resume position; leaves `self.file` unset while the
+    /// file does not exist.
+    async fn open(&mut self) -> Result<(), ConnectError> {
+        let name = &self.file_name;
+        let mut file = match File::open(name).await {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if !self.missing_reported {
                     tracing::warn!(
-                        "Couldn't find file {} for FileStreamSourceTask, sleeping to wait for it \
-                         to be created",
-                        config.file
+                        "Couldn't find file {name} for FileStreamSourceTask, sleeping to wait for \
+                         it to be created"
                     );
                     self.missing_reported = true;
                 }
-                return Ok(false);
+                return Ok(());
             }
             Err(e) => {
-                return Err(ConnectError::fatal(format!(
-                    "Error while trying to open file {}",
-                    config.file
-                ))
-                .with_source(e))
+                return Err(
+                    ConnectError::fatal(format!("Error while trying to open file {name}"))
+                        .with_source(e),
+                )
             }
         };
-        let position = config.resume_from;
+        let position = self.resume_from;
         if position > 0 {
             if let Ok(meta) = file.metadata().await {
                 if meta.len() < position {
                     // Kafka waits silently here; say why nothing comes.
                     tracing::warn!(
-                        "{} is {} bytes long, shorter than the committed position {position}: \
-                         it was truncated or replaced; waiting for it to grow past that position",
-                        config.file,
+                        "{name} is {} bytes long, shorter than the committed position \
+                         {position}: it was truncated or replaced; waiting for it to grow past \
+                         that position",
                         meta.len()
                     );
                 }
             }
             file.seek(SeekFrom::Start(position)).await.map_err(|e| {
                 ConnectError::fatal(format!(
-                    "Error while trying to seek to previous offset {position} in file {}",
-                    config.file
+                    "Error while trying to seek to previous offset {position} in file {name}"
                 ))
                 .with_source(e)
             })?;
-            tracing::debug!("Skipped to offset {position} in {}", config.file);
+            tracing::debug!("Skipped to offset {position} in {name}");
         }
-        tracing::debug!("Opened {} for reading", config.file);
+        tracing::debug!("Opened {name} for reading");
         self.missing_reported = false;
         self.lines = LineBuffer::new(position);
         self.chunk = vec![0; READ_CHUNK];
         self.file = Some(file);
-        Ok(true)
+        Ok(())
     }
 
     /// The complete lines available now, at most a batch; reads only as much as needed.
     async fn read_available(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        if self.file.is_none() && !self.open().await? {
-            return Ok(Vec::new());
+        if self.file.is_none() {
+            self.open().await?;
         }
-        let (Some(config), Some(file)) = (&self.config, &mut self.file) else {
-            return Err(not_started());
+        let Some(file) = &mut self.file else {
+            return Ok(Vec::new()); // not created yet
         };
         let mut records = Vec::new();
-        while records.len() < config.batch_size {
+        while records.len() < self.batch_size {
             if let Some((line, position)) = self.lines.next_line() {
-                records.push(record(config, line, position));
+                records.push(record(&self.topic, &self.partition, line, position));
                 continue;
             }
             match file.read(&mut self.chunk).await {
@@ -234,13 +200,13 @@ impl FileStreamSourceTask {
                 // Hand over the lines already taken from the buffer rather than lose them; a
                 // lasting error comes back on the next poll.
                 Err(e) if !records.is_empty() => {
-                    tracing::warn!("Error while reading {}: {e}", config.file);
+                    tracing::warn!("Error while reading {}: {e}", self.file_name);
                     break;
                 }
                 Err(e) => {
                     return Err(ConnectError::retriable(format!(
                         "Error while reading {}",
-                        config.file
+                        self.file_name
                     ))
                     .with_source(e))
                 }
@@ -249,7 +215,7 @@ impl FileStreamSourceTask {
         tracing::trace!(
             "Read {} lines from {}, {} bytes pending",
             records.len(),
-            config.file,
+            self.file_name,
             self.lines.pending()
         );
         Ok(records)
@@ -257,27 +223,23 @@ impl FileStreamSourceTask {
 }
 
 /// The record of one line.
-fn record(config: &Started, line: String, position: u64) -> SourceRecord {
+fn record(topic: &Text, partition: &SourceMap, line: String, position: u64) -> SourceRecord {
     let mut offset = SourceMap::new();
     offset.insert(POSITION_FIELD.to_owned(), position.into());
-    let mut record = ConnectRecord::new(config.topic.clone(), line);
+    let mut record = ConnectRecord::new(topic.clone(), line);
     record.value_schema = Some(Schema::string());
     record.timestamp = now_millis();
-    SourceRecord::new(config.partition.clone(), offset, record)
-}
-
-fn not_started() -> ConnectError {
-    ConnectError::fatal("FileStreamSourceTask was polled before it was started")
+    SourceRecord::new(partition.clone(), offset, record)
 }
 
 #[async_trait]
 impl SourceTask for FileStreamSourceTask {
+    type Config = SourceConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: SourceConfig,
         ctx: Arc<dyn SourceTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = SourceConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let partition = source_partition(&config.file);
         let resume_from = resume_position(ctx.offset(&partition).as_ref())?;
         if resume_from > 0 {
@@ -286,16 +248,18 @@ impl SourceTask for FileStreamSourceTask {
                 config.file
             );
         }
-        self.file = None;
-        self.missing_reported = false;
-        self.config = Some(Started {
-            file: config.file,
+        Ok(Self {
+            file_name: config.file,
             topic: config.topic.into(),
             batch_size: config.batch_size,
             partition,
             resume_from,
-        });
-        Ok(())
+            file: None,
+            lines: LineBuffer::default(),
+            chunk: Vec::new(),
+            max_wait: MAX_POLL_WAIT,
+            missing_reported: false,
+        })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
@@ -314,9 +278,8 @@ impl SourceTask for FileStreamSourceTask {
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
         tracing::trace!("Stopping");
+        // Close the file now, as Kafka's task does, rather than when the worker drops the task.
         self.file = None;
-        self.lines = LineBuffer::default();
-        self.chunk = Vec::new();
         Ok(())
     }
 }

@@ -1,9 +1,11 @@
 //! Tests of the FileStream source connector and task.
 
 use std::path::Path;
-use std::sync::Mutex;
 
+use connect_core::config::Config;
 use connect_core::data::Value;
+use connect_core::plugin::PluginFactory;
+use connect_core::testing::{self, TestSourceContext};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -15,24 +17,6 @@ fn temp_dir(name: &str) -> TempDir {
     TempDir::new("source", name)
 }
 
-/// What the worker offers: the stored offsets, and a record of which partitions were asked.
-struct StoredOffsets {
-    props: Props,
-    offset: Option<SourceMap>,
-    asked: Mutex<Vec<SourceMap>>,
-}
-
-impl SourceTaskContext for StoredOffsets {
-    fn offset(&self, partition: &SourceMap) -> Option<SourceMap> {
-        self.asked.lock().unwrap().push(partition.clone());
-        self.offset.clone()
-    }
-
-    fn config(&self) -> &Props {
-        &self.props
-    }
-}
-
 fn props(file: &Path, extra: &[(&str, &str)]) -> Props {
     let mut props = Props::from([
         ("file".to_owned(), file.display().to_string()),
@@ -42,21 +26,28 @@ fn props(file: &Path, extra: &[(&str, &str)]) -> Props {
     props
 }
 
-fn context(props: &Props, offset: Option<serde_json::Value>) -> Arc<StoredOffsets> {
-    Arc::new(StoredOffsets {
-        props: props.clone(),
-        offset: offset.and_then(|o| o.as_object().cloned()),
-        asked: Mutex::new(Vec::new()),
-    })
+/// A JSON object as a source partition or offset.
+fn map(value: serde_json::Value) -> SourceMap {
+    value.as_object().cloned().unwrap()
+}
+
+/// The worker's context, with `offset` stored for `file`'s source partition, written out here
+/// as Kafka's connector writes it (not with the code under test).
+fn context(file: &Path, offset: Option<serde_json::Value>) -> Arc<TestSourceContext> {
+    let ctx = TestSourceContext::new();
+    if let Some(offset) = offset {
+        ctx.store_offset(
+            map(json!({ "filename": file.display().to_string() })),
+            map(offset),
+        );
+    }
+    ctx
 }
 
 /// A started task that waits at most 50 ms for data, to keep the tests quick.
-async fn started(props: &Props, ctx: Arc<StoredOffsets>) -> FileStreamSourceTask {
-    let mut task = FileStreamSourceTask {
-        max_wait: Duration::from_millis(50),
-        ..FileStreamSourceTask::default()
-    };
-    task.start(props, ctx).await.unwrap();
+async fn started(props: &Props, ctx: &Arc<TestSourceContext>) -> FileStreamSourceTask {
+    let mut task: FileStreamSourceTask = testing::start_source_task(props, ctx).await.unwrap();
+    task.max_wait = Duration::from_millis(50);
     task
 }
 
@@ -88,8 +79,7 @@ async fn reads_lines_with_byte_positions_as_offsets() {
     let path = dir.file("in.txt");
     append(&path, "a\r\nbé\nc\rd\n\n日本\n").await;
     let props = props(&path, &[]);
-    let ctx = context(&props, None);
-    let mut task = started(&props, ctx.clone()).await;
+    let mut task = started(&props, &context(&path, None)).await;
 
     let batch = task.poll().await.unwrap();
     assert_eq!(
@@ -121,8 +111,6 @@ async fn reads_lines_with_byte_positions_as_offsets() {
     assert_eq!(first.value_schema, Some(Schema::string()));
     assert!(first.timestamp.is_some());
     assert_eq!(first.partition, None);
-    // The task asked for the offset of its file's partition.
-    assert_eq!(*ctx.asked.lock().unwrap(), [source_partition(&file)]);
 
     assert!(task.poll().await.unwrap().is_empty());
     task.stop().await.unwrap();
@@ -135,7 +123,7 @@ async fn resumes_after_the_stored_offset() {
     append(&path, "one\ntwo\nthree\n").await;
     let props = props(&path, &[]);
 
-    let mut task = started(&props, context(&props, Some(json!({ "position": 4 })))).await;
+    let mut task = started(&props, &context(&path, Some(json!({ "position": 4 })))).await;
     let batch = task.poll().await.unwrap();
     assert_eq!(
         lines(&batch),
@@ -143,7 +131,7 @@ async fn resumes_after_the_stored_offset() {
     );
 
     // An offset stored by a run that read everything: only new lines come.
-    let mut task = started(&props, context(&props, Some(json!({ "position": 14 })))).await;
+    let mut task = started(&props, &context(&path, Some(json!({ "position": 14 })))).await;
     assert!(task.poll().await.unwrap().is_empty());
     append(&path, "four\n").await;
     assert_eq!(
@@ -152,7 +140,7 @@ async fn resumes_after_the_stored_offset() {
     );
 
     // A null position reads from the start, as in Kafka.
-    let mut task = started(&props, context(&props, Some(json!({ "position": null })))).await;
+    let mut task = started(&props, &context(&path, Some(json!({ "position": null })))).await;
     assert_eq!(task.poll().await.unwrap().len(), 4);
 }
 
@@ -162,9 +150,8 @@ async fn an_offset_of_the_wrong_type_fails_the_task() {
     let path = dir.file("in.txt");
     let props = props(&path, &[]);
     for bad in [json!({ "position": "4" }), json!({ "position": -1 })] {
-        let mut task = FileStreamSourceTask::default();
-        let err = task
-            .start(&props, context(&props, Some(bad)))
+        let ctx = context(&path, Some(bad));
+        let err = testing::start_source_task::<FileStreamSourceTask>(&props, &ctx)
             .await
             .unwrap_err();
         assert!(matches!(err, ConnectError::Fatal { .. }), "{err}");
@@ -182,7 +169,7 @@ async fn a_partial_last_line_waits_for_its_line_end() {
     let path = dir.file("in.txt");
     append(&path, "done\npart").await;
     let props = props(&path, &[]);
-    let mut task = started(&props, context(&props, None)).await;
+    let mut task = started(&props, &context(&path, None)).await;
 
     assert_eq!(lines(&task.poll().await.unwrap()), [("done".to_owned(), 5)]);
     assert!(task.poll().await.unwrap().is_empty());
@@ -205,7 +192,7 @@ async fn batch_size_limits_every_poll() {
     let path = dir.file("in.txt");
     append(&path, "1\n2\n3\n4\n5\n").await;
     let props = props(&path, &[("batch.size", "2")]);
-    let mut task = started(&props, context(&props, None)).await;
+    let mut task = started(&props, &context(&path, None)).await;
 
     let sizes: Vec<usize> = [
         task.poll().await.unwrap(),
@@ -224,7 +211,7 @@ async fn waits_for_a_missing_file_then_reads_it() {
     let dir = temp_dir("missing");
     let path = dir.file("later.txt");
     let props = props(&path, &[]);
-    let mut task = started(&props, context(&props, None)).await;
+    let mut task = started(&props, &context(&path, None)).await;
 
     let before = Instant::now();
     assert!(task.poll().await.unwrap().is_empty());
@@ -245,8 +232,10 @@ async fn a_poll_returns_as_soon_as_lines_arrive() {
     let path = dir.file("in.txt");
     append(&path, "").await;
     let props = props(&path, &[]);
-    let mut task = FileStreamSourceTask::default(); // waits up to the real 1 s
-    task.start(&props, context(&props, None)).await.unwrap();
+    // Waits up to the real 1 s.
+    let mut task: FileStreamSourceTask = testing::start_source_task(&props, &context(&path, None))
+        .await
+        .unwrap();
 
     let writer = {
         let path = path.clone();
@@ -275,7 +264,7 @@ async fn lines_longer_than_one_read_are_assembled() {
     let long = "é".repeat(READ_CHUNK); // twice READ_CHUNK bytes
     append(&path, &format!("{long}\nshort\n")).await;
     let props = props(&path, &[]);
-    let mut task = started(&props, context(&props, None)).await;
+    let mut task = started(&props, &context(&path, None)).await;
 
     let batch = task.poll().await.unwrap();
     let expected_end = 2 * READ_CHUNK as u64 + 1;
@@ -285,9 +274,17 @@ async fn lines_longer_than_one_read_are_assembled() {
     );
 }
 
+/// The source's plugin, as the worker holds it.
+fn plugin() -> connect_core::running::SourcePlugin {
+    match crate::plugins().remove(0).factory {
+        PluginFactory::Source(plugin) => plugin,
+        other => panic!("not a source: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn config_errors_come_from_validate_and_start() {
-    let connector = FileStreamSourceConnector::default();
+    let plugin = plugin();
     let bad = Props::from([
         ("topic".to_owned(), "a,b".to_owned()),
         ("batch.size".to_owned(), "0".to_owned()),
@@ -296,57 +293,62 @@ async fn config_errors_come_from_validate_and_start() {
         Invalid value a,b for configuration topic: 'topic' in FileStreamSourceConnector \
         configuration requires definition of a single topic\n\
         Invalid value 0 for configuration batch.size: Value must be at least 1";
-    let errors = connector.validate(&bad);
+    let errors = (plugin.validate)(&bad);
     assert_eq!(errors.to_string(), expected);
     let keys: Vec<&str> = errors.iter().map(|(k, _)| k).collect();
     assert_eq!(keys, ["file", "topic", "batch.size"]);
 
-    let err = FileStreamSourceConnector::default()
-        .start(&bad)
-        .await
-        .unwrap_err();
+    let Err(err) = (plugin.start_connector)(bad, ConnectorContext::new("lines")).await else {
+        panic!("the connector started with a bad configuration");
+    };
     assert!(matches!(err, ConnectError::Config(_)));
     assert_eq!(err.to_string(), expected);
 
     let no_topic = Props::from([("file".to_owned(), "in.txt".to_owned())]);
-    let err = FileStreamSourceTask::default()
-        .start(&no_topic, context(&no_topic, None))
-        .await
-        .unwrap_err();
+    let err =
+        testing::start_source_task::<FileStreamSourceTask>(&no_topic, &TestSourceContext::new())
+            .await
+            .unwrap_err();
     assert!(matches!(err, ConnectError::Config(_)));
     assert_eq!(
         err.to_string(),
         "Missing required configuration \"topic\" which has no default value."
     );
-    assert!(connector
-        .validate(&props(Path::new("in.txt"), &[]))
-        .is_empty());
+    assert!((plugin.validate)(&props(Path::new("in.txt"), &[])).is_empty());
 }
 
 #[tokio::test]
 async fn one_task_at_most() {
-    let mut connector = FileStreamSourceConnector::default();
     let props = props(Path::new("in.txt"), &[("batch.size", "10")]);
-    connector.start(&props).await.unwrap();
-    assert_eq!(connector.task_configs(4).unwrap(), vec![props.clone()]);
-    assert_eq!(connector.task_configs(1).unwrap(), vec![props]);
+    let config = SourceConfig::parse(&props).unwrap();
+    let connector = FileStreamSourceConnector::start(config, ConnectorContext::new("lines"))
+        .await
+        .unwrap();
+    // The worker puts the connector's keys under the task's (empty) configuration.
+    assert_eq!(connector.task_configs(4).unwrap(), vec![Props::new()]);
+    assert_eq!(connector.task_configs(1).unwrap(), vec![Props::new()]);
     assert!(connector.task_configs(0).unwrap().is_empty());
-    connector.stop().await.unwrap();
 }
 
 #[tokio::test]
-async fn the_connector_makes_working_tasks() {
+async fn the_plugin_starts_working_tasks() {
     let dir = temp_dir("factory");
     let path = dir.file("in.txt");
     append(&path, "via factory\n").await;
     let props = props(&path, &[]);
-    let mut connector = FileStreamSourceConnector::default();
-    connector.start(&props).await.unwrap();
-    let task_props = connector.task_configs(1).unwrap().remove(0);
-    let mut task = connector.create_task();
-    task.start(&task_props, context(&task_props, None))
-        .await
-        .unwrap();
+    let plugin = plugin();
+    let Ok(connector) =
+        (plugin.start_connector)(props.clone(), ConnectorContext::new("lines")).await
+    else {
+        panic!("the connector did not start");
+    };
+    // As the worker does: the connector's keys under the task's own.
+    let mut task_props = props;
+    task_props.extend(connector.task_configs(1).unwrap().remove(0));
+    let ctx: Arc<dyn SourceTaskContext> = TestSourceContext::new();
+    let Ok(mut task) = (plugin.start_task)(task_props, ctx).await else {
+        panic!("the task did not start");
+    };
     let batch = task.poll().await.unwrap();
     assert_eq!(batch[0].value, Value::from("via factory"));
     task.stop().await.unwrap();

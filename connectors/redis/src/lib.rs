@@ -68,7 +68,7 @@ pub fn version() -> &'static str {
 /// rule.
 pub fn plugins() -> Vec<PluginDescriptor> {
     vec![
-        PluginDescriptor::sink(SINK_CLASS, || Box::new(RedisSinkConnector::default())),
+        PluginDescriptor::sink::<RedisSinkConnector>(SINK_CLASS),
         PluginDescriptor::source(STREAM_SOURCE_CLASS, || {
             Box::new(RedisStreamSourceConnector::default())
         }),

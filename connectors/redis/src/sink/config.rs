@@ -4,13 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connect_core::config::{
-    ConfigDef, ConfigKey, ConfigType, ConfigValue, ConfigValues, Importance, Props, Validator,
-    Width,
+    Config, ConfigKey, ConfigReader, ConfigType, ConfigValue, Importance, Validator, Width,
 };
-use connect_core::ConnectError;
 
 use super::template::Template;
-use crate::connection::{connection_config_def, RedisSettings};
+use crate::connection::RedisSettings;
 
 /// The Redis data type written (`redis.type`).
 pub const TYPE_CONFIG: &str = "redis.type";
@@ -129,7 +127,7 @@ impl RedisType {
     }
 }
 
-/// The sink's parsed configuration.
+/// The sink's configuration: its keys and the connection keys, declared where they are read.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     /// How to reach Redis.
@@ -160,15 +158,15 @@ pub struct SinkConfig {
     pub offsets_key: Option<String>,
 }
 
-/// The sink's keys, the connection keys included.
-pub fn sink_config_def() -> ConfigDef {
-    let mut order = 0;
-    let mut key = |name: &str, ty: ConfigType| {
-        order += 1;
-        ConfigKey::new(name, ty).group("Redis sink", order)
-    };
-    ConfigDef::new()
-        .define(
+impl Config for SinkConfig {
+    /// The sink's keys in the group "Redis sink", then the connection keys.
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        let mut order = 0;
+        let mut key = |name: &str, ty: ConfigType| {
+            order += 1;
+            ConfigKey::new(name, ty).group("Redis sink", order)
+        };
+        let type_name = c.string(
             key(TYPE_CONFIG, ConfigType::String)
                 .default_value("STREAM")
                 .validator(Validator::one_of_ignore_case(TYPES))
@@ -183,8 +181,8 @@ pub fn sink_config_def() -> ConfigDef {
                      (TS.ADD, needs RedisTimeSeries); ours: COUNTER (INCRBYFLOAT/HINCRBYFLOAT) and \
                      PUBSUB (PUBLISH).",
                 ),
-        )
-        .define(
+        );
+        let keyspace = c.string(
             key(KEYSPACE_CONFIG, ConfigType::String)
                 .default_value("${topic}")
                 .importance(Importance::Medium)
@@ -193,14 +191,14 @@ pub fn sink_config_def() -> ConfigDef {
                      record key; empty: the record key alone), the key itself for STREAM, LIST, \
                      SET, ZSET, TIMESERIES and the channel for PUBSUB. ${topic} is the record's topic.",
                 ),
-        )
-        .define(
+        );
+        let separator = c.string(
             key(SEPARATOR_CONFIG, ConfigType::String)
                 .default_value(":")
                 .importance(Importance::Low)
                 .doc("Between the keyspace and the record key."),
-        )
-        .define(
+        );
+        let key_template = c.string(
             key(KEY_TEMPLATE_CONFIG, ConfigType::String)
                 .default_value("")
                 .validator(Validator::Custom(Arc::new(check_template)))
@@ -211,15 +209,15 @@ pub fn sink_config_def() -> ConfigDef {
                      ${value.f} (f may be a dotted path), e.g. user:${value.id}. A record lacking a \
                      field the template needs is an errant record.",
                 ),
-        )
-        .define(
+        );
+        let list_direction = c.string(
             key(LIST_DIRECTION_CONFIG, ConfigType::String)
                 .default_value("right")
                 .validator(Validator::one_of_ignore_case(&["right", "left"]))
                 .importance(Importance::Low)
                 .doc("Ours. LIST: 'right' appends (RPUSH), 'left' prepends (LPUSH)."),
-        )
-        .define(
+        );
+        let counter_field = c.string(
             key(COUNTER_FIELD_CONFIG, ConfigType::String)
                 .default_value("")
                 .importance(Importance::Low)
@@ -227,8 +225,8 @@ pub fn sink_config_def() -> ConfigDef {
                     "Ours. COUNTER: increment this field of the hash at the key (HINCRBYFLOAT) \
                      instead of the key itself (INCRBYFLOAT).",
                 ),
-        )
-        .define(
+        );
+        let ttl = c.long(
             key(KEY_TTL_CONFIG, ConfigType::Long)
                 .default_value("-1")
                 .importance(Importance::Low)
@@ -236,15 +234,16 @@ pub fn sink_config_def() -> ConfigDef {
                     "Seconds to live of each written key (EXPIRE with the write); -1 for none. A \
                      record header of the same name overrides it for that record.",
                 ),
-        )
-        .define(
+        );
+        // Only UTF-8 is accepted, which is what the sink writes anyway.
+        c.string(
             key(CHARSET_CONFIG, ConfigType::String)
                 .default_value("UTF-8")
                 .validator(Validator::one_of_ignore_case(&["UTF-8", "UTF8"]))
                 .importance(Importance::Low)
                 .doc("Character set of keys and text values. Only UTF-8 is supported."),
-        )
-        .define(
+        );
+        let multiexec = c.boolean(
             key(MULTIEXEC_CONFIG, ConfigType::Boolean)
                 .default_value("false")
                 .importance(Importance::Low)
@@ -252,8 +251,8 @@ pub fn sink_config_def() -> ConfigDef {
                     "Write each batch in one MULTI/EXEC transaction. Exactly-once mode (the \
                      default) always does.",
                 ),
-        )
-        .define(
+        );
+        let wait_replicas = c.int(
             key(WAIT_REPLICAS_CONFIG, ConfigType::Int)
                 .default_value("0")
                 .validator(Validator::at_least(0))
@@ -262,15 +261,15 @@ pub fn sink_config_def() -> ConfigDef {
                     "After each batch, WAIT until this many replicas have it; fewer within \
                      redis.wait.timeout is a retriable error.",
                 ),
-        )
-        .define(
+        );
+        let wait_timeout = c.millis(
             key(WAIT_TIMEOUT_CONFIG, ConfigType::Long)
                 .default_value("1000")
                 .validator(Validator::at_least(0))
                 .importance(Importance::Low)
                 .doc("Milliseconds WAIT waits for the replicas."),
-        )
-        .define(
+        );
+        let exactly_once = c.boolean(
             key(EXACTLY_ONCE_CONFIG, ConfigType::Boolean)
                 .default_value("true")
                 .importance(Importance::Medium)
@@ -281,8 +280,8 @@ pub fn sink_config_def() -> ConfigDef {
                      batch instead (at-least-once). false: the worker alone keeps the offsets \
                      (at-least-once).",
                 ),
-        )
-        .define(
+        );
+        let namespace = c.string(
             key(OFFSET_NAMESPACE_CONFIG, ConfigType::String)
                 .default_value("")
                 .importance(Importance::Low)
@@ -290,8 +289,74 @@ pub fn sink_config_def() -> ConfigDef {
                     "The Kafka offsets live in the hash connect:offsets:<namespace>; empty: the \
                      connector's name.",
                 ),
-        )
-        .merge(connection_config_def())
+        );
+        let redis = RedisSettings::read(c);
+
+        // Checks across keys, skipped where a key they need is invalid (reported already).
+        let ty = RedisType::parse(&type_name).unwrap_or_else(|| {
+            if !c.has_error(TYPE_CONFIG) {
+                c.error(TYPE_CONFIG, "unknown Redis type");
+            }
+            // Never seen: the configuration does not parse. STRING makes no check below fire.
+            RedisType::String
+        });
+        let keyspace = Template::parse(&keyspace).unwrap_or_else(|m| {
+            c.error(KEYSPACE_CONFIG, m);
+            Template::default()
+        });
+        // check_template reported a template that does not parse.
+        let key_template = Some(key_template)
+            .filter(|t| !t.is_empty())
+            .and_then(|t| Template::parse(&t).ok());
+        if !ty.key_per_record()
+            && key_template.is_none()
+            && keyspace.is_empty()
+            && !c.has_error(KEY_TEMPLATE_CONFIG)
+            && !c.has_error(KEYSPACE_CONFIG)
+        {
+            c.error(
+                KEYSPACE_CONFIG,
+                format!(
+                    "redis.type={} writes to the key named by redis.keyspace, which is empty",
+                    ty.name()
+                ),
+            );
+        }
+        let offsets_key = if exactly_once {
+            // The worker's `name` key, as written.
+            match Some(namespace)
+                .filter(|n| !n.is_empty())
+                .or_else(|| c.raw("name").filter(|n| !n.is_empty()).map(str::to_owned))
+            {
+                Some(namespace) => Some(format!("connect:offsets:{namespace}")),
+                None => {
+                    c.error(
+                        OFFSET_NAMESPACE_CONFIG,
+                        "exactly-once needs a namespace for the offsets: set redis.offset.namespace or name",
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Self {
+            ty,
+            keyspace,
+            separator,
+            key_template,
+            push_left: list_direction.eq_ignore_ascii_case("left"),
+            counter_field: Some(counter_field).filter(|f| !f.is_empty()),
+            ttl: Some(ttl).filter(|t| *t > 0),
+            wait_replicas: i64::from(wait_replicas),
+            wait_timeout,
+            // A cluster cannot hold the batch and the offsets in one transaction.
+            exactly_once: exactly_once && !redis.is_cluster(),
+            multiexec: multiexec && !redis.is_cluster(),
+            offsets_key,
+            redis,
+        }
+    }
 }
 
 fn check_template(value: &ConfigValue) -> Result<(), String> {
@@ -302,70 +367,6 @@ fn check_template(value: &ConfigValue) -> Result<(), String> {
 }
 
 impl SinkConfig {
-    /// Parses a connector or task configuration.
-    pub fn parse(props: &Props) -> Result<Self, ConnectError> {
-        let values = sink_config_def().parse(props)?;
-        Self::from_values(&values, props)
-    }
-
-    fn from_values(values: &ConfigValues, props: &Props) -> Result<Self, ConnectError> {
-        let redis = RedisSettings::parse(values)?;
-        let text = |key: &str| values.string(key).unwrap_or_default().to_owned();
-        let ty = RedisType::parse(&text(TYPE_CONFIG))
-            .ok_or_else(|| ConnectError::config(TYPE_CONFIG, "unknown Redis type"))?;
-        let keyspace = Template::parse(&text(KEYSPACE_CONFIG))
-            .map_err(|m| ConnectError::config(KEYSPACE_CONFIG, m))?;
-        let key_template = match text(KEY_TEMPLATE_CONFIG) {
-            t if t.is_empty() => None,
-            t => Some(
-                Template::parse(&t).map_err(|m| ConnectError::config(KEY_TEMPLATE_CONFIG, m))?,
-            ),
-        };
-        if !ty.key_per_record() && key_template.is_none() && keyspace.is_empty() {
-            return Err(ConnectError::config(
-                KEYSPACE_CONFIG,
-                format!(
-                    "redis.type={} writes to the key named by redis.keyspace, which is empty",
-                    ty.name()
-                ),
-            ));
-        }
-        let ttl = values.long(KEY_TTL_CONFIG).filter(|t| *t > 0);
-        let exactly_once = values.boolean(EXACTLY_ONCE_CONFIG).unwrap_or(true);
-        let offsets_key = if exactly_once {
-            let namespace = match text(OFFSET_NAMESPACE_CONFIG) {
-                n if !n.is_empty() => n,
-                _ => props.get("name").cloned().filter(|n| !n.is_empty()).ok_or_else(|| {
-                    ConnectError::config(
-                        OFFSET_NAMESPACE_CONFIG,
-                        "exactly-once needs a namespace for the offsets: set redis.offset.namespace or name",
-                    )
-                })?,
-            };
-            Some(format!("connect:offsets:{namespace}"))
-        } else {
-            None
-        };
-        let counter_field = Some(text(COUNTER_FIELD_CONFIG)).filter(|f| !f.is_empty());
-        Ok(Self {
-            ty,
-            keyspace,
-            separator: text(SEPARATOR_CONFIG),
-            key_template,
-            push_left: text(LIST_DIRECTION_CONFIG).eq_ignore_ascii_case("left"),
-            counter_field,
-            ttl,
-            wait_replicas: i64::from(values.int(WAIT_REPLICAS_CONFIG).unwrap_or(0)),
-            wait_timeout: Duration::from_millis(
-                values.long(WAIT_TIMEOUT_CONFIG).unwrap_or(1000).max(0) as u64,
-            ),
-            exactly_once: exactly_once && !redis.is_cluster(),
-            multiexec: values.boolean(MULTIEXEC_CONFIG).unwrap_or(false) && !redis.is_cluster(),
-            offsets_key,
-            redis,
-        })
-    }
-
     /// Whether each batch goes in one MULTI/EXEC.
     pub fn transactional(&self) -> bool {
         self.exactly_once || self.multiexec

@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use connect_core::config::props;
+use connect_core::config::{props, Config};
 use connect_core::data::{Struct, Value};
 use connect_core::record::{ConnectRecord, SinkRecord};
 use fred::types::Value as Arg;

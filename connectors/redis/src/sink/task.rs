@@ -21,7 +21,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connect_core::config::Props;
 use connect_core::connector::{SinkTask, SinkTaskContext};
 use connect_core::metrics::Counter;
 use connect_core::record::{SinkRecord, TopicPartition};
@@ -39,20 +38,7 @@ use super::offsets;
 use crate::connection::redis_error;
 
 /// Writes records into Redis; see the module documentation.
-#[derive(Default)]
 pub struct RedisSinkTask {
-    running: Option<Running>,
-}
-
-impl std::fmt::Debug for RedisSinkTask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSinkTask")
-            .field("config", &self.running.as_ref().map(|r| &r.config))
-            .finish_non_exhaustive()
-    }
-}
-
-struct Running {
     config: SinkConfig,
     client: Client,
     encoder: Encoder,
@@ -71,6 +57,14 @@ struct Running {
     commands: Vec<Command>,
     owners: Vec<usize>,
     metrics: SinkMetrics,
+}
+
+impl std::fmt::Debug for RedisSinkTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSinkTask")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The sink's own metrics, next to the worker's at `/metrics`.
@@ -97,7 +91,7 @@ enum WriteError {
     Failed(ConnectError),
 }
 
-impl Running {
+impl RedisSinkTask {
     /// Reads the stored offsets of the partitions not read yet. Called from `open`, the
     /// task seeks to them; called from `put` with the batch, partitions whose records start
     /// past the stored offset are rewound there (returned, their records are skipped).
@@ -316,111 +310,6 @@ impl Running {
         }
         Ok(())
     }
-
-    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
-        let keeps_offsets = self.config.offsets_key.is_some();
-        if keeps_offsets && self.uncertain {
-            let key = self.config.offsets_key.clone().unwrap_or_default();
-            self.applied = offsets::load_all(&self.client, &key).await?;
-            self.unloaded.clear();
-            self.uncertain = false;
-        }
-        let rewind = self.load_offsets(Some(records)).await?;
-
-        let mut next: HashMap<TopicPartition, i64> = HashMap::new();
-        let mut errant = Vec::new();
-        let mut keys = Vec::new();
-        self.commands.clear();
-        self.owners.clear();
-        for (i, record) in records.iter().enumerate() {
-            let tp = &record.original;
-            if rewind.contains(tp)
-                || self
-                    .applied
-                    .get(tp)
-                    .is_some_and(|n| record.original_offset < *n)
-            {
-                continue;
-            }
-            let before = self.commands.len();
-            match self.encoder.encode(record, &mut self.commands) {
-                Ok(()) => {
-                    if let Some(key) = self.commands.get(before).and_then(Command::key) {
-                        keys.push((i, key.clone()));
-                    }
-                    self.owners.resize(self.commands.len(), i);
-                }
-                Err(reason) => errant.push((i, reason)),
-            }
-            let n = next.entry(tp.clone()).or_insert(0);
-            *n = (*n).max(record.original_offset + 1);
-        }
-        // Before writing: with errors.tolerance=none the task fails here and nothing of the
-        // batch, its offsets included, is written.
-        self.report(records, &errant).await?;
-        if self.commands.is_empty() && (!self.config.exactly_once || next.is_empty()) {
-            self.applied.extend(next);
-            return Ok(());
-        }
-
-        self.metrics.round_trips.inc();
-        self.metrics.commands.inc_by(self.commands.len() as u64);
-        let written = if self.config.transactional() {
-            self.exec_transaction(&next).await
-        } else {
-            self.exec_pipeline().await
-        };
-        if written.is_err() {
-            self.metrics.errors.inc();
-        }
-        match written {
-            Ok(()) => {}
-            Err(WriteError::Failed(e)) => return Err(e),
-            Err(WriteError::Records(refused)) => self.report(records, &refused).await?,
-            Err(WriteError::Unknown(e)) => {
-                let classified = redis_error(e.clone(), "cannot write the batch to Redis");
-                if !self.config.transactional() {
-                    return Err(classified);
-                }
-                self.uncertain = true;
-                if classified.is_retriable() || !keeps_offsets {
-                    return Err(classified);
-                }
-                // A command error: Redis may have applied everything else (EXEC does not roll
-                // back). The offsets tell.
-                match self.refused_in_applied_batch(&next, &keys).await? {
-                    None => return Err(classified),
-                    Some(refused) if refused.is_empty() => {
-                        return Err(ConnectError::fatal(format!(
-                            "Redis applied the batch but refused a command in it ({}); the batch's \
-                             records are {}",
-                            e.details(),
-                            describe(records)
-                        )))
-                    }
-                    Some(refused) => {
-                        self.uncertain = false;
-                        self.report(records, &refused).await?;
-                    }
-                }
-            }
-        }
-        if let (Some(key), false, false) = (
-            &self.config.offsets_key,
-            self.config.exactly_once,
-            next.is_empty(),
-        ) {
-            // A cluster: the offsets follow the batch (at-least-once).
-            let mut args = vec![Arg::from(key.as_str())];
-            args.extend(offsets::hset_args(&next));
-            self.client
-                .custom::<(), Arg>(command("HSET"), args)
-                .await
-                .map_err(|e| redis_error(e, "cannot write the Kafka offsets"))?;
-        }
-        self.applied.extend(next);
-        self.wait_for_replicas().await
-    }
 }
 
 /// Sends two pipelines back to back on the client's connection, in order, and returns the
@@ -540,22 +429,14 @@ fn describe(records: &[SinkRecord]) -> String {
     parts.join(", ")
 }
 
-impl RedisSinkTask {
-    fn running(&mut self) -> Result<&mut Running, ConnectError> {
-        self.running.as_mut().ok_or_else(|| {
-            ConnectError::fatal("the Redis sink task was used before it was started")
-        })
-    }
-}
-
 #[async_trait]
 impl SinkTask for RedisSinkTask {
+    type Config = SinkConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: SinkConfig,
         ctx: Arc<dyn SinkTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = SinkConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let client = config.redis.connect().await?;
         if let Some((name, module)) = config.ty.module_command() {
             let info: Arg = client
@@ -595,7 +476,7 @@ impl SinkTask for RedisSinkTask {
                 "Batch writes that failed (Redis errors or connection trouble).",
             ),
         };
-        self.running = Some(Running {
+        Ok(Self {
             metrics,
             encoder: Encoder::new(&config),
             config,
@@ -607,14 +488,12 @@ impl SinkTask for RedisSinkTask {
             reported: HashMap::new(),
             commands: Vec::new(),
             owners: Vec::new(),
-        });
-        Ok(())
+        })
     }
 
     async fn open(&mut self, partitions: &[TopicPartition]) -> Result<(), ConnectError> {
-        let running = self.running()?;
-        running.unloaded.extend(partitions.iter().cloned());
-        if let Err(e) = running.load_offsets(None).await {
+        self.unloaded.extend(partitions.iter().cloned());
+        if let Err(e) = self.load_offsets(None).await {
             // Not fatal: put reads them before writing anything.
             tracing::warn!(error = %e, "cannot read the Kafka offsets kept in Redis yet");
         }
@@ -622,23 +501,121 @@ impl SinkTask for RedisSinkTask {
     }
 
     async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
-        self.running()?.put(records).await
+        let keeps_offsets = self.config.offsets_key.is_some();
+        if keeps_offsets && self.uncertain {
+            let key = self.config.offsets_key.clone().unwrap_or_default();
+            self.applied = offsets::load_all(&self.client, &key).await?;
+            self.unloaded.clear();
+            self.uncertain = false;
+        }
+        let rewind = self.load_offsets(Some(records)).await?;
+
+        let mut next: HashMap<TopicPartition, i64> = HashMap::new();
+        let mut errant = Vec::new();
+        let mut keys = Vec::new();
+        self.commands.clear();
+        self.owners.clear();
+        for (i, record) in records.iter().enumerate() {
+            let tp = &record.original;
+            if rewind.contains(tp)
+                || self
+                    .applied
+                    .get(tp)
+                    .is_some_and(|n| record.original_offset < *n)
+            {
+                continue;
+            }
+            let before = self.commands.len();
+            match self.encoder.encode(record, &mut self.commands) {
+                Ok(()) => {
+                    if let Some(key) = self.commands.get(before).and_then(Command::key) {
+                        keys.push((i, key.clone()));
+                    }
+                    self.owners.resize(self.commands.len(), i);
+                }
+                Err(reason) => errant.push((i, reason)),
+            }
+            let n = next.entry(tp.clone()).or_insert(0);
+            *n = (*n).max(record.original_offset + 1);
+        }
+        // Before writing: with errors.tolerance=none the task fails here and nothing of the
+        // batch, its offsets included, is written.
+        self.report(records, &errant).await?;
+        if self.commands.is_empty() && (!self.config.exactly_once || next.is_empty()) {
+            self.applied.extend(next);
+            return Ok(());
+        }
+
+        self.metrics.round_trips.inc();
+        self.metrics.commands.inc_by(self.commands.len() as u64);
+        let written = if self.config.transactional() {
+            self.exec_transaction(&next).await
+        } else {
+            self.exec_pipeline().await
+        };
+        if written.is_err() {
+            self.metrics.errors.inc();
+        }
+        match written {
+            Ok(()) => {}
+            Err(WriteError::Failed(e)) => return Err(e),
+            Err(WriteError::Records(refused)) => self.report(records, &refused).await?,
+            Err(WriteError::Unknown(e)) => {
+                let classified = redis_error(e.clone(), "cannot write the batch to Redis");
+                if !self.config.transactional() {
+                    return Err(classified);
+                }
+                self.uncertain = true;
+                if classified.is_retriable() || !keeps_offsets {
+                    return Err(classified);
+                }
+                // A command error: Redis may have applied everything else (EXEC does not roll
+                // back). The offsets tell.
+                match self.refused_in_applied_batch(&next, &keys).await? {
+                    None => return Err(classified),
+                    Some(refused) if refused.is_empty() => {
+                        return Err(ConnectError::fatal(format!(
+                            "Redis applied the batch but refused a command in it ({}); the batch's \
+                             records are {}",
+                            e.details(),
+                            describe(records)
+                        )))
+                    }
+                    Some(refused) => {
+                        self.uncertain = false;
+                        self.report(records, &refused).await?;
+                    }
+                }
+            }
+        }
+        if let (Some(key), false, false) = (
+            &self.config.offsets_key,
+            self.config.exactly_once,
+            next.is_empty(),
+        ) {
+            // A cluster: the offsets follow the batch (at-least-once).
+            let mut args = vec![Arg::from(key.as_str())];
+            args.extend(offsets::hset_args(&next));
+            self.client
+                .custom::<(), Arg>(command("HSET"), args)
+                .await
+                .map_err(|e| redis_error(e, "cannot write the Kafka offsets"))?;
+        }
+        self.applied.extend(next);
+        self.wait_for_replicas().await
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> Result<(), ConnectError> {
-        let running = self.running()?;
         for tp in partitions {
-            running.applied.remove(tp);
-            running.unloaded.remove(tp);
-            running.reported.remove(tp);
+            self.applied.remove(tp);
+            self.unloaded.remove(tp);
+            self.reported.remove(tp);
         }
         Ok(())
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
-        if let Some(running) = self.running.take() {
-            let _ = running.client.quit().await;
-        }
+        let _ = self.client.quit().await;
         Ok(())
     }
 }
