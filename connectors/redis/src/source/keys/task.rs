@@ -284,7 +284,9 @@ impl RedisKeysSourceTask {
             "MATCH".into(),
             self.config.pattern.as_str().into(),
             "COUNT".into(),
-            i64::try_from(self.config.batch_size).unwrap_or(i64::MAX).into(),
+            i64::try_from(self.config.batch_size)
+                .unwrap_or(i64::MAX)
+                .into(),
         ];
         let page = self
             .reader
