@@ -69,17 +69,9 @@ pub fn version() -> &'static str {
 pub fn plugins() -> Vec<PluginDescriptor> {
     vec![
         PluginDescriptor::sink::<RedisSinkConnector>(SINK_CLASS),
-        PluginDescriptor::source(STREAM_SOURCE_CLASS, || {
-            Box::new(RedisStreamSourceConnector::default())
-        }),
-        PluginDescriptor::source(KEYS_SOURCE_CLASS, || {
-            Box::new(RedisKeysSourceConnector::default())
-        }),
-        PluginDescriptor::source(LIST_SOURCE_CLASS, || {
-            Box::new(RedisListSourceConnector::default())
-        }),
-        PluginDescriptor::source(PUBSUB_SOURCE_CLASS, || {
-            Box::new(RedisPubSubSourceConnector::default())
-        }),
+        PluginDescriptor::source::<RedisStreamSourceConnector>(STREAM_SOURCE_CLASS),
+        PluginDescriptor::source::<RedisKeysSourceConnector>(KEYS_SOURCE_CLASS),
+        PluginDescriptor::source::<RedisListSourceConnector>(LIST_SOURCE_CLASS),
+        PluginDescriptor::source::<RedisPubSubSourceConnector>(PUBSUB_SOURCE_CLASS),
     ]
 }

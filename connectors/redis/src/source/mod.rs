@@ -21,9 +21,7 @@ mod subscription;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use connect_core::config::{ConfigErrors, Props};
 use connect_core::data::{Schema, Text, Value};
-use connect_core::ConnectError;
 use fred::types::{ClusterHash, CustomCommand};
 
 pub use keys::{RedisKeysSourceConnector, RedisKeysSourceTask};
@@ -31,46 +29,12 @@ pub use list::{RedisListSourceConnector, RedisListSourceTask};
 pub use pubsub::{RedisPubSubSourceConnector, RedisPubSubSourceTask};
 pub use stream::{RedisStreamSourceConnector, RedisStreamSourceTask};
 
-/// The task's number, added by the connectors to each task configuration (the Java
-/// connector's key): it names the stream consumer and the list source's processing list.
-pub const TASK_ID_CONFIG: &str = "task.id";
-/// How many tasks the connector made, added next to [`TASK_ID_CONFIG`].
-pub const TASK_COUNT_CONFIG: &str = "task.count";
+/// The version of the source connectors: the crate's.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The configurations of `count` tasks: the connector's own, each with its task number.
-pub(crate) fn numbered_task_configs(props: &Props, count: usize) -> Vec<Props> {
-    (0..count)
-        .map(|task| {
-            let mut config = props.clone();
-            config.insert(TASK_ID_CONFIG.to_owned(), task.to_string());
-            config.insert(TASK_COUNT_CONFIG.to_owned(), count.to_string());
-            config
-        })
-        .collect()
-}
-
-/// The task number a connector put in the task's configuration; 0 when absent (a task started
-/// by hand, as the Java connector assumes).
-pub(crate) fn task_number(props: &Props, key: &str) -> Result<usize, ConnectError> {
-    match props.get(key).map(|s| s.trim()) {
-        None | Some("") => Ok(0),
-        Some(n) => n
-            .parse()
-            .map_err(|_| ConnectError::config(key, format!("'{n}' is not a task number"))),
-    }
-}
-
-/// The errors of a parse, for `Connector::validate`.
-pub(crate) fn config_errors(result: Result<(), ConnectError>, key: &str) -> ConfigErrors {
-    match result {
-        Ok(()) => ConfigErrors::default(),
-        Err(ConnectError::Config(errors)) => errors,
-        Err(other) => {
-            let mut errors = ConfigErrors::default();
-            errors.add(key, other.to_string());
-            errors
-        }
-    }
+/// A count a key's validator keeps at 1 or more (`batch.size`, buffer sizes), as a `usize`.
+pub(crate) fn count(n: i32) -> usize {
+    usize::try_from(n).map_or(1, |n| n.max(1))
 }
 
 /// Milliseconds since the Unix epoch: the timestamp of the records, as the Java connectors set.
@@ -162,22 +126,30 @@ impl PayloadFormat {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use connect_core::config::{check_generated_section, props, ConfigDef};
+    use connect_core::config::{check_generated_section, ConfigDef};
     use connect_core::plugin::{PluginKind, Plugins};
+
+    /// The keys the worker serves for the connector `class` (its plugin descriptor's).
+    pub(crate) fn served(class: &str) -> ConfigDef {
+        crate::plugins()
+            .into_iter()
+            .find(|p| p.class == class)
+            .unwrap_or_else(|| panic!("no plugin {class}"))
+            .config_def
+    }
 
     #[test]
     fn the_references_in_the_docs_are_current() {
         let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/connectors");
-        let defs: [(&str, ConfigDef); 4] = [
-            ("redis-stream-source.md", stream::stream_source_config_def()),
-            ("redis-keys-source.md", keys::keys_source_config_def()),
-            ("redis-list-source.md", list::list_source_config_def()),
-            ("redis-pubsub-source.md", pubsub::pubsub_source_config_def()),
-        ];
-        for (file, def) in defs {
-            check_generated_section(&docs.join(file), &def.to_markdown()).unwrap();
+        for (file, class) in [
+            ("redis-stream-source.md", crate::STREAM_SOURCE_CLASS),
+            ("redis-keys-source.md", crate::KEYS_SOURCE_CLASS),
+            ("redis-list-source.md", crate::LIST_SOURCE_CLASS),
+            ("redis-pubsub-source.md", crate::PUBSUB_SOURCE_CLASS),
+        ] {
+            check_generated_section(&docs.join(file), &served(class).to_markdown()).unwrap();
         }
     }
 
@@ -208,20 +180,16 @@ mod tests {
             for name in names.into_iter().chain([class]) {
                 let plugin = plugins.find(name, &[PluginKind::Source]).unwrap();
                 assert_eq!(plugin.class, class);
+                assert_eq!(plugin.version, VERSION);
             }
         }
     }
 
     #[test]
-    fn task_configs_are_numbered() {
-        let configs = numbered_task_configs(&props(&[("topic", "t")]), 3);
-        assert_eq!(configs.len(), 3);
-        assert_eq!(configs[2]["task.id"], "2");
-        assert_eq!(configs[2]["task.count"], "3");
-        assert_eq!(configs[2]["topic"], "t");
-        assert_eq!(task_number(&configs[1], TASK_ID_CONFIG).unwrap(), 1);
-        assert_eq!(task_number(&props(&[]), TASK_ID_CONFIG).unwrap(), 0);
-        assert!(task_number(&props(&[("task.id", "x")]), TASK_ID_CONFIG).is_err());
+    fn counts() {
+        assert_eq!(count(500), 500);
+        assert_eq!(count(0), 1);
+        assert_eq!(count(-3), 1);
     }
 
     #[test]

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connect_core::config::{
-    ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValues, Importance, Props, Validator,
-    Width,
+    Config, ConfigKey, ConfigReader, ConfigType, ConfigValue, Importance, Props, Validator, Width,
 };
-use connect_core::connector::{Connector, SourceConnector, SourceTask, SourceTaskContext};
+use connect_core::connector::{
+    Connector, ConnectorContext, SourceConnector, SourceTask, SourceTaskContext,
+};
 use connect_core::data::Schema;
 use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
 use connect_core::ConnectError;
@@ -21,9 +22,8 @@ use super::stream::check_topic;
 use super::subscription::{
     subscriber_client, Channels, Subscription, DROPPED_HELP, DROPPED_METRIC,
 };
-use super::{config_errors, is_glob, lossy_text, now_millis, PayloadFormat};
-use crate::connection::redis_error;
-use crate::connection::{connection_config_def, RedisSettings};
+use super::{count, is_glob, lossy_text, now_millis, PayloadFormat};
+use crate::connection::{redis_error, RedisSettings};
 
 /// The channels (and patterns) to subscribe to.
 pub const CHANNELS_CONFIG: &str = "redis.channels";
@@ -44,80 +44,9 @@ pub const TOKEN_CHANNEL: &str = "${channel}";
 /// The longest a poll waits for a message.
 const POLL_WAIT: Duration = Duration::from_secs(1);
 
-/// The pub/sub source's keys, the connection keys included.
-pub fn pubsub_source_config_def() -> ConfigDef {
-    let mut order = 0;
-    let mut key = |name: &str, ty: ConfigType| {
-        order += 1;
-        ConfigKey::new(name, ty).group("Redis pub/sub source", order)
-    };
-    ConfigDef::new()
-        .define(
-            key(CHANNELS_CONFIG, ConfigType::List)
-                .importance(Importance::High)
-                .width(Width::Long)
-                .display_name("Channels")
-                .doc(
-                    "Channels to subscribe to, comma-separated. A name with glob characters \
-                     (news.*, user:?, [ab]) is a pattern (PSUBSCRIBE) unless \
-                     redis.channels.patterns.enabled says otherwise.",
-                ),
-        )
-        .define(
-            key(PATTERNS_ENABLED_CONFIG, ConfigType::Boolean)
-                .optional()
-                .importance(Importance::Low)
-                .doc(
-                    "true: every name in redis.channels is a pattern; false: none is. Unset: \
-                     the names with glob characters are.",
-                ),
-        )
-        .define(
-            key(TOPIC_CONFIG, ConfigType::String)
-                .validator(Validator::NonEmptyString)
-                .importance(Importance::High)
-                .doc(
-                    "The topic; ${channel} is the message's channel (which must then be a valid \
-                     topic name). The record key is the channel.",
-                ),
-        )
-        .define(
-            key(BUFFER_SIZE_CONFIG, ConfigType::Int)
-                .default_value("10000")
-                .validator(Validator::at_least(1))
-                .importance(Importance::Medium)
-                .doc(
-                    "Messages held between Redis and Kafka at most. When it is full (Kafka slower \
-                     than the publishers, or away), new messages are dropped, counted and \
-                     reported in the log.",
-                ),
-        )
-        .define(
-            key(BATCH_SIZE_CONFIG, ConfigType::Int)
-                .default_value("500")
-                .validator(Validator::at_least(1))
-                .importance(Importance::Low)
-                .doc("The most messages one poll returns."),
-        )
-        .define(
-            key(VALUE_FORMAT_CONFIG, ConfigType::String)
-                .default_value("STRING")
-                .validator(Validator::one_of_ignore_case(&["STRING", "BYTES"]))
-                .recommended(&["STRING", "BYTES"])
-                .importance(Importance::Medium)
-                .doc(
-                    "STRING: a string value (a message that is not UTF-8 becomes bytes rather \
-                     than be altered). BYTES: always bytes, for ByteArrayConverter.",
-                ),
-        )
-        .merge(connection_config_def())
-}
-
-/// The pub/sub source's parsed configuration.
+/// The pub/sub source's configuration: its keys, then the connection keys.
 #[derive(Debug, Clone)]
 pub struct PubSubSourceConfig {
-    /// How to reach Redis.
-    pub redis: RedisSettings,
     channels: Channels,
     /// The topic, with `${channel}` in it.
     pub topic: String,
@@ -127,94 +56,135 @@ pub struct PubSubSourceConfig {
     pub batch_size: usize,
     /// How payloads become values.
     pub format: PayloadFormat,
+    /// How to reach Redis.
+    pub redis: RedisSettings,
 }
 
-impl PubSubSourceConfig {
-    /// Parses and checks a connector or task configuration.
-    pub fn parse(props: &Props) -> Result<Self, ConnectError> {
-        let values = pubsub_source_config_def().parse(props)?;
-        Self::from_values(&values)
-    }
+impl Config for PubSubSourceConfig {
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        let mut order = 0;
+        let mut key = |name: &str, ty: ConfigType| {
+            order += 1;
+            ConfigKey::new(name, ty).group("Redis pub/sub source", order)
+        };
+        let names = c.list(
+            key(CHANNELS_CONFIG, ConfigType::List)
+                .importance(Importance::High)
+                .width(Width::Long)
+                .display_name("Channels")
+                .doc(
+                    "Channels to subscribe to, comma-separated. A name with glob characters \
+                     (news.*, user:?, [ab]) is a pattern (PSUBSCRIBE) unless \
+                     redis.channels.patterns.enabled says otherwise.",
+                ),
+        );
+        // An optional boolean: unset means something of its own here.
+        let patterns_enabled = match c.value(
+            key(PATTERNS_ENABLED_CONFIG, ConfigType::Boolean)
+                .optional()
+                .importance(Importance::Low)
+                .doc(
+                    "true: every name in redis.channels is a pattern; false: none is. Unset: \
+                     the names with glob characters are.",
+                ),
+            ConfigType::Boolean,
+        ) {
+            Some(ConfigValue::Boolean(enabled)) => Some(enabled),
+            _ => None,
+        };
+        let topic = c.string(
+            key(TOPIC_CONFIG, ConfigType::String)
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::High)
+                .doc(
+                    "The topic; ${channel} is the message's channel (which must then be a valid \
+                     topic name). The record key is the channel.",
+                ),
+        );
+        let buffer_size = c.int(
+            key(BUFFER_SIZE_CONFIG, ConfigType::Int)
+                .default_value("10000")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Medium)
+                .doc(
+                    "Messages held between Redis and Kafka at most. When it is full (Kafka slower \
+                     than the publishers, or away), new messages are dropped, counted and \
+                     reported in the log.",
+                ),
+        );
+        let batch_size = c.int(
+            key(BATCH_SIZE_CONFIG, ConfigType::Int)
+                .default_value("500")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .doc("The most messages one poll returns."),
+        );
+        let format = c.string(
+            key(VALUE_FORMAT_CONFIG, ConfigType::String)
+                .default_value("STRING")
+                .validator(Validator::one_of_ignore_case(&["STRING", "BYTES"]))
+                .recommended(&["STRING", "BYTES"])
+                .importance(Importance::Medium)
+                .doc(
+                    "STRING: a string value (a message that is not UTF-8 becomes bytes rather \
+                     than be altered). BYTES: always bytes, for ByteArrayConverter.",
+                ),
+        );
+        let redis = RedisSettings::read(c);
 
-    fn from_values(values: &ConfigValues) -> Result<Self, ConnectError> {
-        let redis = RedisSettings::parse(values)?;
-        let names: Vec<String> = values
-            .list(CHANNELS_CONFIG)
-            .iter()
-            .filter(|n| !n.is_empty())
-            .cloned()
-            .collect();
-        if names.is_empty() {
-            return Err(ConnectError::config(CHANNELS_CONFIG, "names no channel"));
-        }
-        let patterns_enabled = values.boolean(PATTERNS_ENABLED_CONFIG);
         let mut channels = Channels::default();
-        for name in names {
+        for name in names.into_iter().filter(|n| !n.is_empty()) {
             if patterns_enabled.unwrap_or_else(|| is_glob(&name)) {
                 channels.patterns.push(name);
             } else {
                 channels.channels.push(name);
             }
         }
-        let topic = values
-            .string(TOPIC_CONFIG)
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        if !topic.contains(TOKEN_CHANNEL) {
-            check_topic(&topic).map_err(|m| ConnectError::config(TOPIC_CONFIG, m))?;
+        if channels.channels.is_empty()
+            && channels.patterns.is_empty()
+            && !c.has_error(CHANNELS_CONFIG)
+        {
+            c.error(CHANNELS_CONFIG, "names no channel");
         }
-        let size = |key: &str, default: usize| {
-            values
-                .int(key)
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(default)
-                .max(1)
-        };
-        Ok(Self {
-            redis,
+        if !topic.contains(TOKEN_CHANNEL) && !c.has_error(TOPIC_CONFIG) {
+            if let Err(m) = check_topic(&topic) {
+                c.error(TOPIC_CONFIG, m);
+            }
+        }
+        Self {
             channels,
             topic,
-            buffer_size: size(BUFFER_SIZE_CONFIG, 10_000),
-            batch_size: size(BATCH_SIZE_CONFIG, 500),
-            format: PayloadFormat::parse(values.string(VALUE_FORMAT_CONFIG).unwrap_or_default()),
-        })
+            buffer_size: count(buffer_size),
+            batch_size: count(batch_size),
+            format: PayloadFormat::parse(&format),
+            redis,
+        }
     }
 }
 
 /// Subscribes to channels and patterns and writes their messages to Kafka, at-most-once.
-#[derive(Debug, Default)]
-pub struct RedisPubSubSourceConnector {
-    props: Props,
-}
+///
+/// It runs one task: every subscriber gets every message, so more tasks would only repeat
+/// them.
+#[derive(Debug)]
+pub struct RedisPubSubSourceConnector;
 
 #[async_trait]
 impl Connector for RedisPubSubSourceConnector {
-    fn version(&self) -> &str {
-        crate::version()
-    }
+    type Config = PubSubSourceConfig;
+    const VERSION: &'static str = super::VERSION;
 
-    fn config_def(&self) -> ConfigDef {
-        pubsub_source_config_def()
-    }
-
-    fn validate(&self, props: &Props) -> ConfigErrors {
-        config_errors(
-            PubSubSourceConfig::parse(props).map(|_| ()),
-            CHANNELS_CONFIG,
-        )
-    }
-
-    async fn start(&mut self, props: &Props) -> Result<(), ConnectError> {
-        let config = PubSubSourceConfig::parse(props)?;
+    async fn start(
+        config: PubSubSourceConfig,
+        _ctx: ConnectorContext,
+    ) -> Result<Self, ConnectError> {
         tracing::info!(
             uri = config.redis.shown_uri(),
             channels = ?config.channels.channels,
             patterns = ?config.channels.patterns,
             "Starting the Redis pub/sub source connector"
         );
-        self.props = props.clone();
-        Ok(())
+        Ok(Self)
     }
 
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>, ConnectError> {
@@ -222,42 +192,37 @@ impl Connector for RedisPubSubSourceConnector {
         if max_tasks > 1 {
             tracing::info!("the pub/sub source runs one task (tasks.max={max_tasks})");
         }
-        Ok(std::iter::repeat_n(self.props.clone(), max_tasks.min(1)).collect())
-    }
-
-    async fn stop(&mut self) -> Result<(), ConnectError> {
-        Ok(())
+        Ok(vec![Props::new(); max_tasks.min(1)])
     }
 }
 
 impl SourceConnector for RedisPubSubSourceConnector {
-    fn create_task(&self) -> Box<dyn SourceTask> {
-        Box::new(RedisPubSubSourceTask::default())
-    }
+    type Task = RedisPubSubSourceTask;
 }
 
 /// The task of [`RedisPubSubSourceConnector`].
-#[derive(Default)]
 pub struct RedisPubSubSourceTask {
-    running: Option<(PubSubSourceConfig, Client, Subscription<Message>)>,
+    config: PubSubSourceConfig,
+    client: Client,
+    subscription: Subscription<Message>,
 }
 
 impl std::fmt::Debug for RedisPubSubSourceTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisPubSubSourceTask")
-            .field("started", &self.running.is_some())
+            .field("channels", &self.config.channels)
             .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl SourceTask for RedisPubSubSourceTask {
+    type Config = PubSubSourceConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: PubSubSourceConfig,
         ctx: Arc<dyn SourceTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = PubSubSourceConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let dropped = ctx.counter(DROPPED_METRIC, DROPPED_HELP);
         let client = subscriber_client(&config.redis, config.buffer_size).await?;
         let subscription = Subscription::start(
@@ -269,32 +234,34 @@ impl SourceTask for RedisPubSubSourceTask {
         )
         .await
         .map_err(|e| redis_error(e, "subscribing"))?;
-        self.running = Some((config, client, subscription));
-        Ok(())
+        Ok(Self {
+            config,
+            client,
+            subscription,
+        })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        let Some((config, _, subscription)) = self.running.as_mut() else {
-            return Err(ConnectError::fatal(
-                "the Redis pub/sub source task was polled before it was started",
-            ));
-        };
-        let messages = subscription.next_batch(config.batch_size, POLL_WAIT).await;
-        subscription.report_drops("pub/sub messages");
-        messages.into_iter().map(|m| record(config, m)).collect()
+        let messages = self
+            .subscription
+            .next_batch(self.config.batch_size, POLL_WAIT)
+            .await;
+        self.subscription.report_drops("pub/sub messages");
+        messages
+            .into_iter()
+            .map(|m| record(&self.config, m))
+            .collect()
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
-        if let Some((_, client, subscription)) = self.running.take() {
-            if subscription.dropped() > 0 {
-                tracing::warn!(
-                    total = subscription.dropped(),
-                    "pub/sub messages were dropped while this task ran"
-                );
-            }
-            subscription.stop();
-            let _ = client.quit().await;
+        if self.subscription.dropped() > 0 {
+            tracing::warn!(
+                total = self.subscription.dropped(),
+                "pub/sub messages were dropped while this task ran"
+            );
         }
+        self.subscription.stop();
+        let _ = self.client.quit().await;
         Ok(())
     }
 }
@@ -324,6 +291,7 @@ fn record(config: &PubSubSourceConfig, message: Message) -> Result<SourceRecord,
 mod tests {
     use super::*;
     use connect_core::config::props;
+    use connect_core::testing::check_defaults;
 
     #[test]
     fn channels_and_patterns() {
@@ -342,13 +310,59 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(all.channels.channels, ["news", "x*"]);
-        assert!(
-            PubSubSourceConfig::parse(&props(&[("redis.channels", ""), ("topic", "t")])).is_err()
+        let patterns = PubSubSourceConfig::parse(&props(&[
+            ("redis.channels", "news,x*"),
+            ("redis.channels.patterns.enabled", "true"),
+            ("topic", "events"),
+        ]))
+        .unwrap();
+        assert_eq!(patterns.channels.patterns, ["news", "x*"]);
+        assert!(patterns.channels.channels.is_empty());
+    }
+
+    #[test]
+    fn served_defaults_are_the_ones_used() {
+        let served = crate::source::tests::served(crate::PUBSUB_SOURCE_CLASS);
+        check_defaults::<PubSubSourceConfig>(
+            &served,
+            &props(&[(CHANNELS_CONFIG, "news"), (TOPIC_CONFIG, "events")]),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let keys = |pairs: &[(&str, &str)]| -> Vec<String> {
+            let errors = PubSubSourceConfig::parse(&props(pairs)).unwrap_err();
+            errors.iter().map(|(key, _)| key.to_owned()).collect()
+        };
+        assert_eq!(keys(&[("topic", "t")]), ["redis.channels"]);
+        assert_eq!(
+            keys(&[("redis.channels", " , "), ("topic", "a:b")]),
+            ["redis.channels", "topic"]
         );
-        assert!(
-            PubSubSourceConfig::parse(&props(&[("redis.channels", "a"), ("topic", "a:b")]))
-                .is_err()
+        assert_eq!(
+            keys(&[
+                ("redis.channels", "a"),
+                ("redis.channels.patterns.enabled", "maybe"),
+                ("topic", "t")
+            ]),
+            ["redis.channels.patterns.enabled"]
         );
+        let errors = PubSubSourceConfig::parse(&props(&[("redis.channels", ""), ("topic", "t")]))
+            .unwrap_err();
+        assert_eq!(errors.to_string(), "names no channel");
+    }
+
+    #[tokio::test]
+    async fn one_task_whatever_tasks_max_says() {
+        let config =
+            PubSubSourceConfig::parse(&props(&[("redis.channels", "news"), ("topic", "events")]))
+                .unwrap();
+        let connector = RedisPubSubSourceConnector::start(config, ConnectorContext::new("news"))
+            .await
+            .unwrap();
+        assert_eq!(connector.task_configs(4).unwrap(), [Props::new()]);
     }
 
     #[test]

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use connect_core::config::Props;
 use connect_core::connector::{SourceTask, SourceTaskContext};
 use connect_core::data::{Schema, Text, Value};
 use connect_core::metrics::Counter;
@@ -64,7 +63,8 @@ impl Snapshot {
     }
 }
 
-struct Watcher {
+/// The task of [`RedisKeysSourceConnector`](super::RedisKeysSourceConnector).
+pub struct RedisKeysSourceTask {
     config: KeysSourceConfig,
     reader: Client,
     events: Client,
@@ -82,28 +82,24 @@ struct Watcher {
     snapshot_keys: Counter,
 }
 
-/// The task of [`RedisKeysSourceConnector`](super::RedisKeysSourceConnector).
-#[derive(Default)]
-pub struct RedisKeysSourceTask {
-    watcher: Option<Watcher>,
-}
-
 impl std::fmt::Debug for RedisKeysSourceTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisKeysSourceTask")
-            .field("started", &self.watcher.is_some())
+            .field("pattern", &self.config.pattern)
+            .field("db", &self.db)
+            .field("snapshot", &self.snapshot.is_some())
             .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl SourceTask for RedisKeysSourceTask {
+    type Config = KeysSourceConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: KeysSourceConfig,
         ctx: Arc<dyn SourceTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = KeysSourceConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let reader = config.redis.connect().await?;
         let events = subscriber_client(&config.redis, config.buffer_size).await?;
         let db = database(&reader).await;
@@ -142,7 +138,7 @@ impl SourceTask for RedisKeysSourceTask {
             snapshot = snapshot.is_some(),
             "Starting the Redis keys source task"
         );
-        self.watcher = Some(Watcher {
+        Ok(Self {
             config,
             reader,
             events,
@@ -158,59 +154,53 @@ impl SourceTask for RedisKeysSourceTask {
                 "redis_source_keys_snapshot_total",
                 "Keys read by the keys source's snapshots (SCAN).",
             ),
-        });
-        Ok(())
+        })
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        let w = self.watcher.as_mut().ok_or_else(|| {
-            ConnectError::fatal("the Redis keys source task was polled before it was started")
-        })?;
-        w.catch_up_missed();
-        w.subscription.report_drops("keyspace notifications");
-        let mut keys = std::mem::take(&mut w.carry);
-        let room = w.config.batch_size.saturating_sub(keys.len());
-        let wait = if w.snapshot.is_some() || !keys.is_empty() {
+        self.catch_up_missed();
+        self.subscription.report_drops("keyspace notifications");
+        let mut keys = std::mem::take(&mut self.carry);
+        let room = self.config.batch_size.saturating_sub(keys.len());
+        let wait = if self.snapshot.is_some() || !keys.is_empty() {
             Duration::ZERO
         } else {
             POLL_WAIT
         };
-        let resume = w.resume_cursor();
+        let resume = self.resume_cursor();
         let mut seen: HashSet<Bytes> = keys.iter().map(|(k, _)| k.clone()).collect();
-        for event in w.subscription.next_batch(room, wait).await {
+        for event in self.subscription.next_batch(room, wait).await {
             let key = event.key.into_bytes();
             // The same key changed several times: its current value once is enough.
-            if event.db == w.db && seen.insert(key.clone()) {
+            if event.db == self.db && seen.insert(key.clone()) {
                 keys.push((key, resume.clone()));
             }
         }
-        if let Err(e) = w.fill_from_snapshot(&mut keys).await {
-            w.carry = keys;
+        if let Err(e) = self.fill_from_snapshot(&mut keys).await {
+            self.carry = keys;
             return Err(e);
         }
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        match w.read(&keys).await {
+        match self.read(&keys).await {
             Ok(records) => Ok(records),
             Err(e) => {
-                w.carry = keys;
+                self.carry = keys;
                 Err(e)
             }
         }
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
-        if let Some(w) = self.watcher.take() {
-            w.subscription.stop();
-            let _ = w.events.quit().await;
-            let _ = w.reader.quit().await;
-        }
+        self.subscription.stop();
+        let _ = self.events.quit().await;
+        let _ = self.reader.quit().await;
         Ok(())
     }
 }
 
-impl Watcher {
+impl RedisKeysSourceTask {
     /// After a reconnection or dropped notifications, changes were missed: in LIVE mode a new
     /// snapshot catches them up.
     fn catch_up_missed(&mut self) {
@@ -294,7 +284,9 @@ impl Watcher {
             "MATCH".into(),
             self.config.pattern.as_str().into(),
             "COUNT".into(),
-            i64::try_from(self.config.batch_size).unwrap_or(500).into(),
+            i64::try_from(self.config.batch_size)
+                .unwrap_or(i64::MAX)
+                .into(),
         ];
         let page = self
             .reader

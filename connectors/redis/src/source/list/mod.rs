@@ -11,17 +11,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connect_core::config::{
-    ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValues, Importance, Props, Validator,
-    Width,
+    Config, ConfigKey, ConfigReader, ConfigType, Importance, Props, Validator, Width,
 };
-use connect_core::connector::{Connector, SourceConnector, SourceTask};
+use connect_core::connector::{Connector, ConnectorContext, SourceConnector, TaskIdentity};
 use connect_core::ConnectError;
 
 pub use task::RedisListSourceTask;
 
 use super::stream::check_topic;
-use super::{config_errors, numbered_task_configs, task_number, PayloadFormat};
-use crate::connection::{connection_config_def, RedisSettings};
+use super::{count, PayloadFormat};
+use crate::connection::RedisSettings;
 
 /// The list to consume.
 pub const LIST_NAME_CONFIG: &str = "redis.list.name";
@@ -40,30 +39,53 @@ pub const VALUE_FORMAT_CONFIG: &str = "redis.value.format";
 
 /// The default processing list: per task, next to the list.
 pub const DEFAULT_PROCESSING: &str = "${list}:processing:${task}";
+/// The `${task}` placeholder of the processing list's name.
+pub const TOKEN_TASK: &str = "${task}";
 
-/// The list source's keys, the connection keys included.
-pub fn list_source_config_def() -> ConfigDef {
-    let mut order = 0;
-    let mut key = |name: &str, ty: ConfigType| {
-        order += 1;
-        ConfigKey::new(name, ty).group("Redis list source", order)
-    };
-    ConfigDef::new()
-        .define(
+/// The list source's configuration: its keys, then the connection keys.
+#[derive(Debug, Clone)]
+pub struct ListSourceConfig {
+    /// The list consumed.
+    pub list: String,
+    /// The topic.
+    pub topic: String,
+    /// Take from the left end instead of the right.
+    pub pop_left: bool,
+    /// The processing lists' name, `${list}` replaced, with `${task}` for the task number (see
+    /// [`processing_for`](Self::processing_for)).
+    pub processing_template: String,
+    /// How long a poll waits for an item.
+    pub block: Duration,
+    /// The most items a poll takes.
+    pub batch_size: usize,
+    /// How payloads become values.
+    pub format: PayloadFormat,
+    /// How to reach Redis.
+    pub redis: RedisSettings,
+}
+
+impl Config for ListSourceConfig {
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        let mut order = 0;
+        let mut key = |name: &str, ty: ConfigType| {
+            order += 1;
+            ConfigKey::new(name, ty).group("Redis list source", order)
+        };
+        let list = c.string(
             key(LIST_NAME_CONFIG, ConfigType::String)
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
                 .width(Width::Long)
                 .display_name("List")
                 .doc("The list to consume as a queue. Items are removed from it."),
-        )
-        .define(
+        );
+        let topic = c.string(
             key(TOPIC_CONFIG, ConfigType::String)
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
                 .doc("The topic the items are written to, one record each."),
-        )
-        .define(
+        );
+        let pop = c.string(
             key(LIST_POP_CONFIG, ConfigType::String)
                 .default_value("RIGHT")
                 .validator(Validator::one_of_ignore_case(&["RIGHT", "LEFT"]))
@@ -73,8 +95,8 @@ pub fn list_source_config_def() -> ConfigDef {
                     "The end items are taken from. RIGHT for producers that LPUSH, LEFT for \
                      producers that RPUSH: either way the oldest item goes first.",
                 ),
-        )
-        .define(
+        );
+        let processing = c.string(
             key(LIST_PROCESSING_CONFIG, ConfigType::String)
                 .default_value(DEFAULT_PROCESSING)
                 .validator(Validator::NonEmptyString)
@@ -85,22 +107,22 @@ pub fn list_source_config_def() -> ConfigDef {
                      redis.cluster=true and no hash tag in the list's name, the default puts \
                      the list's name in braces so both lists live in the same slot.",
                 ),
-        )
-        .define(
+        );
+        let block = c.millis(
             key(LIST_BLOCK_CONFIG, ConfigType::Long)
                 .default_value("100")
                 .validator(Validator::between(1, 1000))
                 .importance(Importance::Low)
                 .doc("Milliseconds a poll waits (BLMOVE) for an item when the list is empty."),
-        )
-        .define(
+        );
+        let batch_size = c.int(
             key(BATCH_SIZE_CONFIG, ConfigType::Int)
                 .default_value("500")
                 .validator(Validator::at_least(1))
                 .importance(Importance::Low)
                 .doc("The most items one poll takes (and a task holds unacknowledged)."),
-        )
-        .define(
+        );
+        let format = c.string(
             key(VALUE_FORMAT_CONFIG, ConfigType::String)
                 .default_value("STRING")
                 .validator(Validator::one_of_ignore_case(&["STRING", "BYTES"]))
@@ -110,84 +132,46 @@ pub fn list_source_config_def() -> ConfigDef {
                     "STRING: a string value (an item that is not UTF-8 becomes bytes rather than \
                      be altered). BYTES: always bytes, for ByteArrayConverter.",
                 ),
-        )
-        .merge(connection_config_def())
-}
+        );
+        let redis = RedisSettings::read(c);
 
-/// The list source's parsed configuration.
-#[derive(Debug, Clone)]
-pub struct ListSourceConfig {
-    /// How to reach Redis.
-    pub redis: RedisSettings,
-    /// The list consumed.
-    pub list: String,
-    /// Take from the left end instead of the right.
-    pub pop_left: bool,
-    /// This task's processing list.
-    pub processing: String,
-    /// The processing list's name template (`${task}` not replaced), to find those of tasks
-    /// that no longer exist.
-    pub processing_template: String,
-    /// How long a poll waits for an item.
-    pub block: Duration,
-    /// The topic.
-    pub topic: String,
-    /// The most items a poll takes.
-    pub batch_size: usize,
-    /// How payloads become values.
-    pub format: PayloadFormat,
-    /// This task's number and how many tasks there are.
-    pub task: usize,
-    /// How many tasks the connector runs.
-    pub task_count: usize,
+        if !c.has_error(TOPIC_CONFIG) {
+            if let Err(m) = check_topic(&topic) {
+                c.error(TOPIC_CONFIG, m);
+            }
+        }
+        if !processing.contains(TOKEN_TASK) && !c.has_error(LIST_PROCESSING_CONFIG) {
+            c.error(
+                LIST_PROCESSING_CONFIG,
+                "must contain ${task}: each task needs a processing list of its own",
+            );
+        }
+        let processing =
+            if redis.is_cluster() && processing == DEFAULT_PROCESSING && !has_hash_tag(&list) {
+                // BLMOVE needs both lists in one slot: the braces make the list's name the hash
+                // tag.
+                format!("{{{list}}}:processing:${{task}}")
+            } else {
+                processing
+            };
+        Self {
+            processing_template: processing.replace("${list}", &list),
+            list,
+            topic,
+            pop_left: pop.eq_ignore_ascii_case("LEFT"),
+            block,
+            batch_size: count(batch_size),
+            format: PayloadFormat::parse(&format),
+            redis,
+        }
+    }
 }
 
 impl ListSourceConfig {
-    /// Parses and checks a connector or task configuration.
-    pub fn parse(props: &Props) -> Result<Self, ConnectError> {
-        let values = list_source_config_def().parse(props)?;
-        Self::from_values(&values, props)
-    }
-
-    fn from_values(values: &ConfigValues, props: &Props) -> Result<Self, ConnectError> {
-        let redis = RedisSettings::parse(values)?;
-        let text = |key: &str| values.string(key).unwrap_or_default().trim().to_owned();
-        let list = text(LIST_NAME_CONFIG);
-        let topic = text(TOPIC_CONFIG);
-        check_topic(&topic).map_err(|m| ConnectError::config(TOPIC_CONFIG, m))?;
-        let mut template = text(LIST_PROCESSING_CONFIG);
-        if !template.contains("${task}") {
-            return Err(ConnectError::config(
-                LIST_PROCESSING_CONFIG,
-                "must contain ${task}: each task needs a processing list of its own",
-            ));
-        }
-        if redis.is_cluster() && template == DEFAULT_PROCESSING && !has_hash_tag(&list) {
-            // BLMOVE needs both lists in one slot: the braces make the list's name the hash tag.
-            template = format!("{{{list}}}:processing:${{task}}");
-        }
-        let template = template.replace("${list}", &list);
-        let task = task_number(props, super::TASK_ID_CONFIG)?;
-        let task_count = task_number(props, super::TASK_COUNT_CONFIG)?.max(1);
-        Ok(Self {
-            processing: template.replace("${task}", &task.to_string()),
-            processing_template: template,
-            redis,
-            list,
-            pop_left: text(LIST_POP_CONFIG).eq_ignore_ascii_case("LEFT"),
-            block: Duration::from_millis(
-                values.long(LIST_BLOCK_CONFIG).unwrap_or(100).clamp(1, 1000) as u64,
-            ),
-            topic,
-            batch_size: values
-                .int(BATCH_SIZE_CONFIG)
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(500)
-                .max(1),
-            format: PayloadFormat::parse(&text(VALUE_FORMAT_CONFIG)),
-            task,
-            task_count,
-        })
+    /// The processing list of task `task` (the number the worker gave it).
+    pub fn processing_for(&self, task: &TaskIdentity) -> String {
+        self.processing_template
+            .replace(TOKEN_TASK, &task.id.to_string())
     }
 }
 
@@ -199,72 +183,57 @@ fn has_hash_tag(key: &str) -> bool {
 }
 
 /// Reads a list as a queue into Kafka, at-least-once.
-#[derive(Debug, Default)]
-pub struct RedisListSourceConnector {
-    props: Props,
-}
+///
+/// Every task moves items into a processing list of its own (named by its task number), so
+/// tasks share the list's items out.
+#[derive(Debug)]
+pub struct RedisListSourceConnector;
 
 #[async_trait]
 impl Connector for RedisListSourceConnector {
-    fn version(&self) -> &str {
-        crate::version()
-    }
+    type Config = ListSourceConfig;
+    const VERSION: &'static str = super::VERSION;
 
-    fn config_def(&self) -> ConfigDef {
-        list_source_config_def()
-    }
-
-    fn validate(&self, props: &Props) -> ConfigErrors {
-        config_errors(ListSourceConfig::parse(props).map(|_| ()), LIST_NAME_CONFIG)
-    }
-
-    async fn start(&mut self, props: &Props) -> Result<(), ConnectError> {
-        let config = ListSourceConfig::parse(props)?;
+    async fn start(config: ListSourceConfig, _ctx: ConnectorContext) -> Result<Self, ConnectError> {
         tracing::info!(
             uri = config.redis.shown_uri(),
             list = config.list,
             "Starting the Redis list source connector"
         );
-        self.props = props.clone();
-        Ok(())
+        Ok(Self)
     }
 
+    /// As many tasks as allowed, all alike: each takes items into its own processing list.
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>, ConnectError> {
-        Ok(numbered_task_configs(&self.props, max_tasks))
-    }
-
-    async fn stop(&mut self) -> Result<(), ConnectError> {
-        Ok(())
+        Ok(vec![Props::new(); max_tasks])
     }
 }
 
 impl SourceConnector for RedisListSourceConnector {
-    fn create_task(&self) -> Box<dyn SourceTask> {
-        Box::new(RedisListSourceTask::default())
-    }
+    type Task = RedisListSourceTask;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use connect_core::config::props;
+    use connect_core::testing::check_defaults;
+
+    fn task(id: usize) -> TaskIdentity {
+        TaskIdentity::new("jobs-source", id, 3)
+    }
 
     #[test]
     fn defaults_and_processing_lists() {
-        let config = ListSourceConfig::parse(&props(&[
-            ("redis.list.name", "jobs"),
-            ("topic", "jobs"),
-            ("task.id", "2"),
-            ("task.count", "3"),
-        ]))
-        .unwrap();
-        assert_eq!(config.processing, "jobs:processing:2");
+        let config =
+            ListSourceConfig::parse(&props(&[("redis.list.name", "jobs"), ("topic", "jobs")]))
+                .unwrap();
+        assert_eq!(config.processing_for(&task(2)), "jobs:processing:2");
         assert_eq!(config.processing_template, "jobs:processing:${task}");
         assert!(!config.pop_left);
         assert_eq!(config.block, Duration::from_millis(100));
         assert_eq!(config.batch_size, 500);
         assert_eq!(config.format, PayloadFormat::String);
-        assert_eq!((config.task, config.task_count), (2, 3));
 
         let cluster = ListSourceConfig::parse(&props(&[
             ("redis.list.name", "jobs"),
@@ -272,30 +241,51 @@ mod tests {
             ("redis.cluster", "true"),
         ]))
         .unwrap();
-        assert_eq!(cluster.processing, "{jobs}:processing:0");
+        assert_eq!(cluster.processing_for(&task(0)), "{jobs}:processing:0");
         let tagged = ListSourceConfig::parse(&props(&[
             ("redis.list.name", "{q}jobs"),
             ("topic", "jobs"),
             ("redis.cluster", "true"),
         ]))
         .unwrap();
-        assert_eq!(tagged.processing, "{q}jobs:processing:0");
+        assert_eq!(tagged.processing_for(&task(0)), "{q}jobs:processing:0");
+    }
+
+    #[test]
+    fn served_defaults_are_the_ones_used() {
+        let served = crate::source::tests::served(crate::LIST_SOURCE_CLASS);
+        check_defaults::<ListSourceConfig>(
+            &served,
+            &props(&[(LIST_NAME_CONFIG, "jobs"), (TOPIC_CONFIG, "jobs")]),
+        )
+        .unwrap();
     }
 
     #[test]
     fn errors() {
-        let err = ListSourceConfig::parse(&props(&[
+        let errors = ListSourceConfig::parse(&props(&[
             ("redis.list.name", "jobs"),
-            ("topic", "jobs"),
+            ("topic", "a:b"),
             ("redis.list.processing", "mine"),
         ]))
         .unwrap_err();
-        assert!(err.to_string().contains("${task}"), "{err}");
-        assert!(ListSourceConfig::parse(&props(&[("redis.list.name", "jobs")])).is_err());
-        assert!(
-            ListSourceConfig::parse(&props(&[("redis.list.name", "jobs"), ("topic", "a:b")]))
-                .is_err()
-        );
+        let keys: Vec<&str> = errors.iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["topic", "redis.list.processing"]);
+        assert!(errors.to_string().contains("${task}"), "{errors}");
+        let errors = ListSourceConfig::parse(&props(&[("redis.list.name", "jobs")])).unwrap_err();
+        let keys: Vec<&str> = errors.iter().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["topic"]);
+    }
+
+    #[tokio::test]
+    async fn every_task_gets_an_empty_configuration() {
+        let config =
+            ListSourceConfig::parse(&props(&[("redis.list.name", "jobs"), ("topic", "jobs")]))
+                .unwrap();
+        let connector = RedisListSourceConnector::start(config, ConnectorContext::new("jobs"))
+            .await
+            .unwrap();
+        assert_eq!(connector.task_configs(3).unwrap(), vec![Props::new(); 3]);
     }
 
     #[test]

@@ -24,7 +24,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use connect_core::config::Props;
 use connect_core::connector::{RecordMetadata, SourceTask, SourceTaskContext};
 use connect_core::metrics::Counter;
 use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
@@ -41,9 +40,11 @@ use crate::source::{escape_glob, keyed, now_millis};
 /// The source offset's key: a number identifying the record within this run of the task.
 const SEQ_FIELD: &str = "seq";
 
-/// What `start` set up.
-struct Queue {
+/// The task of [`RedisListSourceConnector`](super::RedisListSourceConnector).
+pub struct RedisListSourceTask {
     config: ListSourceConfig,
+    /// This task's processing list.
+    processing: String,
     client: Client,
     partition: SourceMap,
     /// `LEFT`/`RIGHT`: the end taken from, and the processing list's end pushed to.
@@ -60,41 +61,39 @@ struct Queue {
     recovered: Counter,
 }
 
-/// The task of [`RedisListSourceConnector`](super::RedisListSourceConnector).
-#[derive(Default)]
-pub struct RedisListSourceTask {
-    queue: Option<Queue>,
-}
-
 impl std::fmt::Debug for RedisListSourceTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisListSourceTask")
-            .field("started", &self.queue.is_some())
+            .field("list", &self.config.list)
+            .field("processing", &self.processing)
+            .field("recovering", &self.recovering)
             .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl SourceTask for RedisListSourceTask {
+    type Config = ListSourceConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: ListSourceConfig,
         ctx: Arc<dyn SourceTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = ListSourceConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let client = config.redis.connect().await?;
+        let processing = config.processing_for(ctx.task());
         tracing::info!(
             uri = config.redis.shown_uri(),
             list = config.list,
-            processing = config.processing,
+            processing,
             "Starting the Redis list source task"
         );
         let mut partition = SourceMap::new();
         partition.insert("list".to_owned(), config.list.as_str().into());
-        partition.insert("processing".to_owned(), config.processing.as_str().into());
-        let mut queue = Queue {
+        partition.insert("processing".to_owned(), processing.as_str().into());
+        let mut task = Self {
             from: if config.pop_left { "LEFT" } else { "RIGHT" },
             config,
+            processing,
             client,
             partition,
             recovering: true,
@@ -110,59 +109,47 @@ impl SourceTask for RedisListSourceTask {
                 "Items sent again from the processing list (after a restart or a failure).",
             ),
         };
-        if queue.config.task == 0 {
-            queue.adopt_orphans().await?;
+        if ctx.task().id == 0 {
+            // At least this task exists: its own list is never taken as an orphan's.
+            task.adopt_orphans(ctx.task().count.max(1)).await?;
         }
-        self.queue = Some(queue);
-        Ok(())
+        Ok(task)
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        let queue = self.queue.as_mut().ok_or_else(|| {
-            ConnectError::fatal("the Redis list source task was polled before it was started")
-        })?;
-        queue.remove_done().await?;
-        let items = if queue.recovering {
-            if !queue.handed_out.is_empty() {
+        self.remove_done().await?;
+        let items = if self.recovering {
+            if !self.handed_out.is_empty() {
                 // A batch is in flight: its items are in the processing list too, and are not
                 // to be sent again (see the module's documentation).
                 return Ok(Vec::new());
             }
-            queue.leftovers().await?
+            self.leftovers().await?
         } else {
-            queue.take().await?
+            self.take().await?
         };
-        Ok(items.into_iter().map(|item| queue.record(item)).collect())
+        Ok(items.into_iter().map(|item| self.record(item)).collect())
     }
 
     fn commit_record(&mut self, record: &SourceRecord, _metadata: &RecordMetadata) {
-        if let Some(queue) = self.queue.as_mut() {
-            queue.done_with(record);
-        }
+        self.done_with(record);
     }
 
     fn commit_dropped(&mut self, record: &SourceRecord) {
-        if let Some(queue) = self.queue.as_mut() {
-            queue.done_with(record);
-        }
+        self.done_with(record);
     }
 
     async fn commit(&mut self) -> Result<(), ConnectError> {
-        match self.queue.as_mut() {
-            Some(queue) => queue.remove_done().await,
-            None => Ok(()),
-        }
+        self.remove_done().await
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
-        if let Some(queue) = self.queue.take() {
-            let _ = queue.client.quit().await;
-        }
+        let _ = self.client.quit().await;
         Ok(())
     }
 }
 
-impl Queue {
+impl RedisListSourceTask {
     /// The record of an item, remembered until Kafka acknowledges it.
     fn record(&mut self, item: Bytes) -> SourceRecord {
         let seq = self.next_seq;
@@ -194,15 +181,12 @@ impl Queue {
         let pipe = self.client.pipeline();
         for item in &self.done {
             let args: Vec<Reply> = vec![
-                self.config.processing.as_str().into(),
+                self.processing.as_str().into(),
                 (-1i64).into(),
                 Reply::Bytes(item.clone()),
             ];
             let _: () = pipe
-                .custom(
-                    keyed("LREM", self.config.processing.as_bytes(), false),
-                    args,
-                )
+                .custom(keyed("LREM", self.processing.as_bytes(), false), args)
                 .await
                 .map_err(|e| redis_error(e, "queueing LREM"))?;
         }
@@ -214,10 +198,7 @@ impl Queue {
             self.recovering = true;
             return Err(redis_error(
                 e,
-                &format!(
-                    "removing {count} delivered items from {}",
-                    self.config.processing
-                ),
+                &format!("removing {count} delivered items from {}", self.processing),
             ));
         }
         self.removed.inc_by(count as u64);
@@ -228,18 +209,15 @@ impl Queue {
     async fn leftovers(&mut self) -> Result<Vec<Bytes>, ConnectError> {
         let batch = i64::try_from(self.config.batch_size).unwrap_or(i64::MAX);
         let args: Vec<Reply> = vec![
-            self.config.processing.as_str().into(),
+            self.processing.as_str().into(),
             (-batch).into(),
             (-1i64).into(),
         ];
         let answer = self
             .client
-            .custom::<Reply, Reply>(
-                keyed("LRANGE", self.config.processing.as_bytes(), false),
-                args,
-            )
+            .custom::<Reply, Reply>(keyed("LRANGE", self.processing.as_bytes(), false), args)
             .await
-            .map_err(|e| redis_error(e, &format!("reading {}", self.config.processing)))?;
+            .map_err(|e| redis_error(e, &format!("reading {}", self.processing)))?;
         let mut items = items(answer)?;
         if items.is_empty() {
             self.recovering = false;
@@ -247,7 +225,7 @@ impl Queue {
         }
         tracing::info!(
             count = items.len(),
-            processing = self.config.processing,
+            processing = self.processing,
             "sending items left in the processing list first"
         );
         items.reverse(); // the tail, oldest first
@@ -311,7 +289,7 @@ impl Queue {
     fn move_args(&self, timeout: Option<f64>) -> Vec<Reply> {
         let mut args: Vec<Reply> = vec![
             self.config.list.as_str().into(),
-            self.config.processing.as_str().into(),
+            self.processing.as_str().into(),
             self.from.into(),
             "LEFT".into(),
         ];
@@ -330,8 +308,9 @@ impl Queue {
     }
 
     /// Task 0 takes over the processing lists of tasks that no longer exist (the connector
-    /// runs fewer tasks than before), moving their items into its own, oldest first.
-    async fn adopt_orphans(&mut self) -> Result<(), ConnectError> {
+    /// runs fewer than before: `task_count` now), moving their items into its own, oldest
+    /// first.
+    async fn adopt_orphans(&mut self, task_count: usize) -> Result<(), ConnectError> {
         let template = self.config.processing_template.clone();
         let Some((prefix, suffix)) = template.split_once("${task}") else {
             return Ok(());
@@ -353,7 +332,7 @@ impl Queue {
                 .strip_prefix(prefix)
                 .and_then(|k| k.strip_suffix(suffix))
                 .and_then(|n| n.parse::<usize>().ok());
-            if number.is_some_and(|n| n >= self.config.task_count) {
+            if number.is_some_and(|n| n >= task_count) {
                 self.adopt(&key).await?;
             }
         }
@@ -365,7 +344,7 @@ impl Queue {
         loop {
             let args: Vec<Reply> = vec![
                 orphan.into(),
-                self.config.processing.as_str().into(),
+                self.processing.as_str().into(),
                 "RIGHT".into(),
                 "LEFT".into(),
             ];

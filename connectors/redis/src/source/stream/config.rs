@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use connect_core::config::{
-    ConfigDef, ConfigKey, ConfigType, ConfigValues, Importance, Props, Validator, Width,
+    Config, ConfigKey, ConfigReader, ConfigType, Importance, Validator, Width,
 };
-use connect_core::ConnectError;
+use connect_core::connector::TaskIdentity;
 
-use crate::connection::{connection_config_def, RedisSettings};
-use crate::source::{is_glob, task_number, TASK_ID_CONFIG};
+use crate::connection::RedisSettings;
+use crate::source::{count, is_glob};
 
 /// The streams: a name, a comma-separated list (ours) or glob patterns (ours).
 pub const STREAM_NAME_CONFIG: &str = "redis.stream.name";
@@ -48,149 +48,6 @@ const AT_MOST_ONCE: &str = "at-most-once";
 /// take effect promptly.
 pub(crate) const MAX_BLOCK: Duration = Duration::from_secs(1);
 
-/// The stream source's keys, the connection keys included.
-pub fn stream_source_config_def() -> ConfigDef {
-    let mut order = 0;
-    let mut key = |name: &str, ty: ConfigType| {
-        order += 1;
-        ConfigKey::new(name, ty).group("Redis stream source", order)
-    };
-    ConfigDef::new()
-        .define(
-            key(STREAM_NAME_CONFIG, ConfigType::String)
-                .validator(Validator::NonEmptyString)
-                .importance(Importance::High)
-                .width(Width::Long)
-                .display_name("Streams")
-                .doc(
-                    "Name of the Redis stream to read from. Ours: several comma-separated names, \
-                     and glob patterns (orders:*) resolved with SCAN ... TYPE stream and again \
-                     every redis.stream.pattern.refresh.ms.",
-                ),
-        )
-        .define(
-            key(STREAM_OFFSET_CONFIG, ConfigType::String)
-                .default_value("0-0")
-                .importance(Importance::Medium)
-                .doc(
-                    "Where a consumer group that does not exist yet starts: 0-0 for the whole \
-                     stream, $ for new entries only, or an entry id. An existing group goes on \
-                     from its own position; a group created again goes on after the last entry \
-                     the worker stored as delivered.",
-                ),
-        )
-        .define(
-            key(STREAM_BLOCK_CONFIG, ConfigType::Long)
-                .default_value("100")
-                .validator(Validator::at_least(1))
-                .importance(Importance::Low)
-                .doc(
-                    "The max amount of time in milliseconds to wait while polling for stream \
-                     messages (XREADGROUP BLOCK). At most 1000 is used, so that pause and stop \
-                     take effect promptly.",
-                ),
-        )
-        .define(
-            key(STREAM_CONSUMER_GROUP_CONFIG, ConfigType::String)
-                .default_value("kafka-consumer-group")
-                .validator(Validator::NonEmptyString)
-                .importance(Importance::Medium)
-                .doc("Stream consumer group. The tasks share it, so each entry goes to one task."),
-        )
-        .define(
-            key(STREAM_CONSUMER_NAME_CONFIG, ConfigType::String)
-                .default_value("consumer-${task}")
-                .validator(Validator::NonEmptyString)
-                .importance(Importance::Medium)
-                .doc(
-                    "The stream consumer's name; ${task} is the task number, e.g. consumer-0. \
-                     A task that restarts under the same name first reads again the entries it \
-                     had not acknowledged.",
-                ),
-        )
-        .define(
-            key(STREAM_DELIVERY_CONFIG, ConfigType::String)
-                .default_value(AT_LEAST_ONCE)
-                .validator(Validator::one_of_ignore_case(&[
-                    AT_LEAST_ONCE,
-                    AT_MOST_ONCE,
-                ]))
-                .recommended(&[AT_LEAST_ONCE, AT_MOST_ONCE])
-                .importance(Importance::Medium)
-                .doc(
-                    "at-least-once: an entry is acknowledged (XACK) only once Kafka has its \
-                     record. at-most-once: entries are read with NOACK, so a crash can lose the \
-                     ones not yet in Kafka.",
-                ),
-        )
-        .define(
-            key(TOPIC_CONFIG, ConfigType::String)
-                .default_value(TOKEN_STREAM)
-                .validator(Validator::NonEmptyString)
-                .importance(Importance::Medium)
-                .doc(
-                    "Name of the destination topic, which may contain ${stream} as a placeholder \
-                     for the originating stream name: redis_${stream} for the stream orders is \
-                     the topic redis_orders.",
-                ),
-        )
-        .define(
-            key(BATCH_SIZE_CONFIG, ConfigType::Int)
-                .default_value("500")
-                .validator(Validator::at_least(1))
-                .importance(Importance::Low)
-                .doc(
-                    "Maximum number of entries one poll reads (XREADGROUP COUNT), which bounds \
-                     what a task holds.",
-                ),
-        )
-        .define(
-            key(STREAM_KEY_FIELD_CONFIG, ConfigType::String)
-                .default_value("")
-                .importance(Importance::Medium)
-                .doc(
-                    "Ours. A body field whose value is the record key, so that entries with the \
-                     same value go to the same Kafka partition in order. Empty: the key is the \
-                     entry id, as in the Java connector. An entry without the field has no key.",
-                ),
-        )
-        .define(
-            key(STREAM_VALUE_FORMAT_CONFIG, ConfigType::String)
-                .default_value("struct")
-                .validator(Validator::one_of_ignore_case(&["struct", "body"]))
-                .recommended(&["struct", "body"])
-                .importance(Importance::Medium)
-                .doc(
-                    "Ours. struct: the Java connector's value, a struct \
-                     com.redis.kafka.connect.stream.Value {id, body, stream}. body: the entry's \
-                     fields alone, as a map of strings.",
-                ),
-        )
-        .define(
-            key(STREAM_CLAIM_IDLE_CONFIG, ConfigType::Long)
-                .default_value("60000")
-                .validator(Validator::at_least(0))
-                .importance(Importance::Medium)
-                .doc(
-                    "Ours. Entries of the group pending for longer than this many milliseconds \
-                     (their consumer died or hung) are claimed with XAUTOCLAIM and delivered. 0: \
-                     never. Keep it above the longest time Kafka may be unavailable, or entries \
-                     another task is still delivering are claimed and delivered twice.",
-                ),
-        )
-        .define(
-            key(STREAM_PATTERN_REFRESH_CONFIG, ConfigType::Long)
-                .default_value("10000")
-                .validator(Validator::at_least(100))
-                .importance(Importance::Low)
-                .doc(
-                    "Ours. How often, in milliseconds, glob patterns in redis.stream.name are \
-                     resolved again to pick up new streams.",
-                ),
-        )
-        .merge(connection_config_def())
-}
-
 /// What the value of a record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueFormat {
@@ -200,11 +57,9 @@ pub enum ValueFormat {
     Body,
 }
 
-/// The stream source's parsed configuration.
+/// The stream source's configuration: its keys, then the connection keys.
 #[derive(Debug, Clone)]
 pub struct StreamSourceConfig {
-    /// How to reach Redis.
-    pub redis: RedisSettings,
     /// Stream names and glob patterns.
     pub streams: Vec<String>,
     /// The id a new group starts after.
@@ -213,8 +68,9 @@ pub struct StreamSourceConfig {
     pub block: Duration,
     /// The consumer group.
     pub group: String,
-    /// The consumer name, `${task}` replaced.
-    pub consumer: String,
+    /// The consumer name, with `${task}` for the task number (see
+    /// [`consumer_for`](Self::consumer_for)).
+    pub consumer_name: String,
     /// XACK after Kafka acknowledged (true) or NOACK reads (false).
     pub at_least_once: bool,
     /// The topic, with `${stream}` in it.
@@ -229,71 +85,199 @@ pub struct StreamSourceConfig {
     pub claim_idle: Option<Duration>,
     /// How often patterns are resolved again.
     pub pattern_refresh: Duration,
+    /// How to reach Redis.
+    pub redis: RedisSettings,
 }
 
-impl StreamSourceConfig {
-    /// Parses and checks a connector or task configuration.
-    pub fn parse(props: &Props) -> Result<Self, ConnectError> {
-        let values = stream_source_config_def().parse(props)?;
-        Self::from_values(&values, props)
-    }
+impl Config for StreamSourceConfig {
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        let mut order = 0;
+        let mut key = |name: &str, ty: ConfigType| {
+            order += 1;
+            ConfigKey::new(name, ty).group("Redis stream source", order)
+        };
+        let names = c.string(
+            key(STREAM_NAME_CONFIG, ConfigType::String)
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::High)
+                .width(Width::Long)
+                .display_name("Streams")
+                .doc(
+                    "Name of the Redis stream to read from. Ours: several comma-separated names, \
+                     and glob patterns (orders:*) resolved with SCAN ... TYPE stream and again \
+                     every redis.stream.pattern.refresh.ms.",
+                ),
+        );
+        let offset = c.string(
+            key(STREAM_OFFSET_CONFIG, ConfigType::String)
+                .default_value("0-0")
+                .importance(Importance::Medium)
+                .doc(
+                    "Where a consumer group that does not exist yet starts: 0-0 for the whole \
+                     stream, $ for new entries only, or an entry id. An existing group goes on \
+                     from its own position; a group created again goes on after the last entry \
+                     the worker stored as delivered.",
+                ),
+        );
+        let block = c.millis(
+            key(STREAM_BLOCK_CONFIG, ConfigType::Long)
+                .default_value("100")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .doc(
+                    "The max amount of time in milliseconds to wait while polling for stream \
+                     messages (XREADGROUP BLOCK). At most 1000 is used, so that pause and stop \
+                     take effect promptly.",
+                ),
+        );
+        let group = c.string(
+            key(STREAM_CONSUMER_GROUP_CONFIG, ConfigType::String)
+                .default_value("kafka-consumer-group")
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::Medium)
+                .doc("Stream consumer group. The tasks share it, so each entry goes to one task."),
+        );
+        let consumer_name = c.string(
+            key(STREAM_CONSUMER_NAME_CONFIG, ConfigType::String)
+                .default_value("consumer-${task}")
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::Medium)
+                .doc(
+                    "The stream consumer's name; ${task} is the task number, e.g. consumer-0. \
+                     A task that restarts under the same name first reads again the entries it \
+                     had not acknowledged.",
+                ),
+        );
+        let delivery = c.string(
+            key(STREAM_DELIVERY_CONFIG, ConfigType::String)
+                .default_value(AT_LEAST_ONCE)
+                .validator(Validator::one_of_ignore_case(&[
+                    AT_LEAST_ONCE,
+                    AT_MOST_ONCE,
+                ]))
+                .recommended(&[AT_LEAST_ONCE, AT_MOST_ONCE])
+                .importance(Importance::Medium)
+                .doc(
+                    "at-least-once: an entry is acknowledged (XACK) only once Kafka has its \
+                     record. at-most-once: entries are read with NOACK, so a crash can lose the \
+                     ones not yet in Kafka.",
+                ),
+        );
+        let topic = c.string(
+            key(TOPIC_CONFIG, ConfigType::String)
+                .default_value(TOKEN_STREAM)
+                .validator(Validator::NonEmptyString)
+                .importance(Importance::Medium)
+                .doc(
+                    "Name of the destination topic, which may contain ${stream} as a placeholder \
+                     for the originating stream name: redis_${stream} for the stream orders is \
+                     the topic redis_orders.",
+                ),
+        );
+        let batch_size = c.int(
+            key(BATCH_SIZE_CONFIG, ConfigType::Int)
+                .default_value("500")
+                .validator(Validator::at_least(1))
+                .importance(Importance::Low)
+                .doc(
+                    "Maximum number of entries one poll reads (XREADGROUP COUNT), which bounds \
+                     what a task holds.",
+                ),
+        );
+        let key_field = c.string(
+            key(STREAM_KEY_FIELD_CONFIG, ConfigType::String)
+                .default_value("")
+                .importance(Importance::Medium)
+                .doc(
+                    "Ours. A body field whose value is the record key, so that entries with the \
+                     same value go to the same Kafka partition in order. Empty: the key is the \
+                     entry id, as in the Java connector. An entry without the field has no key.",
+                ),
+        );
+        let value_format = c.string(
+            key(STREAM_VALUE_FORMAT_CONFIG, ConfigType::String)
+                .default_value("struct")
+                .validator(Validator::one_of_ignore_case(&["struct", "body"]))
+                .recommended(&["struct", "body"])
+                .importance(Importance::Medium)
+                .doc(
+                    "Ours. struct: the Java connector's value, a struct \
+                     com.redis.kafka.connect.stream.Value {id, body, stream}. body: the entry's \
+                     fields alone, as a map of strings.",
+                ),
+        );
+        let claim_idle = c.millis(
+            key(STREAM_CLAIM_IDLE_CONFIG, ConfigType::Long)
+                .default_value("60000")
+                .validator(Validator::at_least(0))
+                .importance(Importance::Medium)
+                .doc(
+                    "Ours. Entries of the group pending for longer than this many milliseconds \
+                     (their consumer died or hung) are claimed with XAUTOCLAIM and delivered. 0: \
+                     never. Keep it above the longest time Kafka may be unavailable, or entries \
+                     another task is still delivering are claimed and delivered twice.",
+                ),
+        );
+        let pattern_refresh = c.millis(
+            key(STREAM_PATTERN_REFRESH_CONFIG, ConfigType::Long)
+                .default_value("10000")
+                .validator(Validator::at_least(100))
+                .importance(Importance::Low)
+                .doc(
+                    "Ours. How often, in milliseconds, glob patterns in redis.stream.name are \
+                     resolved again to pick up new streams.",
+                ),
+        );
+        let redis = RedisSettings::read(c);
 
-    fn from_values(values: &ConfigValues, props: &Props) -> Result<Self, ConnectError> {
-        let redis = RedisSettings::parse(values)?;
-        let text = |key: &str| values.string(key).unwrap_or_default().trim().to_owned();
-        let streams: Vec<String> = text(STREAM_NAME_CONFIG)
+        let streams: Vec<String> = names
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect();
-        if streams.is_empty() {
-            return Err(ConnectError::config(STREAM_NAME_CONFIG, "names no stream"));
+        if streams.is_empty() && !c.has_error(STREAM_NAME_CONFIG) {
+            c.error(STREAM_NAME_CONFIG, "names no stream");
         }
-        let topic = text(TOPIC_CONFIG);
         // A literal stream's topic can be checked now; a pattern's when it is resolved.
-        for stream in streams.iter().filter(|s| !is_glob(s)) {
-            check_topic(&topic_for(&topic, stream)).map_err(|m| {
-                ConnectError::config(TOPIC_CONFIG, format!("for the stream {stream}: {m}"))
-            })?;
+        if !c.has_error(TOPIC_CONFIG) {
+            for stream in streams.iter().filter(|s| !is_glob(s)) {
+                if let Err(m) = check_topic(&topic_for(&topic, stream)) {
+                    c.error(TOPIC_CONFIG, format!("for the stream {stream}: {m}"));
+                }
+            }
         }
-        if streams.len() > 1 && !topic.contains(TOKEN_STREAM) {
-            tracing::debug!("several streams go to the one topic {topic}");
-        }
-        let task = task_number(props, TASK_ID_CONFIG)?;
-        let millis = |key: &str, default: i64| {
-            Duration::from_millis(values.long(key).unwrap_or(default).max(0) as u64)
-        };
-        let key_field = Some(text(STREAM_KEY_FIELD_CONFIG)).filter(|f| !f.is_empty());
-        let claim_idle = Some(millis(STREAM_CLAIM_IDLE_CONFIG, 60_000)).filter(|d| !d.is_zero());
-        Ok(Self {
-            redis,
+        Self {
             streams,
-            offset: text(STREAM_OFFSET_CONFIG),
-            block: millis(STREAM_BLOCK_CONFIG, 100).min(MAX_BLOCK),
-            group: text(STREAM_CONSUMER_GROUP_CONFIG),
-            consumer: text(STREAM_CONSUMER_NAME_CONFIG).replace(TOKEN_TASK, &task.to_string()),
-            at_least_once: !text(STREAM_DELIVERY_CONFIG).eq_ignore_ascii_case(AT_MOST_ONCE),
+            offset,
+            block: block.min(MAX_BLOCK),
+            group,
+            consumer_name,
+            at_least_once: !delivery.eq_ignore_ascii_case(AT_MOST_ONCE),
             topic,
-            batch_size: values
-                .int(BATCH_SIZE_CONFIG)
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(500)
-                .max(1),
-            key_field,
-            value_format: if text(STREAM_VALUE_FORMAT_CONFIG).eq_ignore_ascii_case("body") {
+            batch_size: count(batch_size),
+            key_field: Some(key_field).filter(|f| !f.is_empty()),
+            value_format: if value_format.eq_ignore_ascii_case("body") {
                 ValueFormat::Body
             } else {
                 ValueFormat::Struct
             },
-            claim_idle,
-            pattern_refresh: millis(STREAM_PATTERN_REFRESH_CONFIG, 10_000),
-        })
+            claim_idle: Some(claim_idle).filter(|d| !d.is_zero()),
+            pattern_refresh,
+            redis,
+        }
     }
+}
 
+impl StreamSourceConfig {
     /// The topic of a stream's records.
     pub fn topic_for(&self, stream: &str) -> String {
         topic_for(&self.topic, stream)
+    }
+
+    /// The consumer name of task `task` (the number the worker gave it).
+    pub fn consumer_for(&self, task: &TaskIdentity) -> String {
+        self.consumer_name.replace(TOKEN_TASK, &task.id.to_string())
     }
 }
 
@@ -327,7 +311,16 @@ pub(crate) fn check_topic(topic: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use connect_core::config::props;
+    use connect_core::config::{props, ConfigErrors};
+
+    fn task(id: usize) -> TaskIdentity {
+        TaskIdentity::new("orders-source", id, 4)
+    }
+
+    /// The keys with a problem, in order.
+    fn keys(errors: &ConfigErrors) -> Vec<&str> {
+        errors.iter().map(|(key, _)| key).collect()
+    }
 
     #[test]
     fn defaults_are_the_java_connectors() {
@@ -336,13 +329,14 @@ mod tests {
         assert_eq!(config.offset, "0-0");
         assert_eq!(config.block, Duration::from_millis(100));
         assert_eq!(config.group, "kafka-consumer-group");
-        assert_eq!(config.consumer, "consumer-0");
+        assert_eq!(config.consumer_for(&task(0)), "consumer-0");
         assert!(config.at_least_once);
         assert_eq!(config.topic_for("orders"), "orders");
         assert_eq!(config.batch_size, 500);
         assert_eq!(config.key_field, None);
         assert_eq!(config.value_format, ValueFormat::Struct);
         assert_eq!(config.claim_idle, Some(Duration::from_secs(60)));
+        assert_eq!(config.pattern_refresh, Duration::from_secs(10));
     }
 
     #[test]
@@ -350,7 +344,7 @@ mod tests {
         let config = StreamSourceConfig::parse(&props(&[
             ("redis.stream.name", " a, b:* ,"),
             ("topic", "redis_${stream}"),
-            ("task.id", "3"),
+            ("redis.stream.consumer.name", "reader-${task}-eu"),
             ("redis.stream.delivery", "AT-MOST-ONCE"),
             ("redis.stream.block", "5000"),
             ("redis.stream.claim.idle.ms", "0"),
@@ -359,7 +353,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.streams, ["a", "b:*"]);
-        assert_eq!(config.consumer, "consumer-3");
+        assert_eq!(config.consumer_for(&task(3)), "reader-3-eu");
         assert!(!config.at_least_once);
         assert_eq!(config.block, MAX_BLOCK);
         assert_eq!(config.claim_idle, None);
@@ -369,23 +363,22 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_key() {
-        let err = StreamSourceConfig::parse(&props(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("redis.stream.name"), "{err}");
-        let err = StreamSourceConfig::parse(&props(&[("redis.stream.name", "orders:eu")]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("contains ':'"), "{err}");
-        let err = StreamSourceConfig::parse(&props(&[
-            ("redis.stream.name", "s"),
+    fn every_problem_names_its_key() {
+        let errors = StreamSourceConfig::parse(&props(&[])).unwrap_err();
+        assert_eq!(keys(&errors), ["redis.stream.name"]);
+        // A stream's topic is checked with the other keys, so /config/validate reports it.
+        let errors = StreamSourceConfig::parse(&props(&[
+            ("redis.stream.name", "orders:eu, orders:us, orders:*"),
             ("redis.stream.delivery", "exactly-once"),
         ]))
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("redis.stream.delivery"), "{err}");
-        assert!(StreamSourceConfig::parse(&props(&[("redis.stream.name", " , ")])).is_err());
+        .unwrap_err();
+        assert_eq!(keys(&errors), ["redis.stream.delivery", "topic", "topic"]);
+        let message = errors.to_string();
+        assert!(message.contains("for the stream orders:eu"), "{message}");
+        assert!(message.contains("contains ':'"), "{message}");
+        let errors =
+            StreamSourceConfig::parse(&props(&[("redis.stream.name", " , ")])).unwrap_err();
+        assert_eq!(errors.to_string(), "names no stream");
     }
 
     #[test]

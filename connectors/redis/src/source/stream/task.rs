@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connect_core::config::Props;
 use connect_core::connector::{RecordMetadata, SourceTask, SourceTaskContext};
 use connect_core::data::Text;
 use connect_core::metrics::Counter;
@@ -64,9 +63,11 @@ struct StreamState {
     last_id: Option<Text>,
 }
 
-/// What `start` set up.
-struct Reader {
+/// The task of [`RedisStreamSourceConnector`](super::RedisStreamSourceConnector).
+pub struct RedisStreamSourceTask {
     config: StreamSourceConfig,
+    /// This task's consumer name in the group.
+    consumer: String,
     /// For everything but `XREADGROUP`.
     client: Client,
     /// For `XREADGROUP` only (it blocks).
@@ -88,78 +89,37 @@ struct Reader {
     claimed: Counter,
 }
 
-/// The task of [`RedisStreamSourceConnector`](super::RedisStreamSourceConnector).
-#[derive(Default)]
-pub struct RedisStreamSourceTask {
-    reader: Option<Reader>,
-}
-
 impl std::fmt::Debug for RedisStreamSourceTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStreamSourceTask")
-            .field("started", &self.reader.is_some())
+            .field("group", &self.config.group)
+            .field("consumer", &self.consumer)
+            .field("streams", &self.streams.len())
             .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl SourceTask for RedisStreamSourceTask {
+    type Config = StreamSourceConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: StreamSourceConfig,
         ctx: Arc<dyn SourceTaskContext>,
-    ) -> Result<(), ConnectError> {
-        let config = StreamSourceConfig::parse(props)?;
+    ) -> Result<Self, ConnectError> {
         let client = config.redis.connect().await?;
         let read_client = config.redis.connect().await?;
-        let (patterns, names): (Vec<String>, Vec<String>) =
-            config.streams.iter().cloned().partition(|s| is_glob(s));
-        tracing::info!(
-            uri = config.redis.shown_uri(),
-            streams = ?config.streams,
-            group = config.group,
-            consumer = config.consumer,
-            at_least_once = config.at_least_once,
-            "Starting the Redis stream source task"
-        );
-        let now = Instant::now();
-        let mut reader = Reader {
-            client,
-            read_client,
-            read_ahead: None,
-            streams: Vec::new(),
-            patterns,
-            next_refresh: now,
-            next_claim: now + claim_interval(config.claim_idle),
-            rotate: 0,
-            to_ack: HashMap::new(),
-            acknowledged: ctx.counter(
-                "redis_source_stream_acknowledged_total",
-                "Stream entries acknowledged (XACK) once Kafka had their records.",
-            ),
-            claimed: ctx.counter(
-                "redis_source_stream_claimed_total",
-                "Stream entries claimed (XAUTOCLAIM) from consumers that left them pending.",
-            ),
-            ctx,
-            config,
-        };
-        for name in names {
-            reader.add_stream(Text::from(name), true)?;
-        }
-        self.reader = Some(reader);
-        Ok(())
+        Self::new(config, ctx, client, read_client)
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        let reader = self.reader.as_mut().ok_or_else(not_started)?;
         let mut records = Vec::new();
-        let read_ahead = reader.read_ahead.is_some();
-        match reader.read_ahead.take() {
+        let read_ahead = self.read_ahead.is_some();
+        match self.read_ahead.take() {
             Some(read) => {
                 // The XACKs go while the read ahead finishes.
-                let (acked, replied) = tokio::join!(reader.ack(), read.reply());
-                let result = reader.finish_read(replied).await;
+                let (acked, replied) = tokio::join!(self.ack(), read.reply());
+                let result = self.finish_read(replied).await;
                 match (acked, result) {
                     (Ok(()), result) => records = result?,
                     (Err(e), Ok(read)) if e.is_retriable() && !read.is_empty() => {
@@ -169,7 +129,7 @@ impl SourceTask for RedisStreamSourceTask {
                     }
                     (Err(e), Ok(read)) => {
                         if !read.is_empty() {
-                            reader.read_pending_again();
+                            self.read_pending_again();
                         }
                         return Err(e);
                     }
@@ -178,64 +138,52 @@ impl SourceTask for RedisStreamSourceTask {
                     (Err(_), Err(read)) => return Err(read),
                 }
             }
-            None => reader.ack().await?,
+            None => self.ack().await?,
         }
         let ready = async {
-            reader.refresh_patterns().await?;
-            reader.ensure_groups().await
+            self.refresh_patterns().await?;
+            self.ensure_groups().await
         }
         .await;
         if let Err(e) = ready {
             if !records.is_empty() {
                 // Never handed out: read again from the pending entries after the retry.
-                reader.read_pending_again();
+                self.read_pending_again();
             }
             return Err(e);
         }
-        if records.is_empty() && reader.claim_due() {
-            records = reader.claim().await?;
+        if records.is_empty() && self.claim_due() {
+            records = self.claim().await?;
         }
         if records.is_empty() && !read_ahead {
-            records = reader.read().await?;
+            records = self.read().await?;
         }
-        reader.start_read_ahead();
+        self.start_read_ahead();
         Ok(records)
     }
 
     fn commit_record(&mut self, record: &SourceRecord, _metadata: &RecordMetadata) {
-        if let Some(reader) = self.reader.as_mut() {
-            reader.done(record);
-        }
+        self.done(record);
     }
 
     fn commit_dropped(&mut self, record: &SourceRecord) {
-        if let Some(reader) = self.reader.as_mut() {
-            reader.done(record);
-        }
+        self.done(record);
     }
 
     async fn commit(&mut self) -> Result<(), ConnectError> {
-        match self.reader.as_mut() {
-            Some(reader) => reader.ack().await,
-            None => Ok(()),
-        }
+        self.ack().await
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
-        if let Some(reader) = self.reader.take() {
-            if !reader.to_ack.is_empty() {
-                tracing::debug!("stopping with entries not acknowledged yet; they are read again");
-            }
-            drop(reader.read_ahead); // cancelled: its entries stay pending for this consumer
-            let _ = reader.client.quit().await;
-            let _ = reader.read_client.quit().await;
+        if !self.to_ack.is_empty() {
+            tracing::debug!("stopping with entries not acknowledged yet; they are read again");
         }
+        // Cancelled: its entries stay pending for this consumer.
+        self.read_ahead = None;
+        let _ = self.client.quit().await;
+        let _ = self.read_client.quit().await;
         Ok(())
     }
-}
-
-fn not_started() -> ConnectError {
-    ConnectError::fatal("the Redis stream source task was polled before it was started")
 }
 
 /// The stream and entry id of a record.
@@ -259,7 +207,54 @@ fn claim_interval(idle: Option<Duration>) -> Duration {
     })
 }
 
-impl Reader {
+impl RedisStreamSourceTask {
+    /// The task `ctx` names, reading with clients connected as `config.redis` says.
+    fn new(
+        config: StreamSourceConfig,
+        ctx: Arc<dyn SourceTaskContext>,
+        client: Client,
+        read_client: Client,
+    ) -> Result<Self, ConnectError> {
+        let consumer = config.consumer_for(ctx.task());
+        let (patterns, names): (Vec<String>, Vec<String>) =
+            config.streams.iter().cloned().partition(|s| is_glob(s));
+        tracing::info!(
+            uri = config.redis.shown_uri(),
+            streams = ?config.streams,
+            group = config.group,
+            consumer,
+            at_least_once = config.at_least_once,
+            "Starting the Redis stream source task"
+        );
+        let now = Instant::now();
+        let mut task = Self {
+            consumer,
+            client,
+            read_client,
+            read_ahead: None,
+            streams: Vec::new(),
+            patterns,
+            next_refresh: now,
+            next_claim: now + claim_interval(config.claim_idle),
+            rotate: 0,
+            to_ack: HashMap::new(),
+            acknowledged: ctx.counter(
+                "redis_source_stream_acknowledged_total",
+                "Stream entries acknowledged (XACK) once Kafka had their records.",
+            ),
+            claimed: ctx.counter(
+                "redis_source_stream_claimed_total",
+                "Stream entries claimed (XAUTOCLAIM) from consumers that left them pending.",
+            ),
+            ctx,
+            config,
+        };
+        for name in names {
+            task.add_stream(Text::from(name), true)?;
+        }
+        Ok(task)
+    }
+
     /// Adds a stream to read, checking its topic.
     fn add_stream(&mut self, name: Text, named: bool) -> Result<(), ConnectError> {
         if self.streams.iter().any(|s| s.name == name) {
@@ -445,7 +440,7 @@ impl Reader {
             let args: Vec<Reply> = vec![
                 arg(&stream.name),
                 self.config.group.as_str().into(),
-                self.config.consumer.as_str().into(),
+                self.consumer.as_str().into(),
                 idle_ms.into(),
                 arg(&stream.claim_from),
                 "COUNT".into(),
@@ -554,7 +549,7 @@ impl Reader {
                 let mut args: Vec<Reply> = vec![
                     "GROUP".into(),
                     self.config.group.as_str().into(),
-                    self.config.consumer.as_str().into(),
+                    self.consumer.as_str().into(),
                     "COUNT".into(),
                     i64::try_from(chunk).unwrap_or(i64::MAX).into(),
                 ];
@@ -788,6 +783,131 @@ fn bad_reply(e: reply::BadReply) -> ConnectError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connect_core::config::{props, Config};
+    use connect_core::connector::TaskIdentity;
+    use connect_core::record::SourceMap;
+    use connect_core::testing::{start_source_task, TestSourceContext};
+
+    /// The task of `ctx`, built without connecting: these tests never reach Redis.
+    fn task(pairs: &[(&str, &str)], ctx: &Arc<TestSourceContext>) -> RedisStreamSourceTask {
+        let config = StreamSourceConfig::parse(&props(pairs)).unwrap();
+        let ctx = Arc::clone(ctx) as Arc<dyn SourceTaskContext>;
+        RedisStreamSourceTask::new(config, ctx, Client::default(), Client::default()).unwrap()
+    }
+
+    fn metadata() -> RecordMetadata {
+        RecordMetadata {
+            topic: "orders".into(),
+            partition: 0,
+            offset: 0,
+            timestamp: None,
+        }
+    }
+
+    #[test]
+    fn the_consumer_is_named_by_the_task_number_the_worker_gives() {
+        let ctx = TestSourceContext::for_task(TaskIdentity::new("orders-source", 2, 3));
+        let task = task(&[("redis.stream.name", "orders")], &ctx);
+        assert_eq!(task.consumer, "consumer-2");
+        assert_eq!(task.streams.len(), 1);
+        assert_eq!(
+            ctx.counter_value("redis_source_stream_acknowledged_total"),
+            Some(0)
+        );
+        assert_eq!(
+            ctx.counter_value("redis_source_stream_claimed_total"),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn a_group_created_again_starts_after_the_stored_offset() {
+        let ctx = TestSourceContext::new();
+        let mut offset = SourceMap::new();
+        offset.insert(OFFSET_FIELD.to_owned(), "1700000000000-3".into());
+        ctx.store_offset(source_partition("orders"), offset);
+        let task = task(&[("redis.stream.name", "orders,invoices")], &ctx);
+        assert_eq!(
+            stored_offset(task.ctx.as_ref(), "orders").as_deref(),
+            Some("1700000000000-3")
+        );
+        assert_eq!(stored_offset(task.ctx.as_ref(), "invoices"), None);
+    }
+
+    #[test]
+    fn committed_and_dropped_records_are_queued_for_xack_by_stream() {
+        let ctx = TestSourceContext::new();
+        let mut task = task(&[("redis.stream.name", "orders,invoices")], &ctx);
+        let record =
+            |stream: usize, id: &str| task.streams[stream].converter.record(id.into(), vec![]);
+        let (a, b, c) = (record(0, "1-0"), record(0, "2-0"), record(1, "1-0"));
+        task.commit_record(&a, &metadata());
+        task.commit_dropped(&b);
+        task.commit_record(&c, &metadata());
+        assert_eq!(task.to_ack[&Text::from("orders")], ["1-0", "2-0"]);
+        assert_eq!(task.to_ack[&Text::from("invoices")], ["1-0"]);
+    }
+
+    #[tokio::test]
+    async fn at_most_once_commits_acknowledge_nothing() {
+        let ctx = TestSourceContext::new();
+        let mut task = task(
+            &[
+                ("redis.stream.name", "orders"),
+                ("redis.stream.delivery", "at-most-once"),
+            ],
+            &ctx,
+        );
+        let record = task.streams[0].converter.record("1-0".into(), vec![]);
+        task.commit_record(&record, &metadata());
+        // The client is not connected: an XACK would fail.
+        task.commit().await.unwrap();
+        assert!(task.to_ack.is_empty());
+        assert_eq!(
+            ctx.counter_value("redis_source_stream_acknowledged_total"),
+            Some(0)
+        );
+    }
+
+    #[tokio::test]
+    async fn start_fails_naming_the_unreachable_redis_or_the_bad_key() {
+        // A port nothing listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let uri = format!("redis://127.0.0.1:{port}");
+        let ctx = TestSourceContext::new();
+        let error = start_source_task::<RedisStreamSourceTask>(
+            &props(&[
+                ("redis.stream.name", "orders"),
+                ("redis.uri", &uri),
+                ("redis.timeout", "1"),
+            ]),
+            &ctx,
+        )
+        .await
+        .unwrap_err();
+        assert!(!error.is_retriable());
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("cannot connect to Redis at {uri}")),
+            "{error}"
+        );
+
+        let error = start_source_task::<RedisStreamSourceTask>(
+            &props(&[("redis.stream.name", "orders:eu")]),
+            &ctx,
+        )
+        .await
+        .unwrap_err();
+        let ConnectError::Config(errors) = error else {
+            panic!("not a configuration error: {error}");
+        };
+        assert_eq!(errors.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["topic"]);
+    }
 
     #[test]
     fn claim_intervals() {
