@@ -269,64 +269,52 @@ mod failing_sink {
     use std::sync::Arc;
 
     use async_trait::async_trait;
-    use connect_core::config::{ConfigDef, Props};
-    use connect_core::connector::{Connector, SinkConnector, SinkTask, SinkTaskContext};
+    use connect_core::config::Props;
+    use connect_core::connector::{
+        Connector, ConnectorContext, SinkConnector, SinkTask, SinkTaskContext,
+    };
     use connect_core::plugin::PluginDescriptor;
     use connect_core::record::SinkRecord;
     use connect_core::ConnectError;
 
     pub static PUTS: AtomicUsize = AtomicUsize::new(0);
 
-    #[derive(Default)]
     struct FailingSink;
 
     #[async_trait]
     impl Connector for FailingSink {
-        fn version(&self) -> &str {
-            "1"
-        }
-        fn config_def(&self) -> ConfigDef {
-            ConfigDef::new()
-        }
-        async fn start(&mut self, _: &Props) -> Result<(), ConnectError> {
-            Ok(())
+        type Config = ();
+        const VERSION: &'static str = "1";
+
+        async fn start(_: (), _: ConnectorContext) -> Result<Self, ConnectError> {
+            Ok(Self)
         }
         fn task_configs(&self, _: usize) -> Result<Vec<Props>, ConnectError> {
             Ok(vec![Props::new()])
         }
-        async fn stop(&mut self) -> Result<(), ConnectError> {
-            Ok(())
-        }
     }
 
     impl SinkConnector for FailingSink {
-        fn create_task(&self) -> Box<dyn SinkTask> {
-            Box::new(FailingTask)
-        }
+        type Task = FailingTask;
     }
 
     struct FailingTask;
 
     #[async_trait]
     impl SinkTask for FailingTask {
-        async fn start(
-            &mut self,
-            _: &Props,
-            _: Arc<dyn SinkTaskContext>,
-        ) -> Result<(), ConnectError> {
-            Ok(())
+        type Config = ();
+
+        async fn start(_: (), _: Arc<dyn SinkTaskContext>) -> Result<Self, ConnectError> {
+            Ok(Self)
         }
         async fn put(&mut self, _: &[SinkRecord]) -> Result<(), ConnectError> {
             PUTS.fetch_add(1, Ordering::SeqCst);
             Err(ConnectError::retriable("the outside system is away"))
         }
-        async fn stop(&mut self) -> Result<(), ConnectError> {
-            Ok(())
-        }
     }
 
     pub fn plugin() -> PluginDescriptor {
-        PluginDescriptor::sink("test.FailingSinkConnector", || Box::new(FailingSink))
+        PluginDescriptor::sink::<FailingSink>("test.FailingSinkConnector")
     }
 }
 

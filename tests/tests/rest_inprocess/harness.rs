@@ -14,8 +14,10 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use connect_core::config::{ConfigDef, ConfigKey, ConfigType, Importance, Props};
-use connect_core::connector::{Connector, SinkConnector, SinkTask, SinkTaskContext};
+use connect_core::config::{Config, ConfigKey, ConfigReader, ConfigType, Importance, Props};
+use connect_core::connector::{
+    Connector, ConnectorContext, SinkConnector, SinkTask, SinkTaskContext,
+};
 use connect_core::plugin::{PluginDescriptor, Plugins};
 use connect_core::record::SinkRecord;
 use connect_core::ConnectError;
@@ -33,55 +35,53 @@ pub(crate) const SECRET_CLASS: &str = "org.example.SecretSinkConnector";
 // `fail.on.start=true` makes its tasks fail, for the restart tests.
 // ---------------------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct SecretSink {
-    props: Props,
+/// The connector's keys: a password, a plain text, and the switch that fails its tasks.
+#[derive(Debug)]
+struct SecretConfig {
+    fail_on_start: bool,
 }
 
-#[async_trait]
-impl Connector for SecretSink {
-    fn version(&self) -> &str {
-        "9.9.9"
-    }
-
-    fn config_def(&self) -> ConfigDef {
-        ConfigDef::new()
-            .define(
-                ConfigKey::new("secret.password", ConfigType::Password)
-                    .optional()
-                    .importance(Importance::High)
-                    .doc("A secret."),
-            )
-            .define(
-                ConfigKey::new("label", ConfigType::String)
-                    .default_value("")
-                    .doc("Not a secret."),
-            )
-            .define(
+impl Config for SecretConfig {
+    fn read(c: &mut ConfigReader<'_>) -> Self {
+        c.optional_password(
+            ConfigKey::new("secret.password", ConfigType::Password)
+                .importance(Importance::High)
+                .doc("A secret."),
+        );
+        c.string(
+            ConfigKey::new("label", ConfigType::String)
+                .default_value("")
+                .doc("Not a secret."),
+        );
+        Self {
+            fail_on_start: c.boolean(
                 ConfigKey::new("fail.on.start", ConfigType::Boolean)
                     .default_value("false")
                     .doc("Make the tasks fail when they start."),
-            )
+            ),
+        }
     }
+}
 
-    async fn start(&mut self, props: &Props) -> Result<(), ConnectError> {
-        self.props = props.clone();
-        Ok(())
+#[derive(Debug)]
+struct SecretSink;
+
+#[async_trait]
+impl Connector for SecretSink {
+    type Config = SecretConfig;
+    const VERSION: &'static str = "9.9.9";
+
+    async fn start(_: SecretConfig, _: ConnectorContext) -> Result<Self, ConnectError> {
+        Ok(Self)
     }
 
     fn task_configs(&self, max_tasks: usize) -> Result<Vec<Props>, ConnectError> {
-        Ok(vec![self.props.clone(); max_tasks])
-    }
-
-    async fn stop(&mut self) -> Result<(), ConnectError> {
-        Ok(())
+        Ok(vec![Props::new(); max_tasks])
     }
 }
 
 impl SinkConnector for SecretSink {
-    fn create_task(&self) -> Box<dyn SinkTask> {
-        Box::new(NoopTask)
-    }
+    type Task = NoopTask;
 }
 
 #[derive(Debug)]
@@ -89,22 +89,19 @@ struct NoopTask;
 
 #[async_trait]
 impl SinkTask for NoopTask {
+    type Config = SecretConfig;
+
     async fn start(
-        &mut self,
-        props: &Props,
+        config: SecretConfig,
         _ctx: Arc<dyn SinkTaskContext>,
-    ) -> Result<(), ConnectError> {
-        if props.get("fail.on.start").map(String::as_str) == Some("true") {
+    ) -> Result<Self, ConnectError> {
+        if config.fail_on_start {
             return Err(ConnectError::fatal("told to fail on start"));
         }
-        Ok(())
+        Ok(Self)
     }
 
     async fn put(&mut self, _records: &[SinkRecord]) -> Result<(), ConnectError> {
-        Ok(())
-    }
-
-    async fn stop(&mut self) -> Result<(), ConnectError> {
         Ok(())
     }
 }
@@ -159,9 +156,7 @@ impl App {
         for plugin in connect_file::plugins() {
             plugins.add(plugin);
         }
-        plugins.add(PluginDescriptor::sink(SECRET_CLASS, || {
-            Box::new(SecretSink::default())
-        }));
+        plugins.add(PluginDescriptor::sink::<SecretSink>(SECRET_CLASS));
         let herder = Herder::new(
             Arc::new(plugins),
             Arc::new(worker),
