@@ -266,6 +266,25 @@ impl Plugins {
     }
 }
 
+impl Plugins {
+    /// Builds the key (`is_key`) or value converter `name` with its settings; the error says
+    /// why it could not be built.
+    pub fn converter(
+        &self,
+        name: &str,
+        settings: &Props,
+        is_key: bool,
+    ) -> Result<Box<dyn Converter>, String> {
+        let plugin = self
+            .find(name, &[PluginKind::Converter])
+            .map_err(|e| e.to_string())?;
+        match &plugin.factory {
+            PluginFactory::Converter(make) => make(settings, is_key).map_err(|e| e.to_string()),
+            _ => Err(format!("{name} is not a converter")),
+        }
+    }
+}
+
 /// The Java interface a kind of plugin implements, as Kafka Connect names it in errors.
 fn kind_interface(kind: PluginKind) -> &'static str {
     match kind {

@@ -1,6 +1,7 @@
 //! A test kit for connector authors: task contexts that record what a task asks of the worker,
-//! functions that start a task the way the worker does, and a check that a configuration's
-//! declared defaults are the values its struct gets.
+//! functions that start a task the way the worker does, a [`Pipeline`] that runs records
+//! through a connector's real converters and transforms in memory, and a check that a
+//! configuration's declared defaults are the values its struct gets.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -60,13 +61,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::config::{Config, ConfigDef, DefaultValue, Props};
+use bytes::Bytes;
+
+use crate::config::{strip_prefix, Config, ConfigDef, DefaultValue, Props};
 use crate::connector::{
     ErrantRecordReporter, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext, TaskIdentity,
 };
+use crate::converter::{header_bytes, header_value, Converter};
 use crate::error::ConnectError;
 use crate::metrics::{Counter, Gauge};
-use crate::record::{SinkRecord, SourceMap, TopicPartition};
+use crate::plugin::Plugins;
+use crate::record::{ConnectRecord, Headers, SinkRecord, SourceMap, SourceRecord, TopicPartition};
+use crate::transforms::{Outcome, TransformChain};
 
 /// Locks a recorder; a test that panicked while holding it has failed already.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -407,5 +413,183 @@ pub fn check_defaults<C: Config + Debug>(
         Err(format!(
             "the configuration differs with its documented defaults written out:\nleft out: {implicit}\nwritten: {explicit}"
         ))
+    }
+}
+
+/// A record as it is in Kafka: what a source task's records become, and what a sink task's
+/// records come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaRecord {
+    /// The topic.
+    pub topic: String,
+    /// The partition (0 unless a source record or a transform chose one).
+    pub partition: i32,
+    /// The offset in the partition.
+    pub offset: i64,
+    /// The key's bytes; `None` for no key.
+    pub key: Option<Bytes>,
+    /// The value's bytes; `None` for a tombstone.
+    pub value: Option<Bytes>,
+    /// The headers, in order.
+    pub headers: Vec<(String, Bytes)>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: Option<i64>,
+}
+
+impl KafkaRecord {
+    /// A record of `topic` partition 0 at `offset` with this key and value and no headers.
+    pub fn new(
+        topic: impl Into<String>,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Self {
+        Self {
+            topic: topic.into(),
+            partition: 0,
+            offset,
+            key: key.map(Bytes::copy_from_slice),
+            value: value.map(Bytes::copy_from_slice),
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+}
+
+/// The converters and transforms of a connector configuration, run in memory as the worker
+/// runs them: a source task's records go through the transforms, then the converters; Kafka
+/// records for a sink task go through the converters, then the transforms.
+///
+/// The configuration names its converters with `key.converter` and `value.converter` (with
+/// their settings under `key.converter.` and `value.converter.`), as a connector overrides the
+/// worker's; without them both are `JsonConverter` with its defaults. Transforms and predicates
+/// are read from `transforms` and `predicates`. Only connect-core's built-in plugins are known.
+///
+/// ```
+/// use connect_core::config::props;
+/// use connect_core::record::{ConnectRecord, SourceRecord};
+/// use connect_core::testing::{KafkaRecord, Pipeline};
+///
+/// let pipeline = Pipeline::new(&props(&[
+///     ("value.converter", "StringConverter"),
+///     ("transforms", "route"),
+///     ("transforms.route.type", "RegexRouter"),
+///     ("transforms.route.regex", "(.*)"),
+///     ("transforms.route.replacement", "copy-of-$1"),
+/// ]))
+/// .unwrap();
+/// let polled = SourceRecord::new(Default::default(), Default::default(),
+///     ConnectRecord::new("beats", "tick"));
+/// let written = pipeline.to_kafka(vec![polled]).unwrap();
+/// assert_eq!(written[0].topic, "copy-of-beats");
+/// assert_eq!(written[0].value.as_deref(), Some(&b"tick"[..]));
+///
+/// let fetched = KafkaRecord::new("orders", 5, None, Some(b"hello"));
+/// let for_put = pipeline.to_sink(&[fetched]).unwrap();
+/// assert_eq!(for_put[0].topic, "copy-of-orders");
+/// assert_eq!(for_put[0].value, "hello".into());
+/// assert_eq!(for_put[0].kafka_offset, 5);
+/// ```
+#[derive(Debug)]
+pub struct Pipeline {
+    key: Box<dyn Converter>,
+    value: Box<dyn Converter>,
+    chain: TransformChain,
+}
+
+impl Pipeline {
+    /// The converters and transforms `props` configures; every problem is a
+    /// [`ConnectError::Config`].
+    pub fn new(props: &Props) -> Result<Self, ConnectError> {
+        let plugins = crate::builtin_plugins();
+        let converter = |key: &str, is_key: bool| {
+            let name = props
+                .get(key)
+                .map(|name| name.trim())
+                .filter(|name| !name.is_empty())
+                .unwrap_or("org.apache.kafka.connect.json.JsonConverter");
+            let settings = strip_prefix(props, &format!("{key}."));
+            plugins
+                .converter(name, &settings, is_key)
+                .map_err(|e| ConnectError::config(key, format!("{name}: {e}")))
+        };
+        Ok(Self {
+            key: converter("key.converter", true)?,
+            value: converter("value.converter", false)?,
+            chain: TransformChain::from_config(props, &plugins as &Plugins)?,
+        })
+    }
+
+    /// What a source task's records become in Kafka, in order; records a transform drops are
+    /// left out. Offsets count from 0 per partition.
+    pub fn to_kafka(&self, records: Vec<SourceRecord>) -> Result<Vec<KafkaRecord>, ConnectError> {
+        let mut next_offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        let mut written = Vec::with_capacity(records.len());
+        for mut source in records {
+            if self.chain.apply(&mut source.record)? == Outcome::Drop {
+                continue;
+            }
+            let record: &ConnectRecord = &source.record;
+            let topic = record.topic.to_string();
+            let key = self
+                .key
+                .from_connect(&topic, record.key_schema.as_deref(), &record.key)?;
+            let value =
+                self.value
+                    .from_connect(&topic, record.value_schema.as_deref(), &record.value)?;
+            let partition = record.partition.unwrap_or(0);
+            let next = next_offsets.entry((topic.clone(), partition)).or_default();
+            let offset = *next;
+            *next += 1;
+            written.push(KafkaRecord {
+                topic,
+                partition,
+                offset,
+                key,
+                value,
+                headers: record
+                    .headers
+                    .iter()
+                    .filter_map(|h| header_bytes(&h.value).map(|b| (h.key.to_string(), b)))
+                    .collect(),
+                timestamp: record.timestamp,
+            });
+        }
+        Ok(written)
+    }
+
+    /// What a sink task's `put` gets for these Kafka records, in order; records a transform
+    /// drops are left out.
+    pub fn to_sink(&self, records: &[KafkaRecord]) -> Result<Vec<SinkRecord>, ConnectError> {
+        let mut sink_records = Vec::with_capacity(records.len());
+        for fetched in records {
+            let key = self.key.to_connect(&fetched.topic, fetched.key.clone())?;
+            let value = self
+                .value
+                .to_connect(&fetched.topic, fetched.value.clone())?;
+            let mut headers = Headers::new();
+            for (name, bytes) in &fetched.headers {
+                headers.add(name.as_str(), header_value(bytes.clone()));
+            }
+            let record = ConnectRecord {
+                key_schema: key.schema,
+                key: key.value,
+                value_schema: value.schema,
+                value: value.value,
+                timestamp: fetched.timestamp,
+                headers,
+                ..ConnectRecord::new(fetched.topic.as_str(), crate::data::Value::Null)
+            };
+            let mut sink = SinkRecord::new(
+                fetched.topic.as_str().into(),
+                fetched.partition,
+                fetched.offset,
+                record,
+            );
+            if self.chain.apply(&mut sink.record)? == Outcome::Keep {
+                sink_records.push(sink);
+            }
+        }
+        Ok(sink_records)
     }
 }

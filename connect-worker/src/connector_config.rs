@@ -327,9 +327,7 @@ pub fn check(props: &Props, plugins: &Plugins) -> Result<ConnectorConfig, Config
     for key in ["key.converter", "value.converter"] {
         if let Some(name) = props.get(key).map(|c| c.trim()).filter(|c| !c.is_empty()) {
             let settings = connect_core::config::strip_prefix(props, &format!("{key}."));
-            if let Err(e) =
-                crate::convert::build_converter(plugins, name, &settings, key == "key.converter")
-            {
+            if let Err(e) = plugins.converter(name, &settings, key == "key.converter") {
                 errors.add(
                     key,
                     format!("Invalid value {name} for configuration {key}: {e}"),

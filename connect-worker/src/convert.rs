@@ -1,12 +1,10 @@
 //! Between Kafka records and Connect records: the connector's key and value converters, and
 //! headers (text when they are UTF-8, bytes otherwise).
 
-use bytes::Bytes;
-
-use connect_core::config::{ConfigErrors, Props};
-use connect_core::converter::Converter;
-use connect_core::data::{Text, Value};
-use connect_core::plugin::{PluginFactory, PluginKind, Plugins};
+use connect_core::config::Props;
+use connect_core::converter::{header_bytes, header_value, Converter};
+use connect_core::data::Text;
+use connect_core::plugin::Plugins;
 use connect_core::record::{ConnectRecord, Headers, SinkRecord, TimestampType};
 use connect_core::ConnectError;
 
@@ -14,24 +12,6 @@ use crate::config::WorkerConfig;
 use crate::kafka::fetcher::FetchedRecord;
 use crate::kafka::ProducerRecord;
 use crate::task::Stage;
-
-/// Builds a converter by name; the error says why it could not be built.
-pub fn build_converter(
-    plugins: &Plugins,
-    name: &str,
-    settings: &Props,
-    is_key: bool,
-) -> Result<Box<dyn Converter>, String> {
-    let plugin = plugins
-        .find(name, &[PluginKind::Converter])
-        .map_err(|e| e.to_string())?;
-    match &plugin.factory {
-        PluginFactory::Converter(make) => {
-            make(settings, is_key).map_err(|e: ConfigErrors| e.to_string())
-        }
-        _ => Err(format!("{name} is not a converter")),
-    }
-}
 
 /// The key and value converters of a connector: its own `key.converter` / `value.converter`
 /// with their settings, else the worker's.
@@ -63,7 +43,7 @@ impl Converters {
                     worker.with_prefix(&format!("{key}.")),
                 ),
             };
-            build_converter(plugins, &name, &settings, is_key).map_err(|e| {
+            plugins.converter(&name, &settings, is_key).map_err(|e| {
                 ConnectError::config(
                     key,
                     format!("Invalid value {name} for configuration {key}: {e}"),
@@ -141,40 +121,24 @@ impl Converters {
     }
 }
 
-/// A header read from Kafka: text when it is UTF-8 (shared, not copied), bytes otherwise.
-pub fn header_value(bytes: Bytes) -> Value {
-    match Text::try_from(bytes.clone()) {
-        Ok(text) => Value::String(text),
-        Err(_) => Value::Bytes(bytes),
-    }
-}
-
-/// A header to write to Kafka: text and bytes as they are, other values in their text form,
-/// null headers left out (rskafka cannot write a null header value).
-pub fn header_bytes(value: &Value) -> Option<Bytes> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.as_bytes().clone()),
-        Value::Bytes(b) => Some(b.clone()),
-        other => Some(Bytes::from(other.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+    use connect_core::data::Value;
+
     use super::*;
 
     #[test]
     fn a_conversion_failure_names_the_failed_stage() {
         let plugins = connect_core::builtin_plugins();
         let json = |is_key| {
-            build_converter(
-                &plugins,
-                "JsonConverter",
-                &connect_core::config::props(&[("schemas.enable", "false")]),
-                is_key,
-            )
-            .unwrap()
+            plugins
+                .converter(
+                    "JsonConverter",
+                    &connect_core::config::props(&[("schemas.enable", "false")]),
+                    is_key,
+                )
+                .unwrap()
         };
         let converters = Converters {
             key: json(true),
@@ -205,18 +169,5 @@ mod tests {
             .to_sink_record(&topic, 0, &record(b"1", b"{bad"))
             .unwrap_err();
         assert_eq!(stage, Stage::ValueConverter);
-    }
-
-    #[test]
-    fn headers_round_trip_as_text_or_bytes() {
-        assert_eq!(header_value(Bytes::from_static(b"abc")), Value::from("abc"));
-        let binary = Bytes::from_static(&[0xff, 0x00]);
-        assert_eq!(header_value(binary.clone()), Value::Bytes(binary.clone()));
-        assert_eq!(header_bytes(&Value::Bytes(binary.clone())), Some(binary));
-        assert_eq!(
-            header_bytes(&Value::Int32(7)),
-            Some(Bytes::from_static(b"7"))
-        );
-        assert_eq!(header_bytes(&Value::Null), None);
     }
 }

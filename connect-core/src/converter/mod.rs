@@ -86,10 +86,47 @@ pub(crate) fn converter_plugins(
     ]
 }
 
+/// A header read from Kafka: text when it is UTF-8 (shared, not copied), bytes otherwise.
+pub fn header_value(bytes: Bytes) -> Value {
+    match crate::data::Text::try_from(bytes.clone()) {
+        Ok(text) => Value::String(text),
+        Err(_) => Value::Bytes(bytes),
+    }
+}
+
+/// A header to write to Kafka: text and bytes as they are, other values in their text form,
+/// null headers left out (a Kafka client need not be able to write a null header value).
+pub fn header_bytes(value: &Value) -> Option<Bytes> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.as_bytes().clone()),
+        Value::Bytes(b) => Some(b.clone()),
+        other => Some(Bytes::from(other.to_string())),
+    }
+}
+
 /// The built-in converters, as plugins.
 pub fn builtin_plugins() -> Vec<PluginDescriptor> {
     [json::plugins(), string::plugins(), byte_array::plugins()]
         .into_iter()
         .flatten()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_as_text_or_bytes() {
+        assert_eq!(header_value(Bytes::from_static(b"abc")), Value::from("abc"));
+        let binary = Bytes::from_static(&[0xff, 0x00]);
+        assert_eq!(header_value(binary.clone()), Value::Bytes(binary.clone()));
+        assert_eq!(header_bytes(&Value::Bytes(binary.clone())), Some(binary));
+        assert_eq!(
+            header_bytes(&Value::Int32(7)),
+            Some(Bytes::from_static(b"7"))
+        );
+        assert_eq!(header_bytes(&Value::Null), None);
+    }
 }

@@ -189,7 +189,7 @@ impl SourceTask for CounterTask {
 mod tests {
     use connect_core::config::props;
     use connect_core::connector::TaskIdentity;
-    use connect_core::testing::{self, TestSourceContext};
+    use connect_core::testing::{self, Pipeline, TestSourceContext};
 
     use super::*;
 
@@ -231,6 +231,27 @@ mod tests {
         assert_eq!(batch[0].source_partition, partition);
         let schema = batch[0].value_schema.as_ref().unwrap();
         assert_eq!(schema.validate(&batch[0].value), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn records_reach_kafka_as_json_with_their_schema() {
+        let ctx = TestSourceContext::new();
+        let mut task: CounterTask = testing::start_source_task(&config("1"), &ctx)
+            .await
+            .unwrap();
+        let pipeline = Pipeline::new(&props(&[
+            ("key.converter", "StringConverter"),
+            ("value.converter", "JsonConverter"),
+        ]))
+        .unwrap();
+        let written = pipeline.to_kafka(task.poll().await.unwrap()).unwrap();
+        assert_eq!(written.len(), 3);
+        assert_eq!(written[1].topic, "beats");
+        assert_eq!(written[1].key.as_deref(), Some(&b"1"[..]));
+        let value: serde_json::Value =
+            serde_json::from_slice(written[1].value.as_deref().unwrap()).unwrap();
+        assert_eq!(value["payload"], json!({"count": 1, "task": 0}));
+        assert_eq!(value["schema"]["type"], "struct");
     }
 
     #[tokio::test]
