@@ -1,9 +1,12 @@
 //! The worker binary the end-to-end tests run as a separate process (to kill it with
 //! SIGKILL): `connect-worker` itself, built as part of this package so that tests find it at
-//! `CARGO_BIN_EXE_e2e-worker`.
+//! `CARGO_BIN_EXE_e2e-worker`, plus test plugins the shipped binary does not have
+//! ([`connect_e2e::hanging_start`]).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    connect_worker::cli::main(connect_worker::worker::Worker::builder())
+    connect_worker::cli::main(
+        connect_worker::worker::Worker::builder().plugin(connect_e2e::hanging_start::plugin()),
+    )
 }
