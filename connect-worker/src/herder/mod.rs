@@ -273,7 +273,7 @@ impl Herder {
     /// once, then the old connector is stopped and the new one started.
     async fn update(&self, slot: &Arc<Slot>, mut props: Props) -> Result<ConnectorInfo> {
         let mut connector = self.lock(slot).await?;
-        let name = connector.config.name.clone();
+        let name = slot.name().to_owned();
         for (key, value) in props.iter_mut() {
             let Some(stored) = connector.config.props.get(key) else {
                 continue;
