@@ -1,6 +1,10 @@
 //! The herder owns the connectors: it checks and stores their configurations, brings them to
 //! their target states (STARTED, PAUSED, STOPPED), starts and restarts their tasks, assigns
 //! sink partitions and answers the REST API.
+//!
+//! No lock shared by all connectors is held across a call into a connector: each has a lock
+//! of its own (`slot.rs`), and its lifecycle calls run in a task of their own that the
+//! request waits for a bounded time (`Herder::carry_out`; docs/rest.md, "A busy connector").
 
 mod api;
 mod assign;
@@ -71,7 +75,7 @@ pub(crate) struct Shared {
 pub struct Herder {
     shared: Arc<Shared>,
     /// The connectors by name. Held to look one up, add or remove it, never across an
-    /// `.await`: each connector has a lock of its own for its changes ([`slot`]).
+    /// `.await`: each connector has a lock of its own for its changes (`slot.rs`).
     connectors: Arc<Mutex<BTreeMap<String, Arc<Slot>>>>,
 }
 
@@ -398,7 +402,7 @@ impl Herder {
     }
 
     /// Restarts a connector, and with `include_tasks` its tasks (`only_failed`: just the
-    /// failed ones), as [`RestartPlan`] decides. Returns the status with the instances being
+    /// failed ones), as `RestartPlan` (restart.rs) decides. Returns the status with the instances being
     /// restarted as RESTARTING, or `None` for the plain connector restart (`204`).
     pub async fn restart(
         &self,
@@ -581,7 +585,7 @@ impl Herder {
 
     /// Stops every connector (worker shutdown); their offsets are stored by their tasks.
     /// Tasks get `task.shutdown.graceful.timeout.ms` to stop; a connector whose `start` or
-    /// `stop` has not returned [`SHUTDOWN_MARGIN`] later is given up on.
+    /// `stop` has not returned `SHUTDOWN_MARGIN` later is given up on.
     pub async fn shutdown(&self) {
         let timeout = self.shared.worker.task_shutdown_timeout;
         let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
