@@ -6,6 +6,7 @@
 //! here skips.
 
 mod certs;
+pub mod hanging_start;
 mod private_redis;
 mod scrape;
 pub mod secure_kafka;

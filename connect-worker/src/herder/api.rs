@@ -101,6 +101,10 @@ pub enum HerderError {
     /// 409.
     #[error("Connector {0} already exists")]
     AlreadyExists(String),
+    /// 409: a change of the connector is still in progress (`doing` names the call and for
+    /// how long) and the request could not wait longer for it.
+    #[error("Connector {connector} is busy {doing}; try again later")]
+    Busy { connector: String, doing: String },
     /// 400, with every problem.
     #[error("Connector configuration is invalid and contains the following {} error(s):\n{errors}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`", errors.len())]
     InvalidConfig { errors: ConfigErrors },

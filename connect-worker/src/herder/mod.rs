@@ -1,16 +1,24 @@
 //! The herder owns the connectors: it checks and stores their configurations, brings them to
 //! their target states (STARTED, PAUSED, STOPPED), starts and restarts their tasks, assigns
 //! sink partitions and answers the REST API.
+//!
+//! No lock shared by all connectors is held across a call into a connector: each has a lock
+//! of its own (`slot.rs`), and its lifecycle calls run in a task of their own that the
+//! request waits for a bounded time (`Herder::carry_out`; docs/rest.md, "A busy connector").
 
 mod api;
 mod assign;
 pub mod offsets;
+mod restart;
 mod runtime;
+mod slot;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::OwnedMutexGuard;
 
 use connect_core::config::{hide_uri_passwords, ConfigInfos, Password, Props};
 use connect_core::plugin::{PluginKind, Plugins};
@@ -28,10 +36,27 @@ pub use api::{
     ConnectorType, HerderError, PartitionOffset, StateInfo, TaskInfo, TaskState,
 };
 pub use assign::assign;
+use restart::RestartPlan;
 use runtime::Connector;
+use slot::{Slot, View};
 
 /// How long deleting a connector waits for a sink to remove the offsets it keeps elsewhere.
-const EXTERNAL_OFFSETS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const EXTERNAL_OFFSETS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long past `task.shutdown.graceful.timeout.ms` a request waits for a connector's
+/// lifecycle calls: those of its own change (past that it answers what it decided and the
+/// calls go on in the background) or those of the change in progress before it (past that it
+/// answers 409 naming the call). The tasks get the graceful timeout to stop; this margin is for
+/// the connector's own `start` and `stop`. Kafka Connect waits 90 s, its REST request timeout,
+/// then answers 500 "Request timed out": a client learns sooner here that a connector is stuck,
+/// and a healthy change still completes before its request answers.
+const LIFECYCLE_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long past `task.shutdown.graceful.timeout.ms` the worker's shutdown waits for its
+/// connectors (tasks still running at the graceful timeout are aborted) before it gives up on
+/// those whose `start` or `stop` does not return, so that a stuck connector cannot keep the
+/// worker from exiting.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the connectors and tasks share.
 pub(crate) struct Shared {
@@ -49,8 +74,9 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct Herder {
     shared: Arc<Shared>,
-    /// One lock over all connectors: management requests are few and must not interleave.
-    connectors: Arc<Mutex<BTreeMap<String, Connector>>>,
+    /// The connectors by name. Held to look one up, add or remove it, never across an
+    /// `.await`: each connector has a lock of its own for its changes (`slot.rs`).
+    connectors: Arc<Mutex<BTreeMap<String, Arc<Slot>>>>,
 }
 
 impl std::fmt::Debug for Herder {
@@ -108,55 +134,46 @@ impl Herder {
 
     /// `GET /metrics`: every metric in Prometheus' text format, states as of now.
     pub async fn metrics_text(&self) -> String {
-        let snapshot: Vec<ConnectorSnapshot> = {
-            let connectors = self.connectors.lock().await;
-            connectors
-                .values()
-                .map(|c| ConnectorSnapshot {
-                    name: c.config.name.clone(),
-                    class: c.config.plugin.class.clone(),
-                    kind: match c.config.kind() {
-                        PluginKind::Source => "source",
-                        PluginKind::Sink => "sink",
-                        _ => "unknown",
-                    },
-                    version: c.config.plugin.version.clone(),
-                    state: c.status.get().state.name(),
-                    tasks: c
-                        .tasks
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(id, t)| t.as_ref().map(|t| (id, t)))
-                        .map(|(id, t)| {
-                            let (running_ratio, pause_ratio) = t.status.ratios();
-                            TaskSnapshot {
-                                id,
-                                state: t.status.get().state.name(),
-                                running_ratio,
-                                pause_ratio,
-                                retrying: !t.retries.outages().is_empty(),
-                                retry_attempts: t.retries.attempts(),
-                            }
-                        })
-                        .collect(),
-                })
-                .collect()
-        };
+        let snapshot: Vec<ConnectorSnapshot> = self
+            .views()
+            .into_iter()
+            .map(|(_, view)| ConnectorSnapshot {
+                name: view.config.name.clone(),
+                class: view.config.plugin.class.clone(),
+                kind: match view.config.kind() {
+                    PluginKind::Source => "source",
+                    PluginKind::Sink => "sink",
+                    _ => "unknown",
+                },
+                version: view.config.plugin.version.clone(),
+                state: view.status.get().state.name(),
+                tasks: view
+                    .tasks
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(id, t)| t.as_ref().map(|t| (id, t)))
+                    .map(|(id, t)| {
+                        let (running_ratio, pause_ratio) = t.status.ratios();
+                        TaskSnapshot {
+                            id,
+                            state: t.status.get().state.name(),
+                            running_ratio,
+                            pause_ratio,
+                            retrying: !t.retries.outages().is_empty(),
+                            retry_attempts: t.retries.attempts(),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
         self.shared.metrics.render(&snapshot)
     }
 
-    /// `GET /health`: the tasks retrying an operation now, by connector and task, or `None`
-    /// when the herder does not answer within `timeout`.
-    pub async fn retrying_tasks(
-        &self,
-        timeout: std::time::Duration,
-    ) -> Option<Vec<(TaskId, Outage)>> {
-        let connectors = tokio::time::timeout(timeout, self.connectors.lock())
-            .await
-            .ok()?;
+    /// `GET /health`: the tasks retrying an operation now, by connector and task.
+    pub fn retrying_tasks(&self) -> Vec<(TaskId, Outage)> {
         let mut retrying = Vec::new();
-        for (name, connector) in connectors.iter() {
-            for (index, task) in connector.tasks.iter().enumerate() {
+        for (name, view) in self.views() {
+            for (index, task) in view.tasks.iter().enumerate() {
                 let Some(task) = task else { continue };
                 for outage in task.retries.outages() {
                     let id = TaskId {
@@ -167,7 +184,7 @@ impl Herder {
                 }
             }
         }
-        Some(retrying)
+        retrying
     }
 
     /// The plugins this worker knows.
@@ -180,49 +197,52 @@ impl Herder {
         &self.shared.worker_id
     }
 
-    /// Starts every connector in the config store, in its stored target state. A connector
-    /// whose stored configuration no longer checks out is logged and left FAILED.
+    /// Starts every connector in the config store, in its stored target state, all at once.
+    /// Waits for their starts as a request does: one whose start does not return keeps
+    /// starting in the background. A connector whose stored configuration no longer checks
+    /// out is logged and left out.
     pub async fn restore(&self) {
-        let stored = self.shared.configs.all();
-        let mut connectors = self.connectors.lock().await;
-        for (name, record) in stored {
+        let mut starts = Vec::new();
+        for (name, record) in self.shared.configs.all() {
             match self.check_resolved(record.config) {
                 Ok(config) => {
-                    let mut connector = Connector::new(config, record.target_state);
-                    connector.start(&self.shared).await;
-                    connectors.insert(name, connector);
+                    let (slot, connector) = Slot::new(&name, config, record.target_state);
+                    self.slots().insert(name, Arc::clone(&slot));
+                    starts.push(async move { self.start(&slot, connector).await });
                 }
                 Err(e) => {
                     tracing::error!(connector = %name, error = %e, "the stored configuration is invalid; the connector is not started");
                 }
             }
         }
+        for result in futures::future::join_all(starts).await {
+            if let Err(e) = result {
+                tracing::error!(error = %e, "a stored connector could not be started");
+            }
+        }
     }
 
     /// The connectors' names, sorted.
     pub async fn connector_names(&self) -> Vec<String> {
-        self.connectors.lock().await.keys().cloned().collect()
+        self.slots().keys().cloned().collect()
     }
 
     /// Creates a connector in `initial_state`. Nothing is stored or started when the
-    /// configuration is invalid.
+    /// configuration is invalid. Answers once it started, or with no tasks yet when its start
+    /// takes longer than a request waits (it goes on starting).
     pub async fn create(
         &self,
         name: &str,
         props: Props,
         initial_state: TargetState,
     ) -> Result<ConnectorInfo> {
-        let mut connectors = self.connectors.lock().await;
-        if connectors.contains_key(name) {
+        if self.find(name).is_some() {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
         let config = self.check(name, props)?;
-        self.store(name, &config.props, initial_state)?;
-        let mut connector = Connector::new(config, initial_state);
-        connector.start(&self.shared).await;
-        let info = self.info_of(name, &connector);
-        connectors.insert(name.to_owned(), connector);
-        Ok(info)
+        let (slot, connector) = self.add(name, config, initial_state)?;
+        self.start(&slot, connector).await?;
+        Ok(self.info_of(name, &slot.view()))
     }
 
     /// Creates or replaces a connector's configuration; `true` when it was created.
@@ -232,39 +252,57 @@ impl Herder {
     /// That is `[hidden]` (password-typed keys), or the stored URI with its password masked
     /// (`redis://user:********@host`), exactly: a masked password sent with another host or
     /// user is not filled in, so it cannot be sent to a server of the client's choosing.
-    pub async fn put_config(&self, name: &str, mut props: Props) -> Result<(bool, ConnectorInfo)> {
-        let mut connectors = self.connectors.lock().await;
-        if let Some(existing) = connectors.get(name) {
-            for (key, value) in props.iter_mut() {
-                let Some(stored) = existing.config.props.get(key) else {
-                    continue;
-                };
-                if value == Password::HIDDEN || *value == hide_uri_passwords(stored) {
-                    value.clone_from(stored);
+    pub async fn put_config(&self, name: &str, props: Props) -> Result<(bool, ConnectorInfo)> {
+        let Some(slot) = self.find(name) else {
+            return match self.create(name, props.clone(), TargetState::Started).await {
+                // Created by another request meanwhile: this one replaces its configuration.
+                Err(HerderError::AlreadyExists(_)) => {
+                    let slot = self.slot(name)?;
+                    self.update(&slot, props).await.map(|info| (false, info))
                 }
+                other => other.map(|info| (true, info)),
+            };
+        };
+        match self.update(&slot, props.clone()).await {
+            // Deleted by the request this one waited for: created again, as after the delete.
+            Err(HerderError::NotFound(_)) if slot.is_deleted() => self
+                .create(name, props, TargetState::Started)
+                .await
+                .map(|info| (true, info)),
+            other => other.map(|info| (false, info)),
+        }
+    }
+
+    /// Replaces an existing connector's configuration: the new one is stored and shown at
+    /// once, then the old connector is stopped and the new one started.
+    async fn update(&self, slot: &Arc<Slot>, mut props: Props) -> Result<ConnectorInfo> {
+        let mut connector = self.lock(slot).await?;
+        let name = slot.name().to_owned();
+        for (key, value) in props.iter_mut() {
+            let Some(stored) = connector.config.props.get(key) else {
+                continue;
+            };
+            if value == Password::HIDDEN || *value == hide_uri_passwords(stored) {
+                value.clone_from(stored);
             }
         }
-        let config = self.check(name, props)?;
-        match connectors.get_mut(name) {
-            None => {
-                self.store(name, &config.props, TargetState::Started)?;
-                let mut connector = Connector::new(config, TargetState::Started);
-                connector.start(&self.shared).await;
-                let info = self.info_of(name, &connector);
-                connectors.insert(name.to_owned(), connector);
-                Ok((true, info))
-            }
-            Some(connector) => {
-                self.store(name, &config.props, connector.target)?;
-                connector
-                    .stop(self.shared.worker.task_shutdown_timeout)
-                    .await;
-                let target = connector.target;
-                *connector = Connector::new(config, target);
-                connector.start(&self.shared).await;
-                Ok((false, self.info_of(name, connector)))
-            }
-        }
+        let config = self.check(&name, props)?;
+        self.store(&name, &config.props, connector.target)?;
+        let target = connector.target;
+        let mut old = std::mem::replace(
+            &mut *connector,
+            Connector::new(config, target, slot.activity()),
+        );
+        slot.publish(&connector);
+        let shared = Arc::clone(&self.shared);
+        let published = Arc::clone(slot);
+        self.carry_out(slot, async move {
+            old.stop(shared.worker.task_shutdown_timeout).await;
+            connector.start(&shared).await;
+            published.publish(&connector);
+        })
+        .await?;
+        Ok(self.info_of(&name, &slot.view()))
     }
 
     /// Changes some keys of a connector's configuration (`None` removes a key).
@@ -285,58 +323,68 @@ impl Herder {
 
     /// Stops and removes a connector. Its offsets are kept, as in Kafka Connect.
     pub async fn delete(&self, name: &str) -> Result<()> {
-        let mut connectors = self.connectors.lock().await;
-        let Some(mut connector) = connectors.remove(name) else {
-            return Err(HerderError::NotFound(name.to_owned()));
-        };
-        connector
-            .stop(self.shared.worker.task_shutdown_timeout)
-            .await;
+        let slot = self.slot(name)?;
+        let mut connector = self.lock(&slot).await?;
         self.shared
             .configs
             .remove(name)
             .map_err(|e| HerderError::Internal(e.to_string()))?;
-        // The offsets a sink keeps in its own system go with the connector; the worker's own
-        // stay, as Kafka Connect keeps a deleted connector's offsets. Bounded: an outside
-        // system that is away must not hold up the delete.
-        let config = connector.config.clone();
-        match tokio::time::timeout(
-            EXTERNAL_OFFSETS_TIMEOUT,
-            offsets::reset_external_offsets(&config, &self.shared.worker.providers),
-        )
-        .await
+        slot.mark_deleted(&connector);
         {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(connector = name, error = %e.trace(), "cannot remove the offsets the deleted connector kept")
-            }
-            Err(_) => {
-                tracing::warn!(connector = name, "gave up removing the offsets the deleted connector kept after {EXTERNAL_OFFSETS_TIMEOUT:?}")
+            let mut slots = self.slots();
+            if slots.get(name).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                slots.remove(name);
             }
         }
+        let shared = Arc::clone(&self.shared);
+        let name = name.to_owned();
+        self.carry_out(&slot, async move {
+            connector.stop(shared.worker.task_shutdown_timeout).await;
+            // The offsets a sink keeps in its own system go with the connector; the worker's
+            // own stay, as Kafka Connect keeps a deleted connector's offsets. Bounded: an
+            // outside system that is away must not hold up the delete.
+            let config = Arc::clone(&connector.config);
+            match tokio::time::timeout(
+                EXTERNAL_OFFSETS_TIMEOUT,
+                offsets::reset_external_offsets(&config, &shared.worker.providers),
+            )
+            .await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(connector = name, error = %e.trace(), "cannot remove the offsets the deleted connector kept")
+                }
+                Err(_) => {
+                    tracing::warn!(connector = name, "gave up removing the offsets the deleted connector kept after {EXTERNAL_OFFSETS_TIMEOUT:?}")
+                }
+            }
+        })
+        .await?;
         Ok(())
     }
 
     /// Moves a connector to a target state (pause, resume, stop). Idempotent.
     pub async fn set_target(&self, name: &str, target: TargetState) -> Result<()> {
-        let mut connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get_mut(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let slot = self.slot(name)?;
+        let mut connector = self.lock(&slot).await?;
         if connector.target == target {
             return Ok(());
         }
         self.store(name, &connector.config.props, target)?;
         let previous = connector.target;
         connector.target = target;
+        let shared = Arc::clone(&self.shared);
+        let published = Arc::clone(&slot);
         match (previous, target) {
             (_, TargetState::Stopped) => {
-                connector
-                    .stop(self.shared.worker.task_shutdown_timeout)
-                    .await;
-                connector.status.set(State::Stopped);
+                self.carry_out(&slot, async move {
+                    connector.stop(shared.worker.task_shutdown_timeout).await;
+                    connector.status.set(State::Stopped);
+                    published.publish(&connector);
+                })
+                .await?;
             }
-            (TargetState::Stopped, _) => connector.start(&self.shared).await,
+            (TargetState::Stopped, _) => self.start(&slot, connector).await?,
             (_, TargetState::Paused) => {
                 connector.set_task_targets(TaskTarget::Pause);
                 if connector.status.get().state != State::Failed {
@@ -354,110 +402,94 @@ impl Herder {
     }
 
     /// Restarts a connector, and with `include_tasks` its tasks (`only_failed`: just the
-    /// failed ones). Returns the status with the instances being restarted as RESTARTING, or
-    /// `None` for the plain connector restart (`204`).
+    /// failed ones), as `RestartPlan` (restart.rs) decides. Returns the status with the instances being
+    /// restarted as RESTARTING, or `None` for the plain connector restart (`204`).
     pub async fn restart(
         &self,
         name: &str,
         include_tasks: bool,
         only_failed: bool,
     ) -> Result<Option<ConnectorStateInfo>> {
-        let mut connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get_mut(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        let timeout = self.shared.worker.task_shutdown_timeout;
-        let connector_failed = connector.status.get().state == State::Failed;
-        let failed_tasks: Vec<usize> = connector
+        let slot = self.slot(name)?;
+        let mut connector = self.lock(&slot).await?;
+        let view = slot.view();
+        let task_states: Vec<State> = view
             .tasks
             .iter()
-            .enumerate()
-            .filter(|(_, t)| {
+            .map(|t| {
                 t.as_ref()
-                    .is_some_and(|t| t.status.get().state == State::Failed)
+                    .map_or(State::Unassigned, |t| t.status.get().state)
             })
-            .map(|(i, _)| i)
             .collect();
-        let restart_connector = !only_failed || connector_failed;
-        let tasks_to_restart: Vec<usize> = match (include_tasks, only_failed) {
-            (false, _) => Vec::new(),
-            (true, true) => failed_tasks,
-            (true, false) => (0..connector.tasks.len()).collect(),
-        };
-        let mut answer = self.status_of(name, connector);
-        if restart_connector {
-            answer.connector.state = State::Restarting.name();
-        }
-        for t in &mut answer.tasks {
-            if tasks_to_restart.contains(&t.id) {
-                t.state.state = State::Restarting.name();
-            }
-        }
+        let plan = RestartPlan::new(
+            include_tasks,
+            only_failed,
+            view.status.get().state,
+            &task_states,
+        );
+        let answer = plan.answer(self.status_of(name, &view));
+        // Kafka Connect restarts nothing of a STOPPED connector either.
         if connector.target != TargetState::Stopped {
-            // Kafka Connect restarts nothing of a STOPPED connector either.
-            let all_tasks_restarted =
-                restart_connector && connector.restart_instance(&self.shared).await;
-            if !all_tasks_restarted {
-                for index in tasks_to_restart {
-                    connector.restart_task(&self.shared, index, timeout).await;
+            let shared = Arc::clone(&self.shared);
+            let published = Arc::clone(&slot);
+            self.carry_out(&slot, async move {
+                let timeout = shared.worker.task_shutdown_timeout;
+                let all_tasks_restarted =
+                    plan.connector && connector.restart_instance(&shared).await;
+                if !all_tasks_restarted {
+                    for index in plan.tasks {
+                        connector.restart_task(&shared, index, timeout).await;
+                    }
                 }
-            }
+                published.publish(&connector);
+            })
+            .await?;
         }
-        Ok((include_tasks || only_failed).then_some(answer))
+        Ok(answer)
     }
 
     /// Restarts one task.
     pub async fn restart_task(&self, name: &str, task: usize) -> Result<()> {
-        let mut connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get_mut(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let slot = self.slot(name)?;
+        let mut connector = self.lock(&slot).await?;
         if task >= connector.tasks.len() {
             return Err(HerderError::TaskNotFound {
                 connector: name.to_owned(),
                 task,
             });
         }
-        connector
-            .restart_task(&self.shared, task, self.shared.worker.task_shutdown_timeout)
-            .await;
+        let shared = Arc::clone(&self.shared);
+        let published = Arc::clone(&slot);
+        self.carry_out(&slot, async move {
+            let timeout = shared.worker.task_shutdown_timeout;
+            connector.restart_task(&shared, task, timeout).await;
+            published.publish(&connector);
+        })
+        .await?;
         Ok(())
     }
 
     /// A connector's configuration as given.
     pub async fn config(&self, name: &str) -> Result<Props> {
-        let connectors = self.connectors.lock().await;
-        connectors
-            .get(name)
-            .map(|c| c.config.props.clone())
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))
+        Ok(self.view(name)?.config.props.clone())
     }
 
     /// `GET /connectors/{name}`.
     pub async fn info(&self, name: &str) -> Result<ConnectorInfo> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        Ok(self.info_of(name, connector))
+        let view = self.view(name)?;
+        Ok(self.info_of(name, &view))
     }
 
     /// `GET /connectors/{name}/status`.
     pub async fn status(&self, name: &str) -> Result<ConnectorStateInfo> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        Ok(self.status_of(name, connector))
+        let view = self.view(name)?;
+        Ok(self.status_of(name, &view))
     }
 
     /// `GET /connectors/{name}/tasks`.
     pub async fn task_infos(&self, name: &str) -> Result<Vec<TaskInfo>> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        Ok(connector
+        Ok(self
+            .view(name)?
             .task_configs
             .iter()
             .enumerate()
@@ -536,34 +568,155 @@ impl Herder {
 
     /// `GET /connectors/{name}/topics`: the topics its tasks used since the last reset.
     pub async fn active_topics(&self, name: &str) -> Result<ActiveTopics> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let view = self.view(name)?;
         let mut body = ActiveTopics::new();
         body.insert(
             name.to_owned(),
-            BTreeMap::from([("topics", connector.active_topics.list())]),
+            BTreeMap::from([("topics", view.active_topics.list())]),
         );
         Ok(body)
     }
 
     /// `PUT /connectors/{name}/topics/reset`: forgets the topics used so far.
     pub async fn reset_active_topics(&self, name: &str) -> Result<()> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        connector.active_topics.reset();
+        self.view(name)?.active_topics.reset();
         Ok(())
     }
 
     /// Stops every connector (worker shutdown); their offsets are stored by their tasks.
+    /// Tasks get `task.shutdown.graceful.timeout.ms` to stop; a connector whose `start` or
+    /// `stop` has not returned `SHUTDOWN_MARGIN` later is given up on.
     pub async fn shutdown(&self) {
-        let mut connectors = self.connectors.lock().await;
         let timeout = self.shared.worker.task_shutdown_timeout;
-        let stops = connectors.values_mut().map(|c| c.stop(timeout));
-        futures::future::join_all(stops).await;
+        let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
+        let mut stops: Vec<_> = slots
+            .iter()
+            .map(|slot| {
+                let slot = Arc::clone(slot);
+                tokio::spawn(async move {
+                    // No limit here: the shutdown gives up on this below, and the connector
+                    // is still stopped if its call returns before the worker exits.
+                    let mut connector = slot.lock(Duration::MAX).await?;
+                    connector.stop(timeout).await;
+                    slot.publish(&connector);
+                    Ok::<(), HerderError>(())
+                })
+            })
+            .collect();
+        let all = futures::future::join_all(stops.iter_mut());
+        if tokio::time::timeout(timeout + SHUTDOWN_MARGIN, all)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        for (slot, stop) in slots.iter().zip(&stops) {
+            if !stop.is_finished() {
+                tracing::warn!(
+                    connector = slot.name(),
+                    activity = slot.activity_now(),
+                    "gave up stopping the connector: it did not stop within task.shutdown.graceful.timeout.ms + {SHUTDOWN_MARGIN:?}"
+                );
+            }
+        }
+    }
+
+    /// The connectors, for lookups only (never held across an `.await`).
+    fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Arc<Slot>>> {
+        self.connectors.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn find(&self, name: &str) -> Option<Arc<Slot>> {
+        self.slots().get(name).cloned()
+    }
+
+    fn slot(&self, name: &str) -> Result<Arc<Slot>> {
+        self.find(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_owned()))
+    }
+
+    /// What requests read about a connector, without waiting for its lock.
+    fn view(&self, name: &str) -> Result<Arc<View>> {
+        Ok(self.slot(name)?.view())
+    }
+
+    /// Every connector's view, by name.
+    fn views(&self) -> Vec<(String, Arc<View>)> {
+        self.slots()
+            .iter()
+            .map(|(name, slot)| (name.clone(), slot.view()))
+            .collect()
+    }
+
+    /// How long a request waits for a connector's lifecycle calls ([`LIFECYCLE_MARGIN`]).
+    fn lifecycle_wait(&self) -> Duration {
+        self.shared.worker.task_shutdown_timeout + LIFECYCLE_MARGIN
+    }
+
+    /// The connector's lock, for a request that changes it: 409 when the change in progress
+    /// does not end within [`Herder::lifecycle_wait`].
+    async fn lock(&self, slot: &Slot) -> Result<OwnedMutexGuard<Connector>> {
+        slot.lock(self.lifecycle_wait()).await
+    }
+
+    /// Adds a connector and stores its configuration; it comes locked, for the caller to
+    /// start it.
+    fn add(
+        &self,
+        name: &str,
+        config: connector_config::ConnectorConfig,
+        target: TargetState,
+    ) -> Result<(Arc<Slot>, OwnedMutexGuard<Connector>)> {
+        let mut slots = self.slots();
+        if slots.contains_key(name) {
+            return Err(HerderError::AlreadyExists(name.to_owned()));
+        }
+        // Stored with the map held, so that two requests cannot both create it (a write to
+        // the config file, not a call into the connector).
+        self.store(name, &config.props, target)?;
+        let (slot, connector) = Slot::new(name, config, target);
+        slots.insert(name.to_owned(), Arc::clone(&slot));
+        Ok((slot, connector))
+    }
+
+    /// Brings a connector, locked by `connector`, to its target state from nothing running.
+    async fn start(
+        &self,
+        slot: &Arc<Slot>,
+        mut connector: OwnedMutexGuard<Connector>,
+    ) -> Result<()> {
+        let shared = Arc::clone(&self.shared);
+        let published = Arc::clone(slot);
+        self.carry_out(slot, async move {
+            connector.start(&shared).await;
+            published.publish(&connector);
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Runs a connector's lifecycle calls in a task of their own, which holds the connector's
+    /// lock (moved into `calls`) until they return, and waits for them up to
+    /// [`Herder::lifecycle_wait`]: `None` when they still run. A request thus answers in
+    /// bounded time, and a call that hangs is never cancelled half-way.
+    async fn carry_out<T: Send + 'static>(
+        &self,
+        slot: &Slot,
+        calls: impl Future<Output = T> + Send + 'static,
+    ) -> Result<Option<T>> {
+        let wait = self.lifecycle_wait();
+        match tokio::time::timeout(wait, tokio::spawn(calls)).await {
+            Ok(Ok(value)) => Ok(Some(value)),
+            Ok(Err(e)) => Err(HerderError::Internal(format!("The request failed: {e}"))),
+            Err(_) => {
+                tracing::warn!(
+                    connector = slot.name(),
+                    activity = slot.activity_now(),
+                    "the request answers after {wait:?} without waiting for the connector any longer; its lifecycle call goes on"
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn check(&self, name: &str, mut props: Props) -> Result<connector_config::ConnectorConfig> {
@@ -618,29 +771,29 @@ impl Herder {
             .map_err(|e| HerderError::Internal(e.to_string()))
     }
 
-    fn kind_of(connector: &Connector) -> ConnectorType {
-        match connector.config.kind() {
+    fn kind_of(view: &View) -> ConnectorType {
+        match view.config.kind() {
             PluginKind::Source => ConnectorType::Source,
             PluginKind::Sink => ConnectorType::Sink,
             _ => ConnectorType::Unknown,
         }
     }
 
-    fn info_of(&self, name: &str, connector: &Connector) -> ConnectorInfo {
+    fn info_of(&self, name: &str, view: &View) -> ConnectorInfo {
         ConnectorInfo {
             name: name.to_owned(),
-            config: connector.config.props.clone(),
-            tasks: (0..connector.task_configs.len())
+            config: view.config.props.clone(),
+            tasks: (0..view.task_configs.len())
                 .map(|task| ConnectorTaskId {
                     connector: name.to_owned(),
                     task,
                 })
                 .collect(),
-            kind: Self::kind_of(connector),
+            kind: Self::kind_of(view),
         }
     }
 
-    fn status_of(&self, name: &str, connector: &Connector) -> ConnectorStateInfo {
+    fn status_of(&self, name: &str, view: &View) -> ConnectorStateInfo {
         let state_info = |status: crate::status::Status| StateInfo {
             state: status.state.name(),
             worker_id: self.shared.worker_id.clone(),
@@ -651,8 +804,8 @@ impl Herder {
         };
         ConnectorStateInfo {
             name: name.to_owned(),
-            connector: state_info(connector.status.get()),
-            tasks: connector
+            connector: state_info(view.status.get()),
+            tasks: view
                 .tasks
                 .iter()
                 .enumerate()
@@ -667,7 +820,7 @@ impl Herder {
                     )),
                 })
                 .collect(),
-            kind: Self::kind_of(connector),
+            kind: Self::kind_of(view),
         }
     }
 }

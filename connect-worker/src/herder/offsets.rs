@@ -2,12 +2,14 @@
 //! connector's stored offsets. Changes are allowed only while the connector is STOPPED.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 
 use connect_core::plugin::{PluginFactory, PluginKind};
 use connect_core::record::{SourceMap, TopicPartition};
 
+use super::slot::{Slot, Step};
 use super::{ConnectorOffsets, Herder, HerderError, PartitionOffset, Result};
 use crate::config_providers::ConfigProviders;
 use crate::connector_config::ConnectorConfig;
@@ -21,9 +23,7 @@ pub const RESET: &str = "The offsets for this connector have been reset successf
 impl Herder {
     /// The connector's stored offsets.
     pub async fn offsets(&self, name: &str) -> Result<ConnectorOffsets> {
-        if !self.connectors.lock().await.contains_key(name) {
-            return Err(HerderError::NotFound(name.to_owned()));
-        }
+        self.slot(name)?;
         Ok(ConnectorOffsets {
             offsets: self
                 .shared
@@ -39,15 +39,14 @@ impl Herder {
     }
 
     /// Alters offsets (`None` removes a partition's offset); the connector must be STOPPED.
+    /// A sink's own `alter_offsets` runs with the connector locked, as a lifecycle call does.
     pub async fn alter_offsets(
         &self,
         name: &str,
         offsets: Vec<PartitionOffset>,
     ) -> Result<&'static str> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let slot = self.slot(name)?;
+        let connector = self.lock(&slot).await?;
         require_stopped(name, connector.target)?;
         if offsets.is_empty() {
             return Err(HerderError::BadRequest(
@@ -59,7 +58,29 @@ impl Herder {
                 check_sink_offset(entry)?;
             }
         }
-        if let PluginFactory::Sink(plugin) = &connector.config.plugin.factory {
+        let herder = self.clone();
+        let held = Arc::clone(&slot);
+        let name = name.to_owned();
+        let altered = self
+            .carry_out(&slot, async move {
+                let config = Arc::clone(&connector.config);
+                let result = herder.write_offsets(&held, &name, &config, offsets).await;
+                drop(connector);
+                result
+            })
+            .await?;
+        altered.unwrap_or_else(|| Err(slot.busy()))
+    }
+
+    /// The sink's own offsets first (it may refuse them), then the worker's.
+    async fn write_offsets(
+        &self,
+        slot: &Slot,
+        name: &str,
+        config: &ConnectorConfig,
+        offsets: Vec<PartitionOffset>,
+    ) -> Result<&'static str> {
+        if let PluginFactory::Sink(plugin) = &config.plugin.factory {
             let changes: BTreeMap<TopicPartition, Option<i64>> = offsets
                 .iter()
                 .filter_map(|e| {
@@ -77,9 +98,14 @@ impl Herder {
                 .shared
                 .worker
                 .providers
-                .resolve(&connector.config.props)
+                .resolve(&config.props)
                 .map_err(|e| HerderError::Internal(e.to_string()))?;
-            (plugin.alter_offsets)(props, changes).await.map_err(|e| {
+            slot.during(
+                Step::AlteringOffsets,
+                (plugin.alter_offsets)(props, changes),
+            )
+            .await
+            .map_err(|e| {
                 HerderError::Internal(format!(
                     "Failed to alter offsets for connector {name}: {}",
                     e.trace()
@@ -99,19 +125,41 @@ impl Herder {
 
     /// Removes every offset of the connector; it must be STOPPED.
     pub async fn reset_offsets(&self, name: &str) -> Result<&'static str> {
-        let connectors = self.connectors.lock().await;
-        let connector = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        let slot = self.slot(name)?;
+        let connector = self.lock(&slot).await?;
         require_stopped(name, connector.target)?;
-        reset_external_offsets(&connector.config, &self.shared.worker.providers)
-            .await
-            .map_err(|e| {
-                HerderError::Internal(format!(
-                    "Failed to reset offsets for connector {name}: {}",
-                    e.trace()
-                ))
-            })?;
+        let herder = self.clone();
+        let held = Arc::clone(&slot);
+        let name = name.to_owned();
+        let reset = self
+            .carry_out(&slot, async move {
+                let config = Arc::clone(&connector.config);
+                let result = herder.remove_offsets(&held, &name, &config).await;
+                drop(connector);
+                result
+            })
+            .await?;
+        reset.unwrap_or_else(|| Err(slot.busy()))
+    }
+
+    /// The sink's own offsets first, then the worker's.
+    async fn remove_offsets(
+        &self,
+        slot: &Slot,
+        name: &str,
+        config: &ConnectorConfig,
+    ) -> Result<&'static str> {
+        slot.during(
+            Step::ResettingOffsets,
+            reset_external_offsets(config, &self.shared.worker.providers),
+        )
+        .await
+        .map_err(|e| {
+            HerderError::Internal(format!(
+                "Failed to reset offsets for connector {name}: {}",
+                e.trace()
+            ))
+        })?;
         self.shared
             .offsets
             .remove_connector(name)

@@ -15,6 +15,7 @@ use connect_core::running::RunningConnector;
 use connect_core::ConnectError;
 
 use super::assign::assign;
+use super::slot::{Activity, Step};
 use super::Shared;
 use crate::client_overrides;
 use crate::connector_config::ConnectorConfig;
@@ -57,10 +58,12 @@ pub(super) struct Connector {
     pub assigner: Option<JoinHandle<()>>,
     /// The topics the tasks used since the last reset.
     pub active_topics: ActiveTopics,
+    /// The lifecycle call in progress, shared with the herder's slot of this connector.
+    pub activity: Activity,
 }
 
 impl Connector {
-    pub fn new(config: ConnectorConfig, target: TargetState) -> Self {
+    pub fn new(config: ConnectorConfig, target: TargetState, activity: Activity) -> Self {
         Self {
             config: Arc::new(config),
             target,
@@ -70,6 +73,7 @@ impl Connector {
             tasks: Vec::new(),
             assigner: None,
             active_topics: ActiveTopics::default(),
+            activity,
         }
     }
 
@@ -80,7 +84,11 @@ impl Connector {
             return;
         }
         shared.metrics.connector_startup_attempts.inc();
-        match self.start_instance(shared).await {
+        let activity = self.activity.clone();
+        match activity
+            .during(Step::StartingConnector, self.start_instance(shared))
+            .await
+        {
             Ok(()) => {
                 shared.metrics.connector_startup_success.inc();
                 self.status.set(if self.target == TargetState::Paused {
@@ -88,7 +96,9 @@ impl Connector {
                 } else {
                     State::Running
                 });
-                self.start_tasks(shared).await;
+                activity
+                    .during(Step::StartingTasks, self.start_tasks(shared))
+                    .await;
             }
             Err(e) => {
                 shared.metrics.connector_startup_failure.inc();
@@ -352,11 +362,20 @@ impl Connector {
     /// Restarts the connector instance. When its task configurations change, every task is
     /// restarted with the new ones (returns `true`); otherwise the tasks keep running.
     pub async fn restart_instance(&mut self, shared: &Shared) -> bool {
+        let activity = self.activity.clone();
         if let Some(instance) = self.instance.take() {
-            stop_instance(instance, &self.config.name).await;
+            activity
+                .during(
+                    Step::StoppingConnector,
+                    stop_instance(instance, &self.config.name),
+                )
+                .await;
         }
         let previous = std::mem::take(&mut self.task_configs);
-        match self.start_instance(shared).await {
+        match activity
+            .during(Step::StartingConnector, self.start_instance(shared))
+            .await
+        {
             Ok(()) => {
                 self.status.set(if self.target == TargetState::Paused {
                     State::Paused
@@ -371,13 +390,16 @@ impl Connector {
                     assigner.abort();
                 }
                 let tasks: Vec<Task> = self.tasks.drain(..).flatten().collect();
-                stop_tasks(
-                    tasks,
-                    shared.worker.task_shutdown_timeout,
-                    &self.config.name,
-                )
-                .await;
-                self.start_tasks(shared).await;
+                let timeout = shared.worker.task_shutdown_timeout;
+                activity
+                    .during(
+                        Step::StoppingTasks,
+                        stop_tasks(tasks, timeout, &self.config.name),
+                    )
+                    .await;
+                activity
+                    .during(Step::StartingTasks, self.start_tasks(shared))
+                    .await;
                 true
             }
             Err(e) => {
@@ -416,7 +438,12 @@ impl Connector {
         let Some(task) = self.tasks.get_mut(index).and_then(Option::take) else {
             return;
         };
-        stop_tasks(vec![task], timeout, &self.config.name).await;
+        self.activity
+            .during(
+                Step::StoppingTasks,
+                stop_tasks(vec![task], timeout, &self.config.name),
+            )
+            .await;
     }
 
     /// Stops the tasks and the instance.
@@ -425,9 +452,19 @@ impl Connector {
             assigner.abort();
         }
         let tasks: Vec<Task> = self.tasks.drain(..).flatten().collect();
-        stop_tasks(tasks, timeout, &self.config.name).await;
+        self.activity
+            .during(
+                Step::StoppingTasks,
+                stop_tasks(tasks, timeout, &self.config.name),
+            )
+            .await;
         if let Some(instance) = self.instance.take() {
-            stop_instance(instance, &self.config.name).await;
+            self.activity
+                .during(
+                    Step::StoppingConnector,
+                    stop_instance(instance, &self.config.name),
+                )
+                .await;
         }
         self.task_configs.clear();
     }

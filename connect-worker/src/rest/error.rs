@@ -60,7 +60,7 @@ impl From<HerderError> for ApiError {
             HerderError::NotFound(_)
             | HerderError::TaskNotFound { .. }
             | HerderError::PluginNotFound(_) => StatusCode::NOT_FOUND,
-            HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
+            HerderError::AlreadyExists(_) | HerderError::Busy { .. } => StatusCode::CONFLICT,
             HerderError::InvalidConfig { .. } | HerderError::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -121,6 +121,14 @@ mod tests {
                 HerderError::AlreadyExists("a".into()),
                 409,
                 "Connector a already exists",
+            ),
+            (
+                HerderError::Busy {
+                    connector: "a".into(),
+                    doing: "stopping its tasks (they have not stopped after 7 s)".into(),
+                },
+                409,
+                "Connector a is busy stopping its tasks (they have not stopped after 7 s); try again later",
             ),
             (HerderError::BadRequest("b".into()), 400, "b"),
             (HerderError::Internal("i".into()), 500, "i"),

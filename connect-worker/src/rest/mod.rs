@@ -51,7 +51,8 @@ use crate::herder::{Herder, HerderError};
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// How long a request waits for the herder before answering 500, as Kafka Connect's
-/// `DEFAULT_REST_REQUEST_TIMEOUT_MS` (90 s). The operation itself goes on.
+/// `DEFAULT_REST_REQUEST_TIMEOUT_MS` (90 s). The operation itself goes on. A last resort: the
+/// herder bounds its waits for a busy connector well below this (docs/rest.md).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Every route with its description.

@@ -7,8 +7,8 @@
 //! handlers build by hand (request bodies read from JSON in [`super::body`], connect-core's
 //! configuration bodies) is described by the types in this module, which the tests compare
 //! with the real values. [`finish`] then adds what holds for every operation: the optional
-//! authentication and its 401, the 400/413/415 of a malformed body, the 500 of a herder
-//! failure.
+//! authentication and its 401, the 400/413/415 of a malformed body, the 409 of a busy
+//! connector, the 500 of a herder failure.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -82,13 +82,30 @@ pub fn document_json() -> &'static str {
     })
 }
 
-/// Operations that never ask the herder anything, and so never answer 500.
-const WITHOUT_HERDER: [&str; 5] = [
+/// Operations that never ask the herder anything, or only read what it keeps for them
+/// without waiting, and so never answer 500.
+const WITHOUT_HERDER: [&str; 6] = [
     "serverInfo",
     "openapi",
     "metrics",
+    "healthCheck",
     "listConnectorPlugins",
     "getConnectorConfigDef",
+];
+
+/// Operations that change an existing connector, and so wait for the change in progress on
+/// it (409 when it does not end in time).
+const CHANGE_A_CONNECTOR: [&str; 10] = [
+    "putConnectorConfig",
+    "patchConnectorConfig",
+    "destroyConnector",
+    "restartConnector",
+    "restartTask",
+    "pauseConnector",
+    "resumeConnector",
+    "stopConnector",
+    "alterConnectorOffsets",
+    "resetConnectorOffsets",
 ];
 
 /// Adds what every operation has in common to a document whose paths are complete.
@@ -162,6 +179,14 @@ fn add_common_responses(operation: &mut Operation) {
         );
     }
     let id = operation.operation_id.as_deref().unwrap_or_default();
+    if CHANGE_A_CONNECTOR.contains(&id) {
+        add(
+            "409",
+            "The connector is busy: a change or a call into the connector (its start, its \
+             stop, its tasks' stop...) has not ended within task.shutdown.graceful.timeout.ms \
+             + 5 s; the message names it and for how long. Try again later",
+        );
+    }
     if !WITHOUT_HERDER.contains(&id) {
         add(
             "500",
@@ -459,6 +484,7 @@ mod tests {
         let doc = document();
         let paths = doc["paths"].as_object().unwrap();
         let mut operations = 0;
+        let mut ids = Vec::new();
         for (path, item) in paths {
             let wanted: Vec<&str> = path
                 .split('/')
@@ -482,11 +508,19 @@ mod tests {
                     responses.keys().any(|s| s.starts_with('2')),
                     "{method} {path}: no success response"
                 );
-                assert!(
-                    operation["operationId"].is_string(),
-                    "{method} {path}: no operationId"
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+                assert_eq!(
+                    responses.contains_key("409"),
+                    CHANGE_A_CONNECTOR.contains(&id) || id == "createConnector",
+                    "{method} {path}: 409"
                 );
+                ids.push(id);
             }
+        }
+        for id in WITHOUT_HERDER.iter().chain(&CHANGE_A_CONNECTOR) {
+            assert!(ids.contains(id), "no operation {id}");
         }
         // Every route of docs/rest.md, and this document.
         assert_eq!(operations, 31, "{:#?}", paths.keys().collect::<Vec<_>>());
