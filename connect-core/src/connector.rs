@@ -62,8 +62,8 @@ impl std::fmt::Display for TaskIdentity {
 ///
 /// A connector does not move data: the worker builds it running from its checked
 /// configuration ([`start`]), asks it to split the work into task configurations
-/// ([`task_configs`]), and [`stop`]s it when the connector is paused, stopped, reconfigured
-/// or deleted. Each task is then built from its configuration by the connector's task type
+/// ([`task_configs`]), and [`stop`]s it when the connector is stopped, reconfigured, restarted
+/// or deleted (pausing pauses its tasks only). Each task is then built from its configuration by the connector's task type
 /// (see [`SourceTask::start`], [`SinkTask::start`]), possibly on another worker.
 ///
 /// [`start`]: Connector::start
