@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use connect_core::config::{props, Props};
-use connect_e2e::{free_port, temp_dir, unique_name, Scrape, Services};
-use connect_worker::config::WorkerConfig;
+use connect_e2e::{unique_name, InProcessWorker, Scrape, Services};
 use connect_worker::worker::Worker;
 use serde_json::{json, Value as Json};
 
@@ -244,53 +242,6 @@ async fn curl(method: &str, url: String, body: Option<Json>) -> (u16, Json) {
     .unwrap()
 }
 
-/// Runs a worker with KeyCountSink and no other connector, its REST API on a free port,
-/// until the returned sender is dropped.
-async fn running_worker(
-    services: &Services,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let dir = temp_dir("sdk-guide");
-    let port = free_port();
-    let offsets = dir.join("offsets.json");
-    let config: Props = props(&[
-        ("bootstrap.servers", &services.kafka_bootstrap),
-        ("listeners", &format!("http://127.0.0.1:{port}")),
-        ("offset.storage.file.filename", offsets.to_str().unwrap()),
-        ("offset.flush.interval.ms", "500"),
-    ]);
-    let worker = Worker::builder()
-        .plugin(key_count::plugin())
-        .config(WorkerConfig::parse(config, []).unwrap())
-        .build()
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        worker
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the worker did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (format!("http://127.0.0.1:{port}"), stop, handle)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_count_sink_counts_every_record_in_a_real_worker() {
     let services = Services::get();
@@ -311,7 +262,11 @@ async fn key_count_sink_counts_every_record_in_a_real_worker() {
     records.push((0, None, Some(b"unkeyed".to_vec())));
     services.produce(&kafka, &topic, records).await.unwrap();
 
-    let (url, stop, handle) = running_worker(&services).await;
+    // A worker with KeyCountSink and no other connector.
+    let builder = Worker::builder().plugin(key_count::plugin());
+    let worker =
+        InProcessWorker::start(&services, builder, &[("offset.flush.interval.ms", "500")]).await;
+    let url = worker.url.clone();
     let name = unique_name("key-counter");
     let label = unique_name("e2e-counts");
     let string = "org.apache.kafka.connect.storage.StringConverter";
@@ -383,9 +338,5 @@ async fn key_count_sink_counts_every_record_in_a_real_worker() {
         .collect();
     assert_eq!(counted.iter().sum::<f64>(), 31.0, "{counted:?}");
 
-    drop(stop);
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .unwrap()
-        .unwrap();
+    worker.stop().await;
 }

@@ -6,78 +6,15 @@
 use std::process::Command;
 use std::time::Duration;
 
-use connect_core::config::Props;
-use connect_e2e::{checkout_commit, temp_dir, unique_name, Services, WorkerProcess};
-use connect_worker::config::WorkerConfig;
+use connect_e2e::{
+    checkout_commit, temp_dir, unique_name, InProcessWorker, Services, WorkerProcess,
+};
 use connect_worker::worker::Worker;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs a worker with its REST API on a free port until the returned sender is dropped.
-async fn running_worker(
-    services: &Services,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let dir = std::env::temp_dir().join(unique_name("rest-worker"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let props: Props = [
-        ("bootstrap.servers", services.kafka_bootstrap.as_str()),
-        ("listeners", &format!("http://127.0.0.1:{port}")),
-        (
-            "offset.storage.file.filename",
-            dir.join("offsets.json").to_str().unwrap(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let config = WorkerConfig::parse(props, []).unwrap();
-    let worker = Worker::builder()
-        .plugins(connect_worker::builtin_connectors::plugins())
-        .config(config)
-        .build()
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        worker
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    let url = format!("http://127.0.0.1:{port}");
-    // Wait until the listener answers.
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (url, stop, handle)
-}
-
-/// Stops a worker started by [`running_worker`] and waits for its shutdown.
-async fn stop_worker(stop: tokio::sync::oneshot::Sender<()>, handle: tokio::task::JoinHandle<()>) {
-    drop(stop);
-    tokio::time::timeout(Duration::from_secs(30), handle)
-        .await
-        .unwrap()
-        .unwrap();
+/// Runs a worker with the built-in connectors, its REST API on a free port.
+async fn running_worker(services: &Services) -> InProcessWorker {
+    let builder = Worker::builder().plugins(connect_worker::builtin_connectors::plugins());
+    InProcessWorker::start(services, builder, &[]).await
 }
 
 /// Runs curl and returns the body and the status code on a last line of its own.
@@ -123,7 +60,8 @@ async fn kafka_connect_py_drives_the_worker_unchanged() {
     let kafka = services.kafka().await.unwrap();
     let topic = unique_name("client");
     services.create_topic(&kafka, &topic, 2).await.unwrap();
-    let (url, stop, handle) = running_worker(&services).await;
+    let worker = running_worker(&services).await;
+    let url = worker.url.clone();
     let out = std::env::temp_dir().join(unique_name("client-out.txt"));
     let config = serde_json::json!({
         "connector.class": "FileStreamSink",
@@ -162,7 +100,7 @@ async fn kafka_connect_py_drives_the_worker_unchanged() {
             "missing step {step}:\n{stdout}"
         );
     }
-    stop_worker(stop, handle).await;
+    worker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +109,8 @@ async fn active_topics_are_listed_and_reset() {
     let kafka = services.kafka().await.unwrap();
     let topic = unique_name("active");
     services.create_topic(&kafka, &topic, 1).await.unwrap();
-    let (url, stop, handle) = running_worker(&services).await;
+    let worker = running_worker(&services).await;
+    let url = worker.url.clone();
     let out = std::env::temp_dir().join(unique_name("active-out.txt"));
     let body = serde_json::json!({"name": "active", "config": {
         "connector.class": "FileStreamSink", "file": out.to_str().unwrap(), "topics": topic}});
@@ -211,14 +150,15 @@ async fn active_topics_are_listed_and_reset() {
         curl(&[&format!("{url}/connectors/nope/topics")]),
         "{\"error_code\":404,\"message\":\"Connector nope not found\"}\n404"
     );
-    stop_worker(stop, handle).await;
+    worker.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_levels_change_at_runtime() {
     connect_worker::logging::init();
     let services = Services::get();
-    let (url, stop, handle) = running_worker(&services).await;
+    let worker = running_worker(&services).await;
+    let url = worker.url.clone();
     let put = |logger: &str, body: &str, query: &str| {
         curl(&[
             "-X",
@@ -267,5 +207,5 @@ async fn log_levels_change_at_runtime() {
         put("connect_worker", r#"{"nolevel":1}"#, ""),
         "{\"error_code\":400,\"message\":\"The request body must specify a log level\"}\n400"
     );
-    stop_worker(stop, handle).await;
+    worker.stop().await;
 }
