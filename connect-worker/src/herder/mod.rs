@@ -25,7 +25,7 @@ use connect_core::plugin::{PluginKind, Plugins};
 
 use crate::config::WorkerConfig;
 use crate::connector_config;
-use crate::kafka::{Kafka, Producer};
+use crate::kafka::{Kafka, KafkaClient, KafkaProducer, Producer};
 use crate::metrics::{ConnectorSnapshot, TaskSnapshot, WorkerMetrics};
 use crate::status::State;
 use crate::store::{ConfigStore, ConnectorRecord, OffsetStore, TargetState};
@@ -62,8 +62,8 @@ const SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
 pub(crate) struct Shared {
     pub plugins: Arc<Plugins>,
     pub worker: Arc<WorkerConfig>,
-    pub kafka: Kafka,
-    pub producer: Arc<Producer>,
+    pub kafka: Arc<dyn KafkaClient>,
+    pub producer: Arc<dyn KafkaProducer>,
     pub offsets: Arc<dyn OffsetStore>,
     pub configs: Arc<dyn ConfigStore>,
     pub worker_id: String,
@@ -96,13 +96,35 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 impl Herder {
-    /// A herder over these stores and clients; call [`Herder::restore`] to bring back the
-    /// stored connectors.
+    /// A herder over these stores and rskafka clients; call [`Herder::restore`] to bring back
+    /// the stored connectors.
     pub fn new(
         plugins: Arc<Plugins>,
         worker: Arc<WorkerConfig>,
         kafka: Kafka,
         producer: Arc<Producer>,
+        offsets: Arc<dyn OffsetStore>,
+        configs: Arc<dyn ConfigStore>,
+        worker_id: String,
+    ) -> Self {
+        Self::with_clients(
+            plugins,
+            worker,
+            Arc::new(kafka),
+            producer,
+            offsets,
+            configs,
+            worker_id,
+        )
+    }
+
+    /// A herder over these stores and Kafka clients (any implementation of the traits in
+    /// [`crate::kafka::api`]).
+    pub fn with_clients(
+        plugins: Arc<Plugins>,
+        worker: Arc<WorkerConfig>,
+        kafka: Arc<dyn KafkaClient>,
+        producer: Arc<dyn KafkaProducer>,
         offsets: Arc<dyn OffsetStore>,
         configs: Arc<dyn ConfigStore>,
         worker_id: String,

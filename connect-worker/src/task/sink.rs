@@ -28,7 +28,7 @@ use super::{
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
 use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
-use crate::kafka::{Producer, ProducerRecord};
+use crate::kafka::{KafkaProducer, ProducerRecord};
 use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
 
@@ -138,7 +138,7 @@ struct Reporter {
     task: String,
     tolerate_all: bool,
     converters: Arc<Converters>,
-    producer: Arc<Producer>,
+    producer: Arc<dyn KafkaProducer>,
     dead_letter_queue: Option<DeadLetterQueue>,
     metrics: ErrorMetrics,
 }
@@ -317,7 +317,7 @@ async fn run_inner(
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
-    let fetchers = Fetchers::new(env.kafka.clone(), fetch_config(env)?, 64)
+    let fetchers = Fetchers::reading(Arc::clone(&env.kafka), fetch_config(env)?, 64)
         .observe_retries(Arc::new(env.retries.clone()));
     let errors = RecordErrors::new(policy, env.id.to_string(), metrics.errors.clone());
     let mut l = Loop {

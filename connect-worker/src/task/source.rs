@@ -31,7 +31,7 @@ use super::{
     TaskTarget,
 };
 use crate::convert::Converters;
-use crate::kafka::{ProduceError, Producer, ProducerRecord};
+use crate::kafka::{KafkaProducer, ProduceError, ProducerRecord};
 use crate::metrics::{CustomFactory, TaskMetrics};
 use crate::status::State;
 use crate::store::OffsetStore;
@@ -366,7 +366,7 @@ struct Written {
 /// Sends records until Kafka acknowledges them, retrying what may succeed later; gives up
 /// (`None`) when the task is stopped while Kafka is unreachable.
 async fn produce(
-    producer: Arc<Producer>,
+    producer: Arc<dyn KafkaProducer>,
     mut target: watch::Receiver<TaskTarget>,
     retry_delay_max: Duration,
     retries: Retries,
