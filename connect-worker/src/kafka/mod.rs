@@ -9,6 +9,8 @@ mod client;
 mod cluster_id;
 mod fetch_answer;
 pub mod fetcher;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod partitioner;
 pub mod producer;
 pub mod security;

@@ -7,6 +7,8 @@ pub mod retries;
 pub mod sink;
 pub mod source;
 mod stage;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use std::sync::Arc;
 use std::time::Duration;
