@@ -25,7 +25,7 @@ use connect_core::plugin::{PluginKind, Plugins};
 
 use crate::config::WorkerConfig;
 use crate::connector_config;
-use crate::kafka::{Kafka, Producer};
+use crate::kafka::{Kafka, KafkaClient, KafkaProducer, Producer};
 use crate::metrics::{ConnectorSnapshot, TaskSnapshot, WorkerMetrics};
 use crate::status::State;
 use crate::store::{ConfigStore, ConnectorRecord, OffsetStore, TargetState};
@@ -62,8 +62,8 @@ const SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
 pub(crate) struct Shared {
     pub plugins: Arc<Plugins>,
     pub worker: Arc<WorkerConfig>,
-    pub kafka: Kafka,
-    pub producer: Arc<Producer>,
+    pub kafka: Arc<dyn KafkaClient>,
+    pub producer: Arc<dyn KafkaProducer>,
     pub offsets: Arc<dyn OffsetStore>,
     pub configs: Arc<dyn ConfigStore>,
     pub worker_id: String,
@@ -96,13 +96,35 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 impl Herder {
-    /// A herder over these stores and clients; call [`Herder::restore`] to bring back the
-    /// stored connectors.
+    /// A herder over these stores and rskafka clients; call [`Herder::restore`] to bring back
+    /// the stored connectors.
     pub fn new(
         plugins: Arc<Plugins>,
         worker: Arc<WorkerConfig>,
         kafka: Kafka,
         producer: Arc<Producer>,
+        offsets: Arc<dyn OffsetStore>,
+        configs: Arc<dyn ConfigStore>,
+        worker_id: String,
+    ) -> Self {
+        Self::with_clients(
+            plugins,
+            worker,
+            Arc::new(kafka),
+            producer,
+            offsets,
+            configs,
+            worker_id,
+        )
+    }
+
+    /// A herder over these stores and Kafka clients (any implementation of the traits in
+    /// [`crate::kafka::api`]).
+    pub fn with_clients(
+        plugins: Arc<Plugins>,
+        worker: Arc<WorkerConfig>,
+        kafka: Arc<dyn KafkaClient>,
+        producer: Arc<dyn KafkaProducer>,
         offsets: Arc<dyn OffsetStore>,
         configs: Arc<dyn ConfigStore>,
         worker_id: String,
@@ -822,5 +844,109 @@ impl Herder {
                 .collect(),
             kind: Self::kind_of(view),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The herder over the in-memory Kafka (`task::testkit`).
+
+    use std::sync::atomic::Ordering;
+    use std::time::Instant;
+
+    use bytes::Bytes;
+    use connect_core::data::Value;
+    use connect_core::ConnectError;
+
+    use super::*;
+    use crate::kafka::memory::MemoryKafka;
+    use crate::store::{FileConfigStore, FileOffsetStore};
+    use crate::task::testkit::{
+        plugins, probe, source_record, worker_config, TestDir, SOURCE_CLASS,
+    };
+
+    /// The bound of every wait.
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    /// Waits until task 0 of `name` is in `state`; panics with the status after [`LIMIT`].
+    async fn wait_for_task(herder: &Herder, name: &str, state: &str) -> TaskState {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let status = herder.status(name).await.unwrap();
+            if let Some(task) = status.tasks.first().filter(|t| t.state.state == state) {
+                return task.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "task 0 not {state} within {LIMIT:?}: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_task_restarted_with_only_failed_comes_back_running_alone() {
+        let name = "herder-restart";
+        let dir = TestDir::new(name);
+        let worker = worker_config(&dir);
+        let kafka = MemoryKafka::new();
+        kafka.create("out", 1);
+        let offsets = Arc::new(FileOffsetStore::open(&worker.offsets_file, "test").unwrap());
+        let configs = Arc::new(FileConfigStore::open(&worker.configs_file, "test").unwrap());
+        let herder = Herder::with_clients(
+            plugins(),
+            worker,
+            Arc::clone(&kafka) as _,
+            Arc::clone(&kafka) as _,
+            offsets,
+            configs,
+            "test:0".into(),
+        );
+        let probe = probe(name);
+        probe.then_poll(Err(ConnectError::fatal("the source is broken")));
+        let props = Props::from([
+            ("connector.class".to_owned(), SOURCE_CLASS.to_owned()),
+            ("tasks.max".to_owned(), "1".to_owned()),
+            (
+                "value.converter".to_owned(),
+                "org.apache.kafka.connect.converters.ByteArrayConverter".to_owned(),
+            ),
+        ]);
+        herder
+            .create(name, props, TargetState::Started)
+            .await
+            .unwrap();
+        let failed = wait_for_task(&herder, name, "FAILED").await;
+        let trace = failed.state.trace.unwrap_or_default();
+        assert!(trace.contains("the source is broken"), "{trace}");
+
+        let answer = herder.restart(name, true, true).await.unwrap();
+        let answer = answer.expect("includeTasks answers with the status");
+        assert_eq!(answer.connector.state, "RUNNING");
+        assert_eq!(answer.tasks[0].state.state, "RESTARTING");
+        wait_for_task(&herder, name, "RUNNING").await;
+        // onlyFailed: the running connector was left alone, the failed task started again.
+        assert_eq!(probe.connector_starts.load(Ordering::SeqCst), 1);
+        assert_eq!(probe.task_starts.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            herder.status(name).await.unwrap().connector.state,
+            "RUNNING"
+        );
+
+        // The restarted task works: its record reaches Kafka and is committed.
+        probe.then_poll(Ok(vec![source_record(
+            "out",
+            0,
+            Value::Bytes(Bytes::from_static(b"after the restart")),
+        )]));
+        probe
+            .wait_for("the record committed", LIMIT, |calls| {
+                calls.iter().any(|c| c == "record 0 at out-0@0")
+            })
+            .await;
+        herder.shutdown().await;
+        let written = kafka.records("out", 0);
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0].value.as_deref(), Some(&b"after the restart"[..]));
     }
 }

@@ -219,7 +219,7 @@ impl Connector {
             task_props: props,
             plugins: Arc::clone(&shared.plugins),
             worker: Arc::clone(&shared.worker),
-            kafka: shared.kafka.clone(),
+            kafka: Arc::clone(&shared.kafka),
             producer: Arc::clone(&shared.producer),
             offsets: Arc::clone(&shared.offsets),
             status: status.clone(),
@@ -331,7 +331,7 @@ impl Connector {
             .iter()
             .map(|t| t.as_ref().and_then(|t| t.assignment.clone()))
             .collect();
-        let kafka = shared.kafka.clone();
+        let kafka = Arc::clone(&shared.kafka);
         let name = self.config.name.clone();
         tokio::spawn(async move {
             loop {

@@ -5,13 +5,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rskafka::client::error::{Error as RsError, ProtocolError};
-use rskafka::client::partition::{PartitionClient, UnknownTopicHandling};
+use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::BackoffConfig;
 
+use connect_core::record::TopicPartition;
 use connect_core::ConnectError;
 
+use super::api::{Fetched, KafkaClient, PartitionRead};
 use super::cluster_id::ClusterId;
+use super::fetch_answer::{consume, Consumed};
 use super::KafkaSecurity;
 
 /// How to reach the cluster.
@@ -258,5 +261,90 @@ impl Kafka {
     ) -> std::sync::MutexGuard<'_, HashMap<(String, i32), Arc<PartitionClient>>> {
         // A poisoned lock only means another task panicked mid-insert; the map is still valid.
         self.partitions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl KafkaClient for Kafka {
+    fn cluster_id(&self) -> Option<String> {
+        Kafka::cluster_id(self)
+    }
+
+    async fn topics(&self) -> Result<Vec<(String, Vec<i32>)>, KafkaError> {
+        Kafka::topics(self).await
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<Option<Vec<i32>>, KafkaError> {
+        Kafka::partitions(self, topic).await
+    }
+
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<bool, KafkaError> {
+        Kafka::create_topic(self, name, partitions, replication_factor).await
+    }
+
+    /// A fetch with no answer within `request.timeout.ms` + `max_wait` is stalled, whatever
+    /// rskafka still tries: it fails (retriable), so a sink waiting for a broker that is gone
+    /// shows as such.
+    async fn fetch(
+        &self,
+        partition: &TopicPartition,
+        offset: i64,
+        max_bytes: i32,
+        max_wait: Duration,
+    ) -> Result<Fetched, KafkaError> {
+        let max_wait_ms = i32::try_from(max_wait.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
+        let fetch = async {
+            let client = self
+                .partition(&partition.topic, partition.partition)
+                .await?;
+            match client
+                .fetch_batches(offset, 1..max_bytes, max_wait_ms)
+                .await
+            {
+                Ok(fetched) => {
+                    let high_watermark = fetched.high_watermark;
+                    let readable_end = fetched.last_stable_offset.unwrap_or(high_watermark);
+                    let Consumed {
+                        records,
+                        next_offset,
+                    } = consume(fetched, offset);
+                    Ok(Fetched::Read(PartitionRead {
+                        records,
+                        next_offset,
+                        high_watermark,
+                        readable_end,
+                    }))
+                }
+                Err(RsError::ServerError {
+                    protocol_error: ProtocolError::OffsetOutOfRange,
+                    ..
+                }) => {
+                    let earliest = client.get_offset(OffsetAt::Earliest).await.map_err(|e| {
+                        KafkaError::new(
+                            format!("cannot read the earliest offset of {partition}"),
+                            e,
+                        )
+                    })?;
+                    Ok(Fetched::OutOfRange { earliest })
+                }
+                Err(e) => Err(KafkaError::new(format!("cannot fetch from {partition}"), e)),
+            }
+        };
+        let stall_limit = self.request_timeout() + max_wait;
+        tokio::time::timeout(stall_limit, fetch)
+            .await
+            .unwrap_or_else(|_| {
+                Err(KafkaError::timed_out(
+                    format!("cannot fetch from {partition}"),
+                    stall_limit,
+                ))
+            })
     }
 }

@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rskafka::client::error::{Error as RsError, ProtocolError};
-use rskafka::client::partition::OffsetAt;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -24,8 +22,8 @@ use connect_core::config::{
 };
 use connect_core::record::TopicPartition;
 
-use super::client::{is_retriable, Kafka, KafkaError};
-use super::fetch_answer::{consume, Consumed};
+use super::api::{Fetched, KafkaClient, PartitionRead};
+use super::client::{Kafka, KafkaError};
 
 /// A record read from a partition.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,7 +185,7 @@ enum Event {
 /// The fetchers of one sink task.
 #[derive(Debug)]
 pub struct Fetchers {
-    kafka: Kafka,
+    kafka: Arc<dyn KafkaClient>,
     config: FetchConfig,
     shared: Shared,
     rx: mpsc::Receiver<Event>,
@@ -207,8 +205,18 @@ struct Shared {
 }
 
 impl Fetchers {
-    /// Fetchers for up to `max_partitions` partitions (sizes the buffer).
+    /// Fetchers on this rskafka connection for up to `max_partitions` partitions (sizes the
+    /// buffer).
     pub fn new(kafka: Kafka, config: FetchConfig, max_partitions: usize) -> Self {
+        Self::reading(Arc::new(kafka), config, max_partitions)
+    }
+
+    /// Fetchers reading through `kafka` for up to `max_partitions` partitions.
+    pub fn reading(
+        kafka: Arc<dyn KafkaClient>,
+        config: FetchConfig,
+        max_partitions: usize,
+    ) -> Self {
         let capacity = (max_partitions.max(1) * config.buffered_batches_per_partition).max(2);
         let (tx, rx) = mpsc::channel(capacity);
         let bytes = Arc::new(Semaphore::new(config.buffer_bytes.max(1)));
@@ -238,7 +246,7 @@ impl Fetchers {
         self.next_epoch += 1;
         let epoch = self.next_epoch;
         let handle = tokio::spawn(fetch_loop(
-            self.kafka.clone(),
+            Arc::clone(&self.kafka),
             self.config.clone(),
             partition.clone(),
             offset,
@@ -317,7 +325,7 @@ impl Drop for Fetchers {
 }
 
 async fn fetch_loop(
-    kafka: Kafka,
+    kafka: Arc<dyn KafkaClient>,
     config: FetchConfig,
     partition: TopicPartition,
     mut offset: i64,
@@ -328,16 +336,12 @@ async fn fetch_loop(
         observer,
     }: Shared,
 ) {
-    let max_wait_ms = i32::try_from(config.max_wait.as_millis())
-        .unwrap_or(i32::MAX)
-        .max(1);
     let batches = Arc::new(Semaphore::new(config.buffered_batches_per_partition.max(1)));
     // What one fetch reserves of the shared budget: its largest answer.
     let reserve = usize::try_from(config.max_partition_bytes)
         .unwrap_or(0)
         .clamp(1, config.buffer_bytes.max(1));
     let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
-    let stall_limit = kafka.request_timeout() + config.max_wait;
     let mut backoff = FIRST_BACKOFF;
     // Answers in a row with no batch for an offset below the last stable offset.
     let mut empty_answers = 0u32;
@@ -349,55 +353,27 @@ async fn fetch_loop(
         let Ok(mut bytes_permit) = Arc::clone(&bytes).acquire_many_owned(reserve).await else {
             return;
         };
-        let fetch = async {
-            let client = kafka
-                .partition(&partition.topic, partition.partition)
-                .await?;
-            match client
-                .fetch_batches(offset, 1..config.max_partition_bytes, max_wait_ms)
-                .await
-            {
-                Ok(fetched) => Ok(Ok(fetched)),
-                Err(RsError::ServerError {
-                    protocol_error: ProtocolError::OffsetOutOfRange,
-                    ..
-                }) => {
-                    // auto.offset.reset=earliest, as Kafka Connect sets for sink consumers.
-                    let earliest = client.get_offset(OffsetAt::Earliest).await.map_err(|e| {
-                        KafkaError::new(
-                            format!("cannot read the earliest offset of {partition}"),
-                            e,
-                        )
-                    })?;
-                    Ok(Err(earliest))
-                }
-                Err(e) => Err(KafkaError::new(format!("cannot fetch from {partition}"), e)),
-            }
-        };
-        // A fetch with no answer by then is stalled, whatever rskafka still tries: reported as
-        // a failure (and retried), so a sink waiting for a broker that is gone shows as such.
-        let result = tokio::time::timeout(stall_limit, fetch)
-            .await
-            .unwrap_or_else(|_| {
-                Err(KafkaError::timed_out(
-                    format!("cannot fetch from {partition}"),
-                    stall_limit,
-                ))
-            });
+        let result = kafka
+            .fetch(
+                &partition,
+                offset,
+                config.max_partition_bytes,
+                config.max_wait,
+            )
+            .await;
         match result {
-            Ok(Ok(fetched)) => {
+            Ok(Fetched::Read(PartitionRead {
+                records,
+                next_offset,
+                high_watermark,
+                readable_end,
+            })) => {
                 if backoff > FIRST_BACKOFF {
                     if let Some(observer) = &observer {
                         observer.succeeded();
                     }
                 }
                 backoff = FIRST_BACKOFF;
-                let high_watermark = fetched.high_watermark;
-                let readable_end = fetched.last_stable_offset.unwrap_or(high_watermark);
-                let Consumed {
-                    records,
-                    next_offset,
-                } = consume(fetched, offset);
                 if next_offset == offset {
                     // No batch at or past the offset: nothing is there yet, or the broker did not
                     // send it this time (tansu sometimes answers a fetch below the last stable
@@ -448,11 +424,11 @@ async fn fetch_loop(
                     return;
                 }
             }
-            Ok(Err(earliest)) => {
+            Ok(Fetched::OutOfRange { earliest }) => {
                 tracing::warn!(%partition, offset, earliest, "offset out of range; reading from the earliest offset");
                 offset = earliest;
             }
-            Err(error) if is_retriable(&error.source) => {
+            Err(error) if error.is_retriable() => {
                 drop((batch_permit, bytes_permit));
                 match &observer {
                     Some(observer) => observer.failed(&error, backoff),

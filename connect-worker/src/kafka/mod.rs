@@ -1,15 +1,21 @@
-//! Everything that talks to Kafka, on rskafka: the connection and metadata ([`Kafka`]), the
-//! batching producer ([`Producer`]), per-partition fetchers ([`fetcher`]) and Kafka's
-//! partitioner. rskafka stays inside this module so another client could replace it.
+//! Everything that talks to Kafka. The herder and the task loops see it through two small
+//! traits ([`api`]: [`KafkaClient`] for metadata and fetches, [`KafkaProducer`] for produce),
+//! implemented on rskafka by the connection ([`Kafka`]) and the batching producer
+//! ([`Producer`]); the per-partition fetchers ([`fetcher`]) read through a [`KafkaClient`].
+//! rskafka stays inside this module so another client could replace it.
 
+pub mod api;
 mod client;
 mod cluster_id;
 mod fetch_answer;
 pub mod fetcher;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod partitioner;
 pub mod producer;
 pub mod security;
 
+pub use api::{KafkaClient, KafkaProducer};
 pub use client::{Kafka, KafkaConfig, KafkaError};
 pub use producer::{ProduceError, Producer, ProducerConfig, ProducerRecord};
 pub use security::KafkaSecurity;

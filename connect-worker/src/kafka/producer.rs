@@ -21,6 +21,7 @@ use rskafka::record::Record;
 use connect_core::connector::RecordMetadata;
 use connect_core::data::Text;
 
+use super::api::KafkaProducer;
 use super::client::{is_retriable, Kafka, KafkaError};
 use super::partitioner::{partition_for_key, StickyPartitioner};
 
@@ -101,6 +102,11 @@ impl Default for ProducerConfig {
 /// the next try.
 pub type RequestFailed<'a> = dyn Fn(&dyn std::fmt::Display, Duration) + Sync + 'a;
 
+/// Logs a produce request that failed and is retried.
+pub(crate) fn log_request_failed(error: &dyn std::fmt::Display, retry_in: Duration) {
+    tracing::warn!(%error, "produce failed, retrying in {retry_in:?}");
+}
+
 /// Why records could not be sent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -147,10 +153,7 @@ impl Producer {
         &self,
         records: &[ProducerRecord],
     ) -> Result<Vec<RecordMetadata>, ProduceError> {
-        let warn = |error: &dyn std::fmt::Display, retry_in: Duration| {
-            tracing::warn!(%error, "produce failed, retrying in {retry_in:?}");
-        };
-        self.send_reporting(records, &warn).await
+        self.send_reporting(records, &log_request_failed).await
     }
 
     /// [`send`](Self::send), telling `request_failed` about each request that failed and is
@@ -300,6 +303,17 @@ impl Producer {
         self.partition_counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl KafkaProducer for Producer {
+    async fn send_reporting(
+        &self,
+        records: &[ProducerRecord],
+        request_failed: &RequestFailed<'_>,
+    ) -> Result<Vec<RecordMetadata>, ProduceError> {
+        Producer::send_reporting(self, records, request_failed).await
     }
 }
 

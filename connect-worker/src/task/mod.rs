@@ -7,6 +7,8 @@ pub mod retries;
 pub mod sink;
 pub mod source;
 mod stage;
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use connect_core::ConnectError;
 
 use crate::config::WorkerConfig;
 use crate::connector_config::ConnectorConfig;
-use crate::kafka::{Kafka, KafkaConfig, KafkaSecurity, Producer};
+use crate::kafka::{Kafka, KafkaClient, KafkaConfig, KafkaProducer, KafkaSecurity, Producer};
 use crate::metrics::WorkerMetrics;
 use crate::status::SharedStatus;
 use crate::store::OffsetStore;
@@ -60,8 +62,8 @@ pub struct TaskEnv {
     pub task_props: Props,
     pub plugins: Arc<Plugins>,
     pub worker: Arc<WorkerConfig>,
-    pub kafka: Kafka,
-    pub producer: Arc<Producer>,
+    pub kafka: Arc<dyn KafkaClient>,
+    pub producer: Arc<dyn KafkaProducer>,
     pub offsets: Arc<dyn OffsetStore>,
     pub status: SharedStatus,
     pub target: watch::Receiver<TaskTarget>,
@@ -120,7 +122,7 @@ impl TaskEnv {
             kafka.clone(),
             crate::worker::producer_config(&self.worker),
         ));
-        self.kafka = kafka;
+        self.kafka = Arc::new(kafka);
         Ok(self)
     }
 

@@ -28,7 +28,7 @@ use super::{
 use crate::connector_config::DeadLetterQueue;
 use crate::convert::Converters;
 use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
-use crate::kafka::{Producer, ProducerRecord};
+use crate::kafka::{KafkaProducer, ProducerRecord};
 use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
 
@@ -138,7 +138,7 @@ struct Reporter {
     task: String,
     tolerate_all: bool,
     converters: Arc<Converters>,
-    producer: Arc<Producer>,
+    producer: Arc<dyn KafkaProducer>,
     dead_letter_queue: Option<DeadLetterQueue>,
     metrics: ErrorMetrics,
 }
@@ -317,7 +317,7 @@ async fn run_inner(
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
-    let fetchers = Fetchers::new(env.kafka.clone(), fetch_config(env)?, 64)
+    let fetchers = Fetchers::reading(Arc::clone(&env.kafka), fetch_config(env)?, 64)
         .observe_retries(Arc::new(env.retries.clone()));
     let errors = RecordErrors::new(policy, env.id.to_string(), metrics.errors.clone());
     let mut l = Loop {
@@ -816,4 +816,215 @@ fn fetch_config(env: &TaskEnv) -> Result<FetchConfig, ConnectError> {
         &env.worker,
     ))
     .map_err(|e| ConnectError::fatal(format!("invalid consumer settings: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The real loop over the in-memory Kafka (`task::testkit`).
+
+    use std::time::Duration;
+
+    use connect_core::running::SinkPlugin;
+
+    use super::*;
+    use crate::store::OffsetStore;
+    use crate::task::testkit::{probe, wait_for_end, RecordingSink, TaskHarness, SINK_CLASS};
+
+    /// The bound of every wait.
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    const STRINGS: [(&str, &str); 3] = [
+        ("topics", "in"),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+    ];
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition::new("in", partition)
+    }
+
+    fn start(
+        harness: &TaskHarness,
+        assignment: watch::Receiver<Vec<TopicPartition>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let start = SinkPlugin::of::<RecordingSink>().start_task;
+        tokio::spawn(run(harness.env.clone(), start, assignment))
+    }
+
+    async fn stop(harness: &TaskHarness, running: tokio::task::JoinHandle<()>) {
+        harness.target.send(TaskTarget::Stop).unwrap();
+        wait_for_end(running, LIMIT).await;
+    }
+
+    /// The `put` calls of one partition, in order.
+    fn puts_of(calls: &[String], partition: i32) -> Vec<&str> {
+        let prefix = format!("put in-{partition}@");
+        calls
+            .iter()
+            .map(String::as_str)
+            .filter(|c| c.starts_with(&prefix))
+            .collect()
+    }
+
+    fn stored(harness: &TaskHarness, partition: i32) -> Option<i64> {
+        let offset = harness
+            .offsets
+            .get(&harness.env.id.connector, &partition_key(&tp(partition)))?;
+        offset.get("kafka_offset")?.as_i64()
+    }
+
+    fn position(calls: &[String], call: &str) -> usize {
+        calls
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("no {call}: {calls:#?}"))
+    }
+
+    #[tokio::test]
+    async fn records_reach_put_in_offset_order_per_partition_and_pre_commit_offsets_are_stored() {
+        let harness = TaskHarness::new("sink-order", SINK_CLASS, &STRINGS);
+        harness.kafka.create("in", 2);
+        for i in 0..5 {
+            harness.kafka.append("in", 0, &format!("a{i}"));
+            harness.kafka.append("in", 1, &format!("b{i}"));
+        }
+        let probe = probe("sink-order");
+        // The task says its last record of each partition is not durable yet.
+        probe.hold_back(1);
+        let (_assign, assignment) = watch::channel(vec![tp(0), tp(1)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("a pre_commit of every record", LIMIT, |calls| {
+                calls.iter().any(|c| c == "pre_commit {in-0=4, in-1=4}")
+            })
+            .await;
+        stop(&harness, running).await;
+
+        let calls = probe.calls();
+        assert_eq!(calls[0], "open [in-0, in-1]");
+        assert_eq!(
+            puts_of(&calls, 0),
+            [
+                "put in-0@0 a0",
+                "put in-0@1 a1",
+                "put in-0@2 a2",
+                "put in-0@3 a3",
+                "put in-0@4 a4"
+            ]
+        );
+        assert_eq!(
+            puts_of(&calls, 1),
+            [
+                "put in-1@0 b0",
+                "put in-1@1 b1",
+                "put in-1@2 b2",
+                "put in-1@3 b3",
+                "put in-1@4 b4"
+            ]
+        );
+        // What pre_commit answered, not what was read (5).
+        assert_eq!(
+            (stored(&harness, 0), stored(&harness, 1)),
+            (Some(4), Some(4))
+        );
+        assert_eq!(calls.last().map(String::as_str), Some("close [in-0, in-1]"));
+    }
+
+    #[tokio::test]
+    async fn a_new_assignment_closes_removed_partitions_and_reads_added_ones_from_their_stored_offsets(
+    ) {
+        let harness = TaskHarness::new("sink-rebalance", SINK_CLASS, &STRINGS);
+        harness.kafka.create("in", 2);
+        for i in 0..3 {
+            harness.kafka.append("in", 0, &format!("a{i}"));
+        }
+        for i in 0..5 {
+            harness.kafka.append("in", 1, &format!("b{i}"));
+        }
+        // Another task committed the first three records of in-1 before the rebalance.
+        harness
+            .offsets
+            .put(
+                "sink-rebalance",
+                vec![(partition_key(&tp(1)), Some(offset_value(3)))],
+            )
+            .unwrap();
+        let probe = probe("sink-rebalance");
+        let (assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("the records of in-0", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-0@2 a2")
+            })
+            .await;
+        assign.send(vec![tp(1)]).unwrap();
+        probe
+            .wait_for("the records of in-1", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-1@4 b4")
+            })
+            .await;
+        stop(&harness, running).await;
+
+        let calls = probe.calls();
+        assert_eq!(calls[0], "open [in-0]");
+        let closed = position(&calls, "close [in-0]");
+        let opened = position(&calls, "open [in-1]");
+        assert!(closed < opened, "{calls:#?}");
+        // in-0's position was committed before it was given up.
+        assert!(
+            calls[..closed].iter().any(|c| c == "pre_commit {in-0=3}"),
+            "{calls:#?}"
+        );
+        assert_eq!(stored(&harness, 0), Some(3));
+        assert_eq!(
+            puts_of(&calls, 0),
+            ["put in-0@0 a0", "put in-0@1 a1", "put in-0@2 a2"]
+        );
+        assert_eq!(puts_of(&calls, 1), ["put in-1@3 b3", "put in-1@4 b4"]);
+        assert!(calls[..opened].iter().all(|c| !c.starts_with("put in-1")));
+        assert_eq!(stored(&harness, 1), Some(5));
+    }
+
+    #[tokio::test]
+    async fn with_errors_tolerance_all_a_bad_record_is_skipped_and_counted() {
+        let harness = TaskHarness::new(
+            "sink-tolerate",
+            SINK_CLASS,
+            &[
+                ("topics", "in"),
+                (
+                    "value.converter",
+                    "org.apache.kafka.connect.json.JsonConverter",
+                ),
+                ("value.converter.schemas.enable", "false"),
+                ("errors.tolerance", "all"),
+            ],
+        );
+        harness.kafka.create("in", 1);
+        harness.kafka.append("in", 0, "\"a\"");
+        harness.kafka.append("in", 0, "{not json");
+        harness.kafka.append("in", 0, "\"c\"");
+        let probe = probe("sink-tolerate");
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("the record after the bad one", LIMIT, |calls| {
+                calls.iter().any(|c| c.starts_with("put in-0@2"))
+            })
+            .await;
+        // Read while the task runs: its series go when it ends.
+        assert_eq!(harness.metric("total_records_skipped"), 1.0);
+        assert_eq!(harness.status.get().state, crate::status::State::Running);
+        stop(&harness, running).await;
+
+        assert_eq!(puts_of(&probe.calls(), 0), ["put in-0@0 a", "put in-0@2 c"]);
+        // The skipped record's offset is committed with the others.
+        assert_eq!(stored(&harness, 0), Some(3));
+    }
 }

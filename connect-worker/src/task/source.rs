@@ -31,7 +31,7 @@ use super::{
     TaskTarget,
 };
 use crate::convert::Converters;
-use crate::kafka::{ProduceError, Producer, ProducerRecord};
+use crate::kafka::{KafkaProducer, ProduceError, ProducerRecord};
 use crate::metrics::{CustomFactory, TaskMetrics};
 use crate::status::State;
 use crate::store::OffsetStore;
@@ -366,7 +366,7 @@ struct Written {
 /// Sends records until Kafka acknowledges them, retrying what may succeed later; gives up
 /// (`None`) when the task is stopped while Kafka is unreachable.
 async fn produce(
-    producer: Arc<Producer>,
+    producer: Arc<dyn KafkaProducer>,
     mut target: watch::Receiver<TaskTarget>,
     retry_delay_max: Duration,
     retries: Retries,
@@ -663,5 +663,221 @@ mod tests {
         assert!(settle(&mut task, None, &mut pending, &mut task_metrics())
             .await
             .unwrap());
+    }
+
+    /// The real loop over the in-memory Kafka (`task::testkit`).
+    mod over_memory_kafka {
+        use std::sync::atomic::Ordering;
+        use std::time::Duration;
+
+        use bytes::Bytes;
+        use connect_core::data::Value;
+        use connect_core::running::SourcePlugin;
+
+        use super::super::{run, SourceRecord};
+        use crate::kafka::memory::Failure;
+        use crate::status::State;
+        use crate::store::OffsetStore;
+        use crate::task::testkit::{
+            probe, source_partition, source_record, wait_for_end, ScriptedSource, TaskHarness,
+            SOURCE_CLASS,
+        };
+        use crate::task::TaskTarget;
+
+        /// The bound of every wait.
+        const LIMIT: Duration = Duration::from_secs(10);
+
+        /// Values written as their bytes; a string value fails to convert.
+        const CONVERTERS: [(&str, &str); 2] = [
+            (
+                "key.converter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
+        ];
+
+        /// Record `seq` for topic `out` with value `v<seq>` as bytes.
+        fn record(seq: u64) -> SourceRecord {
+            let value = Value::Bytes(Bytes::from(format!("v{seq}")));
+            source_record("out", seq, value)
+        }
+
+        fn start(harness: &TaskHarness) -> tokio::task::JoinHandle<()> {
+            let start = SourcePlugin::of::<ScriptedSource>().start_task;
+            tokio::spawn(run(harness.env.clone(), start))
+        }
+
+        /// The values of partition 0 of `out`, as text.
+        fn written(harness: &TaskHarness) -> Vec<String> {
+            harness
+                .kafka
+                .records("out", 0)
+                .iter()
+                .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into())
+                .collect()
+        }
+
+        /// What the task was told of its records (committed or dropped), in order.
+        fn commits(calls: &[String]) -> Vec<&str> {
+            calls
+                .iter()
+                .map(String::as_str)
+                .filter(|c| c.starts_with("record") || c.starts_with("dropped"))
+                .collect()
+        }
+
+        fn stored_seq(harness: &TaskHarness) -> Option<u64> {
+            let offset = harness
+                .offsets
+                .get(&harness.env.id.connector, &source_partition())?;
+            offset.get("seq")?.as_u64()
+        }
+
+        async fn stop(harness: &TaskHarness, running: tokio::task::JoinHandle<()>) {
+            harness.target.send(TaskTarget::Stop).unwrap();
+            wait_for_end(running, LIMIT).await;
+        }
+
+        #[tokio::test]
+        async fn records_are_produced_in_order_and_committed_with_the_acknowledged_offsets_then_stored_then_commit(
+        ) {
+            let harness = TaskHarness::new("source-order", SOURCE_CLASS, &CONVERTERS);
+            harness.kafka.create("out", 1);
+            // Someone else wrote first: the task's records get offsets 2 to 6.
+            harness.kafka.append("out", 0, "earlier");
+            harness.kafka.append("out", 0, "earlier");
+            let probe = probe("source-order");
+            probe.then_poll(Ok(vec![record(0), record(1), record(2)]));
+            probe.then_poll(Ok(vec![record(3), record(4)]));
+            let running = start(&harness);
+            probe
+                .wait_for("commit after seq 4 was stored", LIMIT, |calls| {
+                    calls.iter().any(|c| c == "commit (stored seq Some(4))")
+                })
+                .await;
+            stop(&harness, running).await;
+
+            let calls = probe.calls();
+            assert_eq!(
+                commits(&calls),
+                [
+                    "record 0 at out-0@2",
+                    "record 1 at out-0@3",
+                    "record 2 at out-0@4",
+                    "record 3 at out-0@5",
+                    "record 4 at out-0@6",
+                ]
+            );
+            // Each commit comes after the record whose offset it found stored: offsets are
+            // stored for acknowledged records only, and `commit` is called after they are.
+            for (index, call) in calls.iter().enumerate() {
+                if let Some(seq) = call
+                    .strip_prefix("commit (stored seq Some(")
+                    .and_then(|rest| rest.strip_suffix("))"))
+                {
+                    let acknowledged = format!("record {seq} at ");
+                    assert!(
+                        calls[..index].iter().any(|c| c.starts_with(&acknowledged)),
+                        "{call} before its record was acknowledged: {calls:#?}"
+                    );
+                }
+            }
+            assert_eq!(
+                written(&harness),
+                ["earlier", "earlier", "v0", "v1", "v2", "v3", "v4"]
+            );
+            assert_eq!(stored_seq(&harness), Some(4));
+        }
+
+        #[tokio::test]
+        async fn a_retriable_produce_failure_is_retried_and_nothing_is_committed_twice() {
+            let harness = TaskHarness::new("source-retry", SOURCE_CLASS, &CONVERTERS);
+            harness.kafka.create("out", 1);
+            harness.kafka.fail_next_produces(2, Failure::Retriable);
+            let probe = probe("source-retry");
+            probe.then_poll(Ok(vec![record(0), record(1), record(2)]));
+            let running = start(&harness);
+            probe
+                .wait_for("commit after seq 2 was stored", LIMIT, |calls| {
+                    calls.iter().any(|c| c == "commit (stored seq Some(2))")
+                })
+                .await;
+            stop(&harness, running).await;
+
+            assert_eq!(
+                harness.kafka.produce_calls(),
+                3,
+                "two failures, then the batch"
+            );
+            assert_eq!(written(&harness), ["v0", "v1", "v2"]);
+            assert_eq!(
+                commits(&probe.calls()),
+                [
+                    "record 0 at out-0@0",
+                    "record 1 at out-0@1",
+                    "record 2 at out-0@2"
+                ]
+            );
+            assert_eq!(stored_seq(&harness), Some(2));
+        }
+
+        #[tokio::test]
+        async fn a_fatal_produce_failure_fails_the_task_and_only_acknowledged_offsets_are_stored() {
+            let harness = TaskHarness::new("source-fatal", SOURCE_CLASS, &CONVERTERS);
+            harness.kafka.create("out", 1);
+            let probe = probe("source-fatal");
+            probe.then_poll(Ok(vec![record(0), record(1)]));
+            let running = start(&harness);
+            probe
+                .wait_for("commit after seq 1 was stored", LIMIT, |calls| {
+                    calls.iter().any(|c| c == "commit (stored seq Some(1))")
+                })
+                .await;
+            harness.kafka.fail_next_produces(1, Failure::Fatal);
+            probe.then_poll(Ok(vec![record(2), record(3)]));
+            harness.wait_for_state(State::Failed, LIMIT).await;
+            wait_for_end(running, LIMIT).await;
+
+            let trace = harness.status.get().trace.unwrap_or_default();
+            assert!(trace.contains("cannot write records to Kafka"), "{trace}");
+            assert_eq!(
+                commits(&probe.calls()),
+                ["record 0 at out-0@0", "record 1 at out-0@1"]
+            );
+            assert_eq!(written(&harness), ["v0", "v1"]);
+            assert_eq!(stored_seq(&harness), Some(1));
+        }
+
+        #[tokio::test]
+        async fn with_errors_tolerance_all_a_record_that_fails_conversion_is_dropped_and_the_next_go_on(
+        ) {
+            let mut props = CONVERTERS.to_vec();
+            props.push(("errors.tolerance", "all"));
+            let harness = TaskHarness::new("source-tolerate", SOURCE_CLASS, &props);
+            harness.kafka.create("out", 1);
+            let probe = probe("source-tolerate");
+            // A string value: the ByteArrayConverter refuses it.
+            let bad = source_record("out", 1, "not bytes");
+            probe.then_poll(Ok(vec![record(0), bad, record(2)]));
+            let running = start(&harness);
+            probe
+                .wait_for("commit after seq 2 was stored", LIMIT, |calls| {
+                    calls.iter().any(|c| c == "commit (stored seq Some(2))")
+                })
+                .await;
+            // Read while the task runs: its series go when it ends.
+            assert_eq!(harness.metric("total_records_skipped"), 1.0);
+            stop(&harness, running).await;
+
+            assert_eq!(
+                commits(&probe.calls()),
+                ["record 0 at out-0@0", "dropped 1", "record 2 at out-0@1"]
+            );
+            assert_eq!(written(&harness), ["v0", "v2"]);
+            assert_eq!(probe.task_starts.load(Ordering::SeqCst), 1);
+        }
     }
 }
