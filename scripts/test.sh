@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and every test, as CI does (.ci/run calls this verbatim):
-#   1. installs what is missing (redis-server, the tansu broker, kafka-python's virtualenv);
+#   1. installs what is missing (scripts/install-deps.sh: redis-server, the tansu broker,
+#      kafka-python's virtualenv), then the brokers that require TLS and SASL for the Kafka
+#      security tests (scripts/secure-kafka.sh install: stunnel and a tansu built with SASL,
+#      15-35 minutes of compiling on a fresh machine, once; the demo does not need them);
 #   2. cargo fmt --check, cargo clippy --all-targets -D warnings, and that a custom worker
 #      binary depends on the worker runtime only (scripts/check-custom-worker-deps.sh);
 #   3. the unit and doc tests of every crate;
@@ -26,6 +29,9 @@ step() { log "== $* =="; }
 
 step "installing what is missing"
 scripts/install-deps.sh
+# Only the Kafka security tests (tests/tests/security_kafka.rs) use these; they fail without
+# them, never skip.
+scripts/secure-kafka.sh install
 
 step "cargo fmt --check"
 cargo fmt --all --check

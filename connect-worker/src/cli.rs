@@ -1,12 +1,13 @@
 //! The command line of `connect-worker` (and of any worker binary built on this library):
 //! `connect-worker WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::config::{config_def, WorkerConfig};
 use crate::worker::WorkerBuilder;
-use connect_core::config::Props;
+use connect_core::config::{DefaultValue, Props};
 
 const USAGE: &str = "\
 Usage: connect-worker WORKER.properties [CONNECTOR.properties|CONNECTOR.json ...]
@@ -33,15 +34,7 @@ Options:
 pub fn main(builder: WorkerBuilder) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{USAGE}\nWorker keys:\n");
-        for key in config_def().keys() {
-            let default = match &key.default {
-                connect_core::config::DefaultValue::Value(v) => format!(" (default: {v})"),
-                connect_core::config::DefaultValue::Required => " (required)".to_owned(),
-                connect_core::config::DefaultValue::Null => String::new(),
-            };
-            println!("  {}{default}\n      {}", key.name, key.documentation);
-        }
+        print!("{USAGE}\nWorker keys:\n{}", worker_keys_help());
         return ExitCode::SUCCESS;
     }
     if args.iter().any(|a| a == "-V" || a == "--version") {
@@ -112,6 +105,21 @@ async fn run(
         .run(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The worker keys as `--help` lists them: each key of [`config_def`] with its default and its
+/// documentation, the same definitions `docs/worker.md`'s generated table comes from.
+fn worker_keys_help() -> String {
+    let mut out = String::new();
+    for key in config_def().keys() {
+        let default = match &key.default {
+            DefaultValue::Value(v) => format!(" (default: {v})"),
+            DefaultValue::Required => " (required)".to_owned(),
+            DefaultValue::Null => String::new(),
+        };
+        let _ = writeln!(out, "  {}{default}\n      {}", key.name, key.documentation);
+    }
+    out
 }
 
 fn read_properties(path: &str) -> Result<Props, String> {
@@ -195,6 +203,47 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--help` and `docs/worker.md` both come from `config_def()` (the doc's table is checked
+    /// by `config::tests::the_key_table_in_the_docs_is_current`): here, that the help lists
+    /// every key with its default.
+    #[test]
+    fn help_lists_every_worker_key_with_its_default() {
+        let help = worker_keys_help();
+        let keys = config_def();
+        assert!(keys.keys().len() > 20, "{} keys", keys.keys().len());
+        for key in keys.keys() {
+            let line = match &key.default {
+                DefaultValue::Value(v) => format!("  {} (default: {v})\n", key.name),
+                DefaultValue::Required => format!("  {} (required)\n", key.name),
+                DefaultValue::Null => format!("  {}\n", key.name),
+            };
+            assert!(help.contains(&line), "the help lacks {line:?}:\n{help}");
+            assert!(
+                help.contains(&format!("{line}      {}\n", key.documentation)),
+                "the help lacks the documentation of {}",
+                key.name
+            );
+        }
+        assert!(help.contains("  listeners (default: http://0.0.0.0:8083)\n"));
+        assert!(help.contains("  offset.storage.file.filename (required)\n"));
+        let listeners = keys.keys().iter().find(|k| k.name == "listeners").unwrap();
+        assert!(
+            listeners.documentation.contains("https://"),
+            "{}",
+            listeners.documentation
+        );
+    }
+
+    /// No key's documentation has a doubled period (as "the keys under value.converter.."
+    /// once had); an ellipsis ("...") is fine.
+    #[test]
+    fn no_key_documentation_has_a_doubled_period() {
+        for key in config_def().keys() {
+            let doc = key.documentation.replace("...", "");
+            assert!(!doc.contains(".."), "{}: {}", key.name, key.documentation);
+        }
+    }
 
     #[test]
     fn connector_json_in_post_shape_or_flat() {

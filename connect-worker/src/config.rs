@@ -57,35 +57,35 @@ pub fn config_def() -> ConfigDef {
                     r"https?://[^\s/]*:\d+",
                 ))))
                 .importance(Importance::High)
-                .doc("Where the REST API listens, as http://host:port. Only http is supported so far.")
+                .doc("Where the REST API listens, as http://host:port or https://host:port, comma-separated. HTTPS takes its certificate and key from the listeners.https.* keys (docs/security.md).")
                 .group(group, 2),
         )
         .define(
             ConfigKey::new("key.converter", ConfigType::Class)
                 .default_value("org.apache.kafka.connect.json.JsonConverter")
                 .importance(Importance::High)
-                .doc("Converter of record keys, unless a connector sets its own. Its settings are the keys under key.converter. (e.g. key.converter.schemas.enable). Kafka Connect has no default; ours is JsonConverter.")
+                .doc("Converter of record keys, unless a connector sets its own. Its settings are the key.converter.* keys (e.g. key.converter.schemas.enable). Kafka Connect requires it; ours defaults to JsonConverter.")
                 .group(group, 3),
         )
         .define(
             ConfigKey::new("value.converter", ConfigType::Class)
                 .default_value("org.apache.kafka.connect.json.JsonConverter")
                 .importance(Importance::High)
-                .doc("Converter of record values, unless a connector sets its own. Its settings are the keys under value.converter.. Kafka Connect has no default; ours is JsonConverter.")
+                .doc("Converter of record values, unless a connector sets its own. Its settings are the value.converter.* keys (e.g. value.converter.schemas.enable). Kafka Connect requires it; ours defaults to JsonConverter.")
                 .group(group, 4),
         )
         .define(
             ConfigKey::new("offset.storage.file.filename", ConfigType::String)
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
-                .doc("File in which source and sink offsets are stored (written atomically, mode 600). One worker per file: a lock on FILE.lock stops a second worker.")
+                .doc("File in which source and sink offsets are stored (one JSON document, written atomically, mode 600). One worker per file: a lock on FILE.lock stops a second worker. See State files in docs/worker.md.")
                 .group(group, 5),
         )
         .define(
             ConfigKey::new("config.storage.file.filename", ConfigType::String)
                 .optional()
                 .importance(Importance::High)
-                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them): a journal of one JSON line per change, mode 600, locked as the offsets file is. Default: the offsets file name followed by .configs.")
+                .doc("File in which connector configurations and target states are stored, so that connectors created over REST survive a restart (Kafka Connect standalone forgets them): a journal of one JSON line per change, mode 600, locked as the offsets file is. Default: the offsets file name followed by .configs; it must not be the offsets file.")
                 .group(group, 6),
         )
         .define(
@@ -109,7 +109,7 @@ pub fn config_def() -> ConfigDef {
                 .default_value("5000")
                 .validator(Validator::at_least(0))
                 .importance(Importance::Low)
-                .doc("How long tasks get to finish in-flight work and store offsets when stopping.")
+                .doc("How long tasks get to finish in-flight work and store offsets when stopping. A REST request waits this + 5 s for a busy connector (A busy connector in docs/rest.md).")
                 .group(group, 9),
         )
         .define(
@@ -132,14 +132,14 @@ pub fn config_def() -> ConfigDef {
                 .default_value("none")
                 .validator(Validator::one_of(&["none", "gzip", "snappy", "lz4", "zstd"]))
                 .importance(Importance::Low)
-                .doc("Compression of the record batches sources write to Kafka.")
+                .doc("Compression of the record batches sources write to Kafka (any other value stops the start).")
                 .group(group, 13),
         )
         .define(
             ConfigKey::new("metrics.listeners", ConfigType::List)
                 .default_value("")
                 .importance(Importance::Low)
-                .doc("Ours. Extra listeners (http://host:port) that serve only GET /metrics and GET /health, e.g. on a port Prometheus may reach while the REST API stays private. /metrics is on the REST listeners in any case.")
+                .doc("Ours. Extra listeners (http://host:port) that serve only GET /metrics and GET /health, e.g. on a port Prometheus may reach while the REST API stays private. /metrics is on the REST listeners in any case (docs/metrics.md).")
                 .group(group, 14),
         )
         .define(
@@ -168,7 +168,7 @@ pub fn config_def() -> ConfigDef {
                 .default_value("text")
                 .validator(Validator::one_of_ignore_case(&["text", "json"]))
                 .importance(Importance::Low)
-                .doc("Ours. The log format on stderr: text (human-readable lines) or json (one JSON object a line, with the span fields connector and task).")
+                .doc("Ours. The log format on stderr: text (human-readable lines, coloured only when stderr is a terminal and NO_COLOR is unset or empty) or json (one JSON object a line; lines logged by a task carry span.connector and span.task). Levels: RUST_LOG, and /admin/loggers at runtime.")
                 .group(group, 15),
         )
         .define(
@@ -414,6 +414,14 @@ fn env_name_to_key(name: &str) -> String {
 mod tests {
     use super::*;
     use connect_core::config::props;
+
+    /// docs/worker.md's key table is generated from `config_def()`, the definitions `--help`
+    /// prints too; rerun with UPDATE_DOCS=1 after changing a key.
+    #[test]
+    fn the_key_table_in_the_docs_is_current() {
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/worker.md");
+        connect_core::config::check_generated_section(&doc, &config_def().to_markdown()).unwrap();
+    }
 
     #[test]
     fn the_offsets_and_config_files_must_differ() {
