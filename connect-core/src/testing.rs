@@ -67,11 +67,11 @@ use crate::config::{strip_prefix, Config, ConfigDef, DefaultValue, Props};
 use crate::connector::{
     ErrantRecordReporter, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext, TaskIdentity,
 };
-use crate::converter::{header_bytes, header_value, Converter};
+use crate::converter::{headers_from_kafka, headers_to_kafka, Converter};
 use crate::error::ConnectError;
 use crate::metrics::{Counter, Gauge};
 use crate::plugin::Plugins;
-use crate::record::{ConnectRecord, Headers, SinkRecord, SourceMap, SourceRecord, TopicPartition};
+use crate::record::{ConnectRecord, SinkRecord, SourceMap, SourceRecord, TopicPartition};
 use crate::transforms::{Outcome, TransformChain};
 
 /// Locks a recorder; a test that panicked while holding it has failed already.
@@ -547,11 +547,7 @@ impl Pipeline {
                 offset,
                 key,
                 value,
-                headers: record
-                    .headers
-                    .iter()
-                    .filter_map(|h| header_bytes(&h.value).map(|b| (h.key.to_string(), b)))
-                    .collect(),
+                headers: headers_to_kafka(&record.headers),
                 timestamp: record.timestamp,
             });
         }
@@ -567,10 +563,7 @@ impl Pipeline {
             let value = self
                 .value
                 .to_connect(&fetched.topic, fetched.value.clone())?;
-            let mut headers = Headers::new();
-            for (name, bytes) in &fetched.headers {
-                headers.add(name.as_str(), header_value(bytes.clone()));
-            }
+            let headers = headers_from_kafka(&fetched.headers);
             let record = ConnectRecord {
                 key_schema: key.schema,
                 key: key.value,

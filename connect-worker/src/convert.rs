@@ -2,10 +2,10 @@
 //! headers (text when they are UTF-8, bytes otherwise).
 
 use connect_core::config::Props;
-use connect_core::converter::{header_bytes, header_value, Converter};
+use connect_core::converter::{headers_from_kafka, headers_to_kafka, Converter};
 use connect_core::data::Text;
 use connect_core::plugin::Plugins;
-use connect_core::record::{ConnectRecord, Headers, SinkRecord, TimestampType};
+use connect_core::record::{ConnectRecord, SinkRecord, TimestampType};
 use connect_core::ConnectError;
 
 use crate::config::WorkerConfig;
@@ -73,10 +73,7 @@ impl Converters {
             .value
             .to_connect(topic, fetched.value.clone())
             .map_err(|e| (Stage::ValueConverter, e))?;
-        let mut headers = Headers::new();
-        for (name, bytes) in &fetched.headers {
-            headers.add(name.as_str(), header_value(bytes.clone()));
-        }
+        let headers = headers_from_kafka(&fetched.headers);
         let record = ConnectRecord {
             topic: topic.clone(),
             partition: Some(partition),
@@ -111,11 +108,7 @@ impl Converters {
             partition: record.partition,
             key,
             value,
-            headers: record
-                .headers
-                .iter()
-                .filter_map(|h| header_bytes(&h.value).map(|b| (h.key.to_string(), b)))
-                .collect(),
+            headers: headers_to_kafka(&record.headers),
             timestamp: record.timestamp,
         })
     }

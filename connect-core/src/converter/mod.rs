@@ -105,6 +105,24 @@ pub fn header_bytes(value: &Value) -> Option<Bytes> {
     }
 }
 
+/// The headers of a record read from Kafka, as Connect headers ([`header_value`] each).
+pub fn headers_from_kafka(headers: &[(String, Bytes)]) -> crate::record::Headers {
+    let mut connect = crate::record::Headers::new();
+    for (name, bytes) in headers {
+        connect.add(name.as_str(), header_value(bytes.clone()));
+    }
+    connect
+}
+
+/// The headers to write to Kafka for a record's Connect headers ([`header_bytes`] each; null
+/// headers left out).
+pub fn headers_to_kafka(headers: &crate::record::Headers) -> Vec<(String, Bytes)> {
+    headers
+        .iter()
+        .filter_map(|h| header_bytes(&h.value).map(|b| (h.key.to_string(), b)))
+        .collect()
+}
+
 /// The built-in converters, as plugins.
 pub fn builtin_plugins() -> Vec<PluginDescriptor> {
     [json::plugins(), string::plugins(), byte_array::plugins()]

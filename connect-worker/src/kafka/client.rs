@@ -198,16 +198,6 @@ impl Kafka {
             .collect())
     }
 
-    /// The partitions of a topic, or `None` when it does not exist.
-    pub async fn partitions(&self, topic: &str) -> Result<Option<Vec<i32>>, KafkaError> {
-        Ok(self
-            .topics()
-            .await?
-            .into_iter()
-            .find(|(name, _)| name == topic)
-            .map(|(_, partitions)| partitions))
-    }
-
     /// Creates a topic; `Ok(false)` when it already existed.
     pub async fn create_topic(
         &self,
@@ -272,10 +262,6 @@ impl KafkaClient for Kafka {
 
     async fn topics(&self) -> Result<Vec<(String, Vec<i32>)>, KafkaError> {
         Kafka::topics(self).await
-    }
-
-    async fn partitions(&self, topic: &str) -> Result<Option<Vec<i32>>, KafkaError> {
-        Kafka::partitions(self, topic).await
     }
 
     async fn create_topic(

@@ -21,7 +21,7 @@ use rskafka::record::Record;
 use connect_core::connector::RecordMetadata;
 use connect_core::data::Text;
 
-use super::api::KafkaProducer;
+use super::api::{KafkaClient, KafkaProducer};
 use super::client::{is_retriable, Kafka, KafkaError};
 use super::partitioner::{partition_for_key, StickyPartitioner};
 
