@@ -1,5 +1,6 @@
 //! What the herder and the task loops ask of Kafka, as two small object-safe traits:
-//! [`KafkaClient`] (metadata, topic creation, one fetch of one partition) and
+//! [`KafkaClient`] (metadata, topic creation, one fetch of one partition, partition offsets and
+//! consumer groups' committed offsets) and
 //! [`KafkaProducer`] (writing a batch of records). They hold them as `Arc<dyn ..>`:
 //! [`Kafka`](super::Kafka) and [`Producer`](super::Producer) implement them on rskafka, and an
 //! in-memory double (`memory.rs`, unit tests only) lets the herder and the loops be tested
@@ -8,6 +9,7 @@
 //! Both work a batch at a time (a produce of many records, a fetch answer of many records),
 //! never a record at a time, and hand payloads over as `Bytes` without copying them.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -57,6 +59,50 @@ pub trait KafkaClient: Send + Sync + std::fmt::Debug {
         max_bytes: i32,
         max_wait: Duration,
     ) -> Result<Fetched, KafkaError>;
+    /// Each partition's earliest or latest offset (ListOffsets); the latest is the offset the
+    /// next record will get (the high watermark). Partitions the broker does not know fail
+    /// the call.
+    async fn offsets_at(
+        &self,
+        partitions: &[TopicPartition],
+        at: OffsetPosition,
+    ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError>;
+
+    /// The offsets `group` committed for `partitions` (each the next offset to read, as Kafka
+    /// consumers commit them). Partitions the group has no offset for are absent. A
+    /// coordinator that moved or is loading is found again and asked again.
+    async fn committed_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError>;
+
+    /// Commits `offsets` to `group` as a client outside the group's membership does
+    /// (generation -1, no member id), as Kafka's admin client alters a group's offsets and
+    /// Kafka Connect's sink tasks commit theirs. A coordinator that moved or is loading is
+    /// found again and the commit sent again; a partition the broker refused fails the call.
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<(), KafkaError>;
+
+    /// Removes `group`'s committed offsets of `partitions`: afterwards the group has no
+    /// offset for them (as Kafka's admin client `deleteConsumerGroupOffsets`).
+    async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<(), KafkaError>;
+}
+
+/// Which end of a partition [`KafkaClient::offsets_at`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetPosition {
+    /// The first offset still held (retention may have removed those before it).
+    Earliest,
+    /// The offset the next record will get.
+    Latest,
 }
 
 /// What one fetch found.

@@ -1,6 +1,6 @@
 //! The connection to the Kafka cluster: metadata, topic creation and per-partition clients.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use rskafka::BackoffConfig;
 use connect_core::record::TopicPartition;
 use connect_core::ConnectError;
 
-use super::api::{Fetched, KafkaClient, PartitionRead};
+use super::api::{Fetched, KafkaClient, OffsetPosition, PartitionRead};
 use super::cluster_id::ClusterId;
 use super::fetch_answer::{consume, Consumed};
 use super::KafkaSecurity;
@@ -332,5 +332,37 @@ impl KafkaClient for Kafka {
                     stall_limit,
                 ))
             })
+    }
+
+    async fn offsets_at(
+        &self,
+        partitions: &[TopicPartition],
+        at: OffsetPosition,
+    ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError> {
+        super::groups::offsets_at(self, partitions, at).await
+    }
+
+    async fn committed_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError> {
+        super::groups::committed_offsets(self, group, partitions).await
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<(), KafkaError> {
+        super::groups::commit_offsets(self, group, offsets).await
+    }
+
+    async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<(), KafkaError> {
+        super::groups::delete_offsets(self, group, partitions).await
     }
 }

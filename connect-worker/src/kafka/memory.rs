@@ -15,7 +15,7 @@ use rskafka::client::error::{Error as RsError, RequestError};
 use connect_core::connector::RecordMetadata;
 use connect_core::record::TopicPartition;
 
-use super::api::{Fetched, KafkaClient, KafkaProducer, PartitionRead};
+use super::api::{Fetched, KafkaClient, KafkaProducer, OffsetPosition, PartitionRead};
 use super::fetcher::FetchedRecord;
 use super::partitioner::partition_for_key;
 use super::producer::{ProduceError, ProducerRecord, RequestFailed};
@@ -51,6 +51,12 @@ struct State {
     produce_failures: VecDeque<Failure>,
     /// Produce calls so far, failed ones included.
     produce_calls: usize,
+    /// Each consumer group's committed offsets.
+    groups: BTreeMap<String, BTreeMap<TopicPartition, i64>>,
+    /// What the next offset commits do, in order (one per call).
+    commit_failures: VecDeque<Failure>,
+    /// Offset commits so far, failed ones included.
+    commit_calls: usize,
 }
 
 /// The in-memory cluster; share it as `Arc<MemoryKafka>` for both traits.
@@ -113,6 +119,23 @@ impl MemoryKafka {
     pub fn produce_calls(&self) -> usize {
         self.state().produce_calls
     }
+
+    /// The next `count` offset commits fail with `failure` (nothing of them is committed).
+    pub fn fail_next_commits(&self, count: usize, failure: Failure) {
+        self.state()
+            .commit_failures
+            .extend(std::iter::repeat_n(failure, count));
+    }
+
+    /// Offset commits so far, failed ones included.
+    pub fn commit_calls(&self) -> usize {
+        self.state().commit_calls
+    }
+
+    /// The offsets `group` holds, as a Kafka tool would list them.
+    pub fn group_offsets(&self, group: &str) -> BTreeMap<TopicPartition, i64> {
+        self.state().groups.get(group).cloned().unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -171,6 +194,68 @@ impl KafkaClient for MemoryKafka {
             high_watermark: end,
             readable_end: end,
         }))
+    }
+
+    /// Nothing is removed by retention here: the earliest offset is always 0.
+    async fn offsets_at(
+        &self,
+        partitions: &[TopicPartition],
+        at: OffsetPosition,
+    ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError> {
+        let state = self.state();
+        let mut offsets = BTreeMap::new();
+        for p in partitions {
+            let log = state
+                .topics
+                .get(&*p.topic)
+                .and_then(|t| t.get(usize::try_from(p.partition).ok()?))
+                .ok_or_else(|| Failure::Fatal.error(&format!("no partition {p}")))?;
+            let offset = match at {
+                OffsetPosition::Earliest => 0,
+                OffsetPosition::Latest => log.len() as i64,
+            };
+            offsets.insert(p.clone(), offset);
+        }
+        Ok(offsets)
+    }
+
+    async fn committed_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError> {
+        let state = self.state();
+        let held = state.groups.get(group);
+        Ok(partitions
+            .iter()
+            .filter_map(|p| Some((p.clone(), *held?.get(p)?)))
+            .collect())
+    }
+
+    async fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<(), KafkaError> {
+        let mut state = self.state();
+        state.commit_calls += 1;
+        if let Some(failure) = state.commit_failures.pop_front() {
+            return Err(failure.error("cannot commit offsets to the memory cluster"));
+        }
+        let held = state.groups.entry(group.to_owned()).or_default();
+        held.extend(offsets.iter().map(|(p, o)| (p.clone(), *o)));
+        Ok(())
+    }
+
+    async fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<(), KafkaError> {
+        if let Some(held) = self.state().groups.get_mut(group) {
+            held.retain(|p, _| !partitions.contains(p));
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ pub mod api;
 mod client;
 mod cluster_id;
 mod fetch_answer;
+mod groups;
 pub mod fetcher;
 #[cfg(test)]
 pub(crate) mod memory;
@@ -15,7 +16,7 @@ pub mod partitioner;
 pub mod producer;
 pub mod security;
 
-pub use api::{KafkaClient, KafkaProducer};
+pub use api::{KafkaClient, KafkaProducer, OffsetPosition};
 pub use client::{Kafka, KafkaConfig, KafkaError};
 pub use producer::{ProduceError, Producer, ProducerConfig, ProducerRecord};
 pub use security::KafkaSecurity;
