@@ -122,6 +122,16 @@ pub fn consumer_props(props: &Props, worker: &WorkerConfig) -> Props {
     consumer
 }
 
+/// The consumer group a sink connector's tasks commit their offsets to:
+/// `consumer.override.group.id`, else `connect-<name>`, as Kafka Connect names it (a worker's
+/// own `consumer.group.id` is not used for sinks, as in Kafka Connect). `props` resolved.
+pub fn sink_group_id(name: &str, props: &Props) -> String {
+    match props.get("consumer.override.group.id") {
+        Some(group) if !group.trim().is_empty() => group.clone(),
+        _ => format!("connect-{name}"),
+    }
+}
+
 /// The security of a connector's tasks (`props` resolved): `None` when it is the worker's
 /// own, so the tasks share its connection.
 pub fn task_security(
