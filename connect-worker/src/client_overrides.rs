@@ -8,8 +8,9 @@
 //! with its own. A task's one connection does everything the task does in Kafka (reading,
 //! writing, the dead-letter queue, creating topics), so a sink's `producer.override.*` and
 //! every `admin.override.*` are checked against the policy but change nothing. Sinks also take
-//! the fetch keys `fetch.max.wait.ms` and `max.partition.fetch.bytes` (worker `consumer.*`,
-//! connector `consumer.override.*`).
+//! the fetch keys `fetch.max.wait.ms` and `max.partition.fetch.bytes`, `auto.offset.reset`
+//! (worker `consumer.*`, connector `consumer.override.*`) and the connector's
+//! `consumer.override.group.id` (the consumer group of its offsets).
 
 use connect_core::config::{strip_prefix, ConfigErrors, Props};
 use connect_core::plugin::PluginKind;

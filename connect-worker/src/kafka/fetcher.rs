@@ -109,6 +109,22 @@ pub struct FetchConfig {
     /// before the fetchers wait for the sink: decoded records as they take memory (a fetch
     /// reserves `max_partition_bytes` before it is sent, then holds its records' size).
     pub buffer_bytes: usize,
+    /// Where a partition the consumer group has no offset for starts
+    /// (`auto.offset.reset`).
+    pub auto_offset_reset: OffsetReset,
+}
+
+/// `auto.offset.reset`: where a sink task starts reading a partition its consumer group has
+/// no committed offset for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    /// The partition's first offset (Kafka Connect's default for sinks).
+    #[default]
+    Earliest,
+    /// The partition's end: only records written from now on.
+    Latest,
+    /// No start: the task fails, naming the partitions.
+    None,
 }
 
 impl Default for FetchConfig {
@@ -118,6 +134,7 @@ impl Default for FetchConfig {
             max_wait: Duration::from_millis(25),
             buffered_batches_per_partition: 3,
             buffer_bytes: 4 * 1024 * 1024,
+            auto_offset_reset: OffsetReset::Earliest,
         }
     }
 }
@@ -140,10 +157,18 @@ pub fn consumer_def() -> ConfigDef {
                 .importance(Importance::Low)
                 .doc("The most bytes one fetch of a partition returns (Kafka's default is 1 MiB; smaller fetches keep a task's memory low). A task holds at most 4 MiB of fetched records, or two fetches when they are larger."),
         )
+        .define(
+            ConfigKey::new(AUTO_OFFSET_RESET, ConfigType::String)
+                .default_value("earliest")
+                .validator(Validator::one_of(&["earliest", "latest", "none"]))
+                .importance(Importance::Medium)
+                .doc("Where a sink task starts reading a partition its consumer group has no committed offset for: earliest (the partition's first record, Kafka Connect's default for sinks), latest (only records written from now on) or none (the task fails)."),
+        )
 }
 
 const FETCH_MAX_WAIT: &str = "fetch.max.wait.ms";
 const MAX_PARTITION_FETCH_BYTES: &str = "max.partition.fetch.bytes";
+const AUTO_OFFSET_RESET: &str = "auto.offset.reset";
 
 impl FetchConfig {
     /// The settings given by consumer keys (no prefix; keys of [`consumer_def`] are read, the
@@ -163,6 +188,11 @@ impl FetchConfig {
             buffer_bytes: defaults
                 .buffer_bytes
                 .max(2 * max_partition_bytes.max(0) as usize),
+            auto_offset_reset: match values.string(AUTO_OFFSET_RESET) {
+                Some("latest") => OffsetReset::Latest,
+                Some("none") => OffsetReset::None,
+                _ => OffsetReset::Earliest,
+            },
             ..defaults
         })
     }

@@ -5,6 +5,7 @@
 mod errors;
 pub mod retries;
 pub mod sink;
+mod sink_offsets;
 pub mod source;
 mod stage;
 #[cfg(test)]

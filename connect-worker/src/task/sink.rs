@@ -1,9 +1,10 @@
 //! The sink task loop: per-partition fetchers -> converters -> transforms -> `put`, and every
-//! `offset.flush.interval.ms` (or when the task asks) `pre_commit` -> offsets stored.
+//! `offset.flush.interval.ms` (or when the task asks) `pre_commit` -> offsets committed.
 //!
-//! Sink offsets live in the worker's offset store under Kafka Connect's REST shape:
-//! partition `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset to
-//! read). A new sink starts at the earliest offset.
+//! Sink offsets live in the connector's consumer group (`sink_offsets`): partitions start at
+//! the group's offsets and the offsets `pre_commit` returns are committed there. The worker's
+//! offset store shapes them as Kafka Connect's REST API does: partition
+//! `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset to read).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use connect_core::transforms::{Outcome, TransformChain};
 use connect_core::ConnectError;
 
 use super::retries::one_line;
+use super::sink_offsets::{Committed, GroupOffsets, LagWatch, LAG_REFRESH};
 use super::{
     count_startup, finish, next_backoff, Operation, RecordErrors, Stage, TaskEnv, TaskTarget,
 };
@@ -39,7 +41,7 @@ const MAX_BATCH_RECORDS: usize = 500;
 /// How long one round waits for data before checking for pause, stop and commits.
 const FETCH_WAIT: Duration = Duration::from_millis(500);
 
-/// The offset store's partition key of a Kafka partition.
+/// The offset store's (and the REST API's) partition key of a Kafka partition.
 pub fn partition_key(tp: &TopicPartition) -> SourceMap {
     let mut map = SourceMap::new();
     map.insert("kafka_topic".into(), json!(tp.topic.to_string()));
@@ -226,11 +228,13 @@ struct Buffered {
     _budget: Budget,
 }
 
-/// Where each partition is: the next offset to read and the last committed one.
+/// Where each partition is: the next offset to read, the last committed one, and where it
+/// started (a failed flush rewinds to the committed offset, or to the start before any).
 #[derive(Debug, Default)]
 struct Positions {
     next: BTreeMap<TopicPartition, i64>,
     committed: BTreeMap<TopicPartition, i64>,
+    start: BTreeMap<TopicPartition, i64>,
 }
 
 /// Starts a sink task with `start` and runs it until it is stopped or fails; `assignment`
@@ -262,8 +266,10 @@ struct Loop<'a> {
     converters: Arc<Converters>,
     chain: TransformChain,
     metrics: TaskMetrics,
-    /// Each partition's lag after its last fetched batch, for `sink-record-lag-max`.
-    lags: BTreeMap<TopicPartition, i64>,
+    /// The consumer group the task's offsets are committed to.
+    group: GroupOffsets,
+    /// `sink-record-lag-max`.
+    lag: LagWatch,
     /// Fetched records waiting for a `put`, oldest first.
     buffered: VecDeque<Buffered>,
 }
@@ -317,7 +323,21 @@ async fn run_inner(
     env.status.set(State::Running);
     tracing::info!(task = %env.id, "sink task started");
 
-    let fetchers = Fetchers::reading(Arc::clone(&env.kafka), fetch_config(env)?, 64)
+    let (fetch, group_id) = consumer_settings(env)?;
+    let group = GroupOffsets::new(
+        Arc::clone(&env.kafka),
+        group_id,
+        env.id.connector.clone(),
+        env.id.to_string(),
+        Arc::clone(&env.offsets),
+        fetch.auto_offset_reset,
+    );
+    let lag = LagWatch::start(
+        Arc::clone(&env.kafka),
+        metrics.sink.as_ref().map(|m| m.lag_max.clone()),
+        LAG_REFRESH,
+    );
+    let fetchers = Fetchers::reading(Arc::clone(&env.kafka), fetch, 64)
         .observe_retries(Arc::new(env.retries.clone()));
     let errors = RecordErrors::new(policy, env.id.to_string(), metrics.errors.clone());
     let mut l = Loop {
@@ -331,7 +351,8 @@ async fn run_inner(
         converters,
         chain,
         metrics,
-        lags: BTreeMap::new(),
+        group,
+        lag,
         buffered: VecDeque::new(),
     };
     let initial = assignment.borrow_and_update().clone();
@@ -341,7 +362,7 @@ async fn run_inner(
         match l.env.target() {
             TaskTarget::Stop => break,
             TaskTarget::Pause => {
-                l.commit().await;
+                l.commit(true).await;
                 l.stop_all_fetchers();
                 l.env.status.set(State::Paused);
                 if l.env.wait_while_paused().await == TaskTarget::Stop {
@@ -354,7 +375,7 @@ async fn run_inner(
         }
         if assignment.has_changed().unwrap_or(false) {
             let next = assignment.borrow_and_update().clone();
-            l.commit().await;
+            l.commit(true).await;
             l.assign(next).await?;
         }
         l.apply_requests();
@@ -367,13 +388,14 @@ async fn run_inner(
         }
         l.positions.next.extend(read_up_to);
         l.update_gauges();
+        l.collect_commit(None).await;
         let commit_requested = std::mem::take(&mut l.ctx.requests().commit);
         if commit_requested || last_commit.elapsed() >= l.env.worker.offset_flush_interval {
-            l.commit().await;
+            l.commit(false).await;
             last_commit = Instant::now();
         }
     }
-    l.commit().await;
+    l.commit(true).await;
     let assigned = l.ctx.assignment();
     l.stop_all_fetchers();
     l.task.close(&assigned).await
@@ -391,12 +413,7 @@ impl Loop<'_> {
             if let Some(m) = &self.metrics.sink {
                 m.read_total.inc_by(batch.records.len() as u64);
             }
-            if let Some(last) = batch.records.last() {
-                self.lags.insert(
-                    batch.partition.clone(),
-                    (batch.high_watermark - last.offset - 1).max(0),
-                );
-            }
+            self.lag.end(&batch.partition, batch.high_watermark);
             let (partition, records, budget) = batch.into_parts();
             self.buffered.push_back(Buffered {
                 partition,
@@ -464,9 +481,9 @@ impl Loop<'_> {
 
     /// Lag, active records and partitions, after a batch or a commit.
     fn update_gauges(&self) {
+        self.lag.positions(&self.positions.next);
         let Some(m) = &self.metrics.sink else { return };
-        m.lag_max
-            .set(self.lags.values().copied().max().unwrap_or(0));
+        m.lag_max.set(self.lag.lag_max());
         let active: i64 = self
             .positions
             .next
@@ -498,8 +515,10 @@ impl Loop<'_> {
                 self.stop_fetcher(p);
                 self.positions.next.remove(p);
                 self.positions.committed.remove(p);
+                self.positions.start.remove(p);
                 self.paused_by_task.remove(p);
             }
+            self.group.release(&removed);
         }
         *self
             .ctx
@@ -511,16 +530,11 @@ impl Loop<'_> {
         }
         for p in &added {
             self.env.active_topics.add(&p.topic);
-            let stored = self
-                .env
-                .offsets
-                .get(&self.env.id.connector, &partition_key(p))
-                .and_then(|o| o.get("kafka_offset").and_then(|v| v.as_i64()));
-            if let Some(offset) = stored {
-                self.positions.committed.insert(p.clone(), offset);
-            }
-            self.positions.next.insert(p.clone(), stored.unwrap_or(0));
         }
+        let starts = self.starts(&added).await?;
+        self.positions.committed.extend(starts.committed);
+        self.positions.start.extend(starts.next.clone());
+        self.positions.next.extend(starts.next);
         self.task.open(&added).await?;
         tracing::info!(task = %self.env.id, partitions = ?added, "partitions assigned");
         self.update_gauges();
@@ -532,6 +546,31 @@ impl Loop<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Where newly assigned partitions start (`GroupOffsets::starts`), asking Kafka again
+    /// while it is away, until the task is stopped.
+    async fn starts(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<super::sink_offsets::Starts, ConnectError> {
+        let mut backoff = Duration::ZERO;
+        loop {
+            match self.group.starts(partitions).await {
+                Ok(starts) => {
+                    self.env.retries.succeeded(Operation::Fetch);
+                    return Ok(starts);
+                }
+                Err(e) if e.is_retriable() && self.env.target() != TaskTarget::Stop => {
+                    backoff = next_backoff(backoff, self.env.connector.errors.retry_delay_max);
+                    self.env
+                        .retries
+                        .failed(Operation::Fetch, &one_line(&e), backoff);
+                    self.env.back_off(backoff).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Applies the seeks, pauses and resumes the task asked for.
@@ -693,9 +732,19 @@ impl Loop<'_> {
         }
     }
 
-    /// Asks the task which offsets are safe and stores them. A failure is logged and the
-    /// partitions rewind to their last committed offsets, as Kafka Connect does.
-    async fn commit(&mut self) {
+    /// Asks the task which offsets are safe and commits them to the consumer group. The
+    /// commit runs in the background unless `wait` (pause, new assignment, stop: the group
+    /// must hold the offsets before the partitions move on); while one is in flight a due
+    /// flush waits for the next round. A failed `pre_commit` is logged and the partitions
+    /// rewind to their last committed offsets, as Kafka Connect does.
+    async fn commit(&mut self, wait: bool) {
+        let limit = self.env.worker.offset_flush_timeout;
+        if wait {
+            self.collect_commit(Some(limit)).await;
+        }
+        if self.group.committing() {
+            return;
+        }
         let current: Offsets = self.positions.next.clone();
         if current.is_empty() {
             return;
@@ -704,92 +753,82 @@ impl Loop<'_> {
             m.commit_seq_no.inc();
         }
         let started = Instant::now();
-        let succeeded = self.commit_offsets(current).await;
-        match succeeded {
-            Some(ok) => {
-                self.metrics.offset_commit(started.elapsed(), ok);
-                if let (Some(m), true) = (&self.metrics.sink, ok) {
-                    m.commit_completion.inc();
+        match self.task.pre_commit(current).await {
+            Ok(safe) => {
+                self.env.retries.succeeded(Operation::Flush);
+                let changed: BTreeMap<TopicPartition, i64> = safe
+                    .into_iter()
+                    .filter(|(p, o)| {
+                        self.positions.next.contains_key(p)
+                            && self.positions.committed.get(p) != Some(o)
+                    })
+                    .collect();
+                if changed.is_empty() {
+                    if let Some(m) = &self.metrics.sink {
+                        m.commit_skip.inc();
+                    }
+                } else {
+                    self.group.begin_commit(changed, started);
+                    if wait {
+                        self.collect_commit(Some(limit)).await;
+                    }
                 }
             }
-            None => {
-                if let Some(m) = &self.metrics.sink {
-                    m.commit_skip.inc();
+            Err(e) => {
+                if e.is_retriable() {
+                    // Tried again at the next commit; the task is stalled until one works.
+                    self.env.retries.failed(
+                        Operation::Flush,
+                        &one_line(&e),
+                        self.env.worker.offset_flush_interval,
+                    );
+                } else {
+                    tracing::error!(task = %self.env.id, error = %e.trace(), "flush failed; rewinding to the last committed offsets");
                 }
+                self.rewind();
+                self.metrics.offset_commit(started.elapsed(), false);
             }
         }
         self.update_gauges();
     }
 
-    /// [`commit`](Self::commit)'s work: `Some(stored)`, or `None` when nothing changed.
-    async fn commit_offsets(&mut self, current: Offsets) -> Option<bool> {
-        match self.task.pre_commit(current).await {
-            Ok(safe) => {
-                self.env.retries.succeeded(Operation::Flush);
-                let changed: Vec<(SourceMap, Option<SourceMap>)> = safe
-                    .iter()
-                    .filter(|(p, o)| {
-                        self.positions.next.contains_key(*p)
-                            && self.positions.committed.get(*p) != Some(*o)
-                    })
-                    .map(|(p, o)| (partition_key(p), Some(offset_value(*o))))
-                    .collect();
-                if changed.is_empty() {
-                    return None;
-                }
-                let store = Arc::clone(&self.env.offsets);
-                let connector = self.env.id.connector.clone();
-                let stored =
-                    tokio::task::spawn_blocking(move || store.put(&connector, changed)).await;
-                match stored {
-                    Ok(Ok(())) => {
-                        for (p, o) in safe {
-                            if self.positions.next.contains_key(&p) {
-                                self.positions.committed.insert(p, o);
-                            }
-                        }
-                        Some(true)
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(task = %self.env.id, error = %e, "cannot store sink offsets");
-                        Some(false)
-                    }
-                    Err(e) => {
-                        tracing::error!(task = %self.env.id, error = %e, "storing sink offsets panicked");
-                        Some(false)
+    /// Takes in the commit in flight once it finished (waiting up to `wait` for it): the
+    /// committed offsets and the commit metrics.
+    async fn collect_commit(&mut self, wait: Option<Duration>) {
+        let Some(done) = self.group.finished(wait).await else {
+            return;
+        };
+        match done {
+            Committed::Done { offsets, took } => {
+                for (p, o) in offsets {
+                    if self.positions.next.contains_key(&p) {
+                        self.positions.committed.insert(p, o);
                     }
                 }
+                self.metrics.offset_commit(took, true);
+                if let Some(m) = &self.metrics.sink {
+                    m.commit_completion.inc();
+                }
             }
-            Err(e) if e.is_retriable() => {
-                // Tried again at the next commit; the task is stalled until one succeeds.
-                self.env.retries.failed(
-                    Operation::Flush,
-                    &one_line(&e),
-                    self.env.worker.offset_flush_interval,
-                );
-                self.rewind();
-                Some(false)
-            }
-            Err(e) => {
-                tracing::error!(task = %self.env.id, error = %e.trace(), "flush failed; rewinding to the last committed offsets");
-                self.rewind();
-                Some(false)
-            }
+            Committed::Failed { took } => self.metrics.offset_commit(took, false),
         }
+        self.update_gauges();
     }
 
-    /// Moves every partition back to its last committed offset (after a failed flush, as
-    /// Kafka Connect does).
+    /// Moves every partition back to its last committed offset, or where it started before
+    /// any commit (after a failed flush, as Kafka Connect does).
     fn rewind(&mut self) {
         let rewinds: Vec<(TopicPartition, i64)> = self
             .positions
             .next
             .keys()
-            .map(|p| {
-                (
-                    p.clone(),
-                    self.positions.committed.get(p).copied().unwrap_or(0),
-                )
+            .filter_map(|p| {
+                let offset = self
+                    .positions
+                    .committed
+                    .get(p)
+                    .or_else(|| self.positions.start.get(p))?;
+                Some((p.clone(), *offset))
             })
             .collect();
         for (p, offset) in rewinds {
@@ -801,9 +840,10 @@ impl Loop<'_> {
     }
 }
 
-/// The fetch settings of this task: the worker's `consumer.*` keys, then the connector's
-/// `consumer.override.*` (both checked before the task started).
-fn fetch_config(env: &TaskEnv) -> Result<FetchConfig, ConnectError> {
+/// The consumer settings of this task: the fetch keys (the worker's `consumer.*`, then the
+/// connector's `consumer.override.*`, both checked before the task started) and the consumer
+/// group its offsets go to.
+fn consumer_settings(env: &TaskEnv) -> Result<(FetchConfig, String), ConnectError> {
     let props = env
         .worker
         .providers
@@ -811,11 +851,13 @@ fn fetch_config(env: &TaskEnv) -> Result<FetchConfig, ConnectError> {
         .map_err(|e| {
             ConnectError::fatal(format!("cannot resolve the connector's configuration: {e}"))
         })?;
-    FetchConfig::from_consumer_props(&crate::client_overrides::consumer_props(
+    let fetch = FetchConfig::from_consumer_props(&crate::client_overrides::consumer_props(
         &props,
         &env.worker,
     ))
-    .map_err(|e| ConnectError::fatal(format!("invalid consumer settings: {e}")))
+    .map_err(|e| ConnectError::fatal(format!("invalid consumer settings: {e}")))?;
+    let group = crate::client_overrides::sink_group_id(&env.id.connector, &props);
+    Ok((fetch, group))
 }
 
 #[cfg(test)]
@@ -827,6 +869,8 @@ mod tests {
     use connect_core::running::SinkPlugin;
 
     use super::*;
+    use crate::kafka::memory::Failure;
+    use crate::kafka::KafkaClient;
     use crate::store::OffsetStore;
     use crate::task::testkit::{probe, wait_for_end, RecordingSink, TaskHarness, SINK_CLASS};
 
@@ -872,7 +916,18 @@ mod tests {
             .collect()
     }
 
-    fn stored(harness: &TaskHarness, partition: i32) -> Option<i64> {
+    /// The offset the connector's consumer group holds for a partition.
+    fn committed(harness: &TaskHarness, partition: i32) -> Option<i64> {
+        let group = format!("connect-{}", harness.env.id.connector);
+        harness
+            .kafka
+            .group_offsets(&group)
+            .get(&tp(partition))
+            .copied()
+    }
+
+    /// The sink offset an earlier version kept in the worker's offset file.
+    fn in_offset_file(harness: &TaskHarness, partition: i32) -> Option<i64> {
         let offset = harness
             .offsets
             .get(&harness.env.id.connector, &partition_key(&tp(partition)))?;
@@ -887,7 +942,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn records_reach_put_in_offset_order_per_partition_and_pre_commit_offsets_are_stored() {
+    async fn records_reach_put_in_offset_order_per_partition_and_pre_commit_offsets_are_committed_to_the_group(
+    ) {
         let harness = TaskHarness::new("sink-order", SINK_CLASS, &STRINGS);
         harness.kafka.create("in", 2);
         for i in 0..5 {
@@ -928,16 +984,17 @@ mod tests {
                 "put in-1@4 b4"
             ]
         );
-        // What pre_commit answered, not what was read (5).
+        // What pre_commit answered, not what was read (5), in the group and not in the file.
         assert_eq!(
-            (stored(&harness, 0), stored(&harness, 1)),
+            (committed(&harness, 0), committed(&harness, 1)),
             (Some(4), Some(4))
         );
+        assert_eq!(in_offset_file(&harness, 0), None);
         assert_eq!(calls.last().map(String::as_str), Some("close [in-0, in-1]"));
     }
 
     #[tokio::test]
-    async fn a_new_assignment_closes_removed_partitions_and_reads_added_ones_from_their_stored_offsets(
+    async fn a_new_assignment_closes_removed_partitions_and_reads_added_ones_from_the_group_offsets(
     ) {
         let harness = TaskHarness::new("sink-rebalance", SINK_CLASS, &STRINGS);
         harness.kafka.create("in", 2);
@@ -949,11 +1006,9 @@ mod tests {
         }
         // Another task committed the first three records of in-1 before the rebalance.
         harness
-            .offsets
-            .put(
-                "sink-rebalance",
-                vec![(partition_key(&tp(1)), Some(offset_value(3)))],
-            )
+            .kafka
+            .commit_offsets("connect-sink-rebalance", &BTreeMap::from([(tp(1), 3)]))
+            .await
             .unwrap();
         let probe = probe("sink-rebalance");
         let (assign, assignment) = watch::channel(vec![tp(0)]);
@@ -981,14 +1036,14 @@ mod tests {
             calls[..closed].iter().any(|c| c == "pre_commit {in-0=3}"),
             "{calls:#?}"
         );
-        assert_eq!(stored(&harness, 0), Some(3));
+        assert_eq!(committed(&harness, 0), Some(3));
         assert_eq!(
             puts_of(&calls, 0),
             ["put in-0@0 a0", "put in-0@1 a1", "put in-0@2 a2"]
         );
         assert_eq!(puts_of(&calls, 1), ["put in-1@3 b3", "put in-1@4 b4"]);
         assert!(calls[..opened].iter().all(|c| !c.starts_with("put in-1")));
-        assert_eq!(stored(&harness, 1), Some(5));
+        assert_eq!(committed(&harness, 1), Some(5));
     }
 
     #[tokio::test]
@@ -1025,6 +1080,211 @@ mod tests {
 
         assert_eq!(puts_of(&probe.calls(), 0), ["put in-0@0 a", "put in-0@2 c"]);
         // The skipped record's offset is committed with the others.
-        assert_eq!(stored(&harness, 0), Some(3));
+        assert_eq!(committed(&harness, 0), Some(3));
+    }
+
+    #[tokio::test]
+    async fn a_partition_the_group_has_no_offset_for_starts_from_the_offset_file_once() {
+        let harness = TaskHarness::new("sink-upgrade", SINK_CLASS, &STRINGS);
+        harness.kafka.create("in", 1);
+        for i in 0..5 {
+            harness.kafka.append("in", 0, &format!("a{i}"));
+        }
+        // Where an earlier version of the worker kept the sink's progress.
+        harness
+            .offsets
+            .put(
+                "sink-upgrade",
+                vec![(partition_key(&tp(0)), Some(offset_value(3)))],
+            )
+            .unwrap();
+        let probe = probe("sink-upgrade");
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("the last record", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-0@4 a4")
+            })
+            .await;
+        stop(&harness, running).await;
+
+        assert_eq!(
+            puts_of(&probe.calls(), 0),
+            ["put in-0@3 a3", "put in-0@4 a4"]
+        );
+        assert_eq!(committed(&harness, 0), Some(5));
+        // The group holds the partition now; the file's entry is removed (in the background).
+        let deadline = Instant::now() + LIMIT;
+        while in_offset_file(&harness, 0).is_some() {
+            assert!(Instant::now() < deadline, "the file entry is still there");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_group_offset_wins_over_the_offset_file() {
+        let harness = TaskHarness::new("sink-both", SINK_CLASS, &STRINGS);
+        harness.kafka.create("in", 1);
+        for i in 0..5 {
+            harness.kafka.append("in", 0, &format!("a{i}"));
+        }
+        harness
+            .offsets
+            .put(
+                "sink-both",
+                vec![(partition_key(&tp(0)), Some(offset_value(1)))],
+            )
+            .unwrap();
+        harness
+            .kafka
+            .commit_offsets("connect-sink-both", &BTreeMap::from([(tp(0), 4)]))
+            .await
+            .unwrap();
+        let probe = probe("sink-both");
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("the last record", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-0@4 a4")
+            })
+            .await;
+        stop(&harness, running).await;
+        assert_eq!(puts_of(&probe.calls(), 0), ["put in-0@4 a4"]);
+    }
+
+    #[tokio::test]
+    async fn consumer_override_group_id_names_the_group() {
+        let harness = TaskHarness::new(
+            "sink-named-group",
+            SINK_CLASS,
+            &[
+                STRINGS[0],
+                STRINGS[1],
+                STRINGS[2],
+                ("consumer.override.group.id", "orders-to-redis"),
+            ],
+        );
+        harness.kafka.create("in", 1);
+        harness.kafka.append("in", 0, "a0");
+        let probe = probe("sink-named-group");
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("the record", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-0@0 a0")
+            })
+            .await;
+        stop(&harness, running).await;
+        assert_eq!(
+            harness.kafka.group_offsets("orders-to-redis"),
+            BTreeMap::from([(tp(0), 1)])
+        );
+        assert_eq!(committed(&harness, 0), None);
+    }
+
+    #[tokio::test]
+    async fn auto_offset_reset_latest_reads_only_new_records() {
+        let harness = TaskHarness::new(
+            "sink-latest",
+            SINK_CLASS,
+            &[
+                STRINGS[0],
+                STRINGS[1],
+                STRINGS[2],
+                ("consumer.override.auto.offset.reset", "latest"),
+            ],
+        );
+        harness.kafka.create("in", 1);
+        harness.kafka.append("in", 0, "old");
+        let probe = probe("sink-latest");
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        probe
+            .wait_for("the partition opened", LIMIT, |calls| {
+                calls.iter().any(|c| c == "open [in-0]")
+            })
+            .await;
+        harness.kafka.append("in", 0, "new");
+        probe
+            .wait_for("the new record", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-0@1 new")
+            })
+            .await;
+        stop(&harness, running).await;
+        assert_eq!(puts_of(&probe.calls(), 0), ["put in-0@1 new"]);
+    }
+
+    #[tokio::test]
+    async fn auto_offset_reset_none_fails_the_task_naming_the_partition() {
+        let harness = TaskHarness::new(
+            "sink-no-reset",
+            SINK_CLASS,
+            &[
+                STRINGS[0],
+                STRINGS[1],
+                STRINGS[2],
+                ("consumer.override.auto.offset.reset", "none"),
+            ],
+        );
+        harness.kafka.create("in", 1);
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        wait_for_end(running, LIMIT).await;
+        let status = harness.status.get();
+        assert_eq!(status.state, crate::status::State::Failed);
+        let trace = status.trace.unwrap_or_default();
+        assert!(
+            trace.contains("Undefined offset with no reset policy for partitions: [in-0]"),
+            "{trace}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_retried_at_the_next_flush_without_holding_up_put() {
+        // The harness's worker flushes every 50 ms.
+        let harness = TaskHarness::new("sink-commit-fails", SINK_CLASS, &STRINGS);
+        harness.kafka.create("in", 1);
+        harness.kafka.fail_next_commits(3, Failure::Retriable);
+        let probe = probe("sink-commit-fails");
+        let (_assign, assignment) = watch::channel(vec![tp(0)]);
+        let running = start(&harness, assignment);
+        for i in 0..3 {
+            harness.kafka.append("in", 0, &format!("a{i}"));
+        }
+        probe
+            .wait_for("every record written", LIMIT, |calls| {
+                calls.iter().any(|c| c == "put in-0@2 a2")
+            })
+            .await;
+        let deadline = Instant::now() + LIMIT;
+        while committed(&harness, 0) != Some(3) {
+            assert!(Instant::now() < deadline, "the group never got offset 3");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(harness.kafka.commit_calls() >= 4);
+        stop(&harness, running).await;
+    }
+
+    #[tokio::test]
+    async fn lag_rises_from_end_offsets_read_on_a_timer() {
+        let kafka = crate::kafka::memory::MemoryKafka::new();
+        kafka.create("in", 2);
+        let gauge = prometheus::IntGauge::new("lag", "lag").unwrap();
+        let watch = super::super::sink_offsets::LagWatch::start(
+            kafka.clone(),
+            Some(gauge.clone()),
+            Duration::from_millis(20),
+        );
+        watch.positions(&BTreeMap::from([(tp(0), 0), (tp(1), 0)]));
+        for i in 0..7 {
+            kafka.append("in", 1, &format!("b{i}"));
+        }
+        let deadline = Instant::now() + LIMIT;
+        while gauge.get() != 7 {
+            assert!(Instant::now() < deadline, "lag {}", gauge.get());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        watch.positions(&BTreeMap::from([(tp(0), 0), (tp(1), 5)]));
+        assert_eq!(watch.lag_max(), 2);
     }
 }
