@@ -20,6 +20,22 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       Prints the cluster id KafkaAdminClient.describe_cluster() reports. Exits 1 when the
       broker reports none.
 
+  kafka_tool.py committed --bootstrap HOST:PORT --group G --topic T --partitions N [SECURITY]
+      Prints the offsets group G committed for partitions 0..N-1 of T, as
+      KafkaAdminClient.list_consumer_group_offsets(G, partitions=[...]) answers them: a JSON
+      object {"0": offset or null (none committed), ...}. The partitions are named because the
+      test broker answers an OffsetFetch of all topics with nothing.
+
+  kafka_tool.py commit --bootstrap HOST:PORT --group G --topic T --partition P --offset O [SECURITY]
+      Commits offset O of partition P of T for group G, as a Java consumer of that group
+      would (KafkaConsumer(group_id=G).commit), e.g. a Kafka Connect deployment before ours.
+
+  kafka_tool.py end-offsets --bootstrap HOST:PORT --topic T --partitions N [SECURITY]
+      Prints the end offset (high watermark) of partitions 0..N-1 of T as a JSON object
+      {"0": offset, ...}, taken from fetch answers: the test broker's ListOffsets(latest)
+      answers the base offset of the last batch + 1, so KafkaConsumer.end_offsets is wrong
+      there for batches of more than one record.
+
   SECURITY (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
       --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
 """
@@ -31,6 +47,7 @@ import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 
 def _text(raw):
@@ -148,10 +165,64 @@ def cluster_id(args):
     return 0
 
 
+def _partitions(args):
+    return [TopicPartition(args.topic, p) for p in range(args.partitions)]
+
+
+def committed(args):
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        found = admin.list_consumer_group_offsets(args.group, partitions=_partitions(args))
+    finally:
+        admin.close()
+    # kafka-python answers offset -1 for a partition the group has no offset for.
+    print(json.dumps({str(tp.partition): (found[tp].offset if tp in found and found[tp].offset >= 0 else None)
+                      for tp in _partitions(args)}))
+    return 0
+
+
+def commit(args):
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group, enable_auto_commit=False,
+                             request_timeout_ms=max(int(args.timeout * 1000), 31000), **security(args))
+    try:
+        tp = TopicPartition(args.topic, args.partition)
+        # kafka-python 2.2's OffsetAndMetadata: offset, metadata, leader epoch (-1: unknown).
+        consumer.commit({tp: OffsetAndMetadata(args.offset, "", -1)})
+    finally:
+        consumer.close(autocommit=False)
+    return 0
+
+
+def end_offsets(args):
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=None, enable_auto_commit=False,
+                             max_partition_fetch_bytes=1024, **security(args))
+    deadline = time.monotonic() + args.timeout
+    ends = {}
+    try:
+        # One partition at a time: kafka-python records a partition's high watermark when it
+        # parses that partition's fetch answer, which one small poll may not reach.
+        for tp in _partitions(args):
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            while consumer.highwater(tp) is None:
+                if time.monotonic() > deadline:
+                    print(f"no fetch answer for {tp} within {args.timeout} s", file=sys.stderr)
+                    return 1
+                consumer.poll(timeout_ms=200, max_records=1)
+            ends[str(tp.partition)] = consumer.highwater(tp)
+    finally:
+        consumer.close()
+    print(json.dumps(ends))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("consume", "produce", "cluster-id"):
+    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id, "committed": committed,
+                "commit": commit, "end-offsets": end_offsets}
+    for name in commands:
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
         if name != "cluster-id":
@@ -160,8 +231,14 @@ def main():
         add_security_options(p)
         if name == "consume":
             p.add_argument("--count", type=int, required=True)
+        if name in ("committed", "commit"):
+            p.add_argument("--group", required=True)
+        if name in ("committed", "end-offsets"):
+            p.add_argument("--partitions", type=int, required=True)
+        if name == "commit":
+            p.add_argument("--partition", type=int, required=True)
+            p.add_argument("--offset", type=int, required=True)
     args = parser.parse_args()
-    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id}
     return commands[args.command](args)
 
 

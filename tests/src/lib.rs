@@ -261,6 +261,89 @@ impl Services {
     }
 }
 
+impl Services {
+    /// The offsets consumer group `group` committed for partitions `0..partitions` of `topic`,
+    /// as kafka-python's `KafkaAdminClient.list_consumer_group_offsets` reads them; `None` for
+    /// a partition the group holds no offset for.
+    pub fn committed_offsets_with_kafka_python(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<Vec<Option<i64>>, HarnessError> {
+        let out = run_tool(
+            Command::new(&self.kafka_python)
+                .arg(&self.kafka_tool)
+                .args(["committed", "--bootstrap", &self.kafka_bootstrap])
+                .args(["--group", group, "--topic", topic])
+                .args(["--partitions", &partitions.to_string()])
+                .args(["--timeout", "20"]),
+        )?;
+        by_partition("kafka_tool.py committed", &out, partitions)
+    }
+
+    /// Commits `offset` (the next offset to read) of one partition for consumer group
+    /// `group` with kafka-python's `KafkaConsumer.commit`, as a Java consumer of the group
+    /// would.
+    pub fn commit_with_kafka_python(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), HarnessError> {
+        run_tool(
+            Command::new(&self.kafka_python)
+                .arg(&self.kafka_tool)
+                .args(["commit", "--bootstrap", &self.kafka_bootstrap])
+                .args(["--group", group, "--topic", topic])
+                .args(["--partition", &partition.to_string()])
+                .args(["--offset", &offset.to_string()])
+                .args(["--timeout", "20"]),
+        )?;
+        Ok(())
+    }
+
+    /// The end offsets (high watermarks) of partitions `0..partitions` of `topic`, as
+    /// kafka-python's fetches report them (the test broker's ListOffsets is wrong for batches
+    /// of more than one record; see docs/testing.md).
+    pub fn end_offsets_with_kafka_python(
+        &self,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<Vec<i64>, HarnessError> {
+        let out = run_tool(
+            Command::new(&self.kafka_python)
+                .arg(&self.kafka_tool)
+                .args(["end-offsets", "--bootstrap", &self.kafka_bootstrap])
+                .args(["--topic", topic])
+                .args(["--partitions", &partitions.to_string()])
+                .args(["--timeout", "20"]),
+        )?;
+        by_partition("kafka_tool.py end-offsets", &out, partitions)
+    }
+}
+
+/// A JSON object `{"0": value, "1": value, ...}` as a value per partition `0..partitions`.
+fn by_partition<T: serde::de::DeserializeOwned>(
+    program: &str,
+    out: &str,
+    partitions: i32,
+) -> Result<Vec<T>, HarnessError> {
+    let bad = |detail: String| HarnessError::Tool {
+        program: program.into(),
+        detail,
+    };
+    let mut map: BTreeMap<String, T> =
+        serde_json::from_str(out.trim()).map_err(|e| bad(format!("{e} in {out:?}")))?;
+    (0..partitions)
+        .map(|p| {
+            map.remove(&p.to_string())
+                .ok_or_else(|| bad(format!("no partition {p} in {out:?}")))
+        })
+        .collect()
+}
+
 /// The records `kafka_tool.py consume` printed, one JSON object a line.
 fn consumed_records(out: &str) -> Result<Vec<ConsumedRecord>, HarnessError> {
     out.lines()
