@@ -127,10 +127,12 @@ fn committed(services: &Services, group: &str, topic: &str, partitions: i32) -> 
 }
 
 /// Waits until kafka-python reads `expected` as the group's offsets of the topic's
-/// partitions; panics with the last answer and the worker's log after `timeout`.
+/// partitions; panics with the last answer and the worker's log after `timeout`, or at once
+/// when a task of `connector` failed.
 fn wait_for_group(
     services: &Services,
     worker: &WorkerProcess,
+    connector: &str,
     group: &str,
     topic: &str,
     expected: &[i64],
@@ -143,6 +145,14 @@ fn wait_for_group(
         if got == expected {
             return;
         }
+        let status = worker.status(connector);
+        let failed = status["tasks"]
+            .as_array()
+            .is_some_and(|tasks| tasks.iter().any(|t| t["state"] == "FAILED"));
+        assert!(
+            !failed,
+            "a task of {connector} failed while group {group} holds {got:?}: {status}"
+        );
         assert!(
             Instant::now() < deadline,
             "group {group} holds {got:?} for {topic} after {timeout:?}, expected {expected:?}; log:\n{}",
@@ -238,6 +248,7 @@ async fn file_and_redis_sinks_leave_the_end_offsets_of_100000_records_in_their_g
         wait_for_group(
             &services,
             &worker,
+            name,
             &group_of(name),
             &topic,
             &ends,
@@ -319,6 +330,7 @@ async fn after_kill_9_a_worker_with_a_fresh_offset_file_resumes_from_the_group()
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group,
         &topic,
         &ends,
@@ -357,6 +369,7 @@ async fn a_redis_sink_starts_where_the_group_of_a_java_deployment_left_off() {
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group_of(&name),
         &topic,
         &[100],
@@ -389,6 +402,7 @@ async fn consumer_override_group_id_names_the_group_that_holds_the_offsets() {
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group,
         &topic,
         &[25, 25],
@@ -439,6 +453,7 @@ async fn rest_reset_and_alter_of_a_stopped_sink_move_its_group() {
         wait_for_group(
             &services,
             &worker,
+            &name,
             &group,
             &topic,
             &[RECORDS as i64],
@@ -532,6 +547,7 @@ async fn a_sink_offset_in_an_offset_file_of_the_previous_version_is_kept() {
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group_of(&name),
         &topic,
         &[100],
@@ -551,6 +567,7 @@ async fn a_sink_offset_in_an_offset_file_of_the_previous_version_is_kept() {
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group_of(&name),
         &topic,
         &[110],
@@ -606,6 +623,7 @@ async fn a_paused_sinks_lag_rises_while_records_are_produced() {
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group_of(&name),
         &topic,
         &[BEFORE as i64],
@@ -660,6 +678,7 @@ async fn a_paused_sinks_lag_rises_while_records_are_produced() {
     wait_for_group(
         &services,
         &worker,
+        &name,
         &group_of(&name),
         &topic,
         &[(BEFORE + WHILE_PAUSED) as i64],
