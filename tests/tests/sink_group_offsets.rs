@@ -126,6 +126,16 @@ fn committed(services: &Services, group: &str, topic: &str, partitions: i32) -> 
         .unwrap()
 }
 
+/// Panics, with the connector's status, when one of its tasks failed: waiting on would only
+/// hide the reason behind a timeout.
+fn no_failed_task(worker: &WorkerProcess, connector: &str) {
+    let status = worker.status(connector);
+    let failed = status["tasks"]
+        .as_array()
+        .is_some_and(|tasks| tasks.iter().any(|t| t["state"] == "FAILED"));
+    assert!(!failed, "a task of {connector} failed: {status}");
+}
+
 /// Waits until kafka-python reads `expected` as the group's offsets of the topic's
 /// partitions; panics with the last answer and the worker's log after `timeout`, or at once
 /// when a task of `connector` failed.
@@ -145,14 +155,7 @@ fn wait_for_group(
         if got == expected {
             return;
         }
-        let status = worker.status(connector);
-        let failed = status["tasks"]
-            .as_array()
-            .is_some_and(|tasks| tasks.iter().any(|t| t["state"] == "FAILED"));
-        assert!(
-            !failed,
-            "a task of {connector} failed while group {group} holds {got:?}: {status}"
-        );
+        no_failed_task(worker, connector);
         assert!(
             Instant::now() < deadline,
             "group {group} holds {got:?} for {topic} after {timeout:?}, expected {expected:?}; log:\n{}",
@@ -238,6 +241,9 @@ async fn file_and_redis_sinks_leave_the_end_offsets_of_100000_records_in_their_g
         "every record in the three sinks",
         Duration::from_secs(150),
         || {
+            for name in [&file, &exactly_once, &at_least_once] {
+                no_failed_task(&worker, name);
+            }
             lines_of(&output).len() >= RECORDS
                 && llen(&services, &exactly_once) >= RECORDS
                 && llen(&services, &at_least_once) >= RECORDS
@@ -305,6 +311,7 @@ async fn after_kill_9_a_worker_with_a_fresh_offset_file_resumes_from_the_group()
         if seen.iter().sum::<i64>() >= (RECORDS / 8) as i64 {
             break seen;
         }
+        no_failed_task(&worker, &name);
         assert!(
             Instant::now() < deadline,
             "the group holds {seen:?} after 90 s; log:\n{}",
@@ -448,7 +455,10 @@ async fn rest_reset_and_alter_of_a_stopped_sink_move_its_group() {
         wait_until(
             &format!("{n} members in the list"),
             Duration::from_secs(60),
-            || llen(&services, &name) >= n,
+            || {
+                no_failed_task(&worker, &name);
+                llen(&services, &name) >= n
+            },
         );
         wait_for_group(
             &services,
