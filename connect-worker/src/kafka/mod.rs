@@ -8,8 +8,8 @@ pub mod api;
 mod client;
 mod cluster_id;
 mod fetch_answer;
-mod groups;
 pub mod fetcher;
+mod groups;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod partitioner;
