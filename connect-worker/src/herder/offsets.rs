@@ -135,7 +135,7 @@ impl Herder {
             .filter(|(_, offset)| offset.is_none())
             .map(|(p, _)| p.clone())
             .collect();
-        let held = slot
+        let in_group = slot
             .during(Step::ChangingGroupOffsets, async {
                 let topics = self.ask_kafka(&failed, self.shared.kafka.topics()).await?;
                 require_existing(&failed, &topics, changes.keys())?;
@@ -148,16 +148,16 @@ impl Herder {
                 .iter()
                 .filter_map(|(p, offset)| Some((p.clone(), (*offset)?)))
                 .collect(),
-            delete: held.into_keys().collect(),
+            delete: in_group.into_keys().collect(),
             failed,
         };
         let herder = self.clone();
-        let held_slot = Arc::clone(&slot);
+        let held = Arc::clone(&slot);
         let name = name.to_owned();
         let altered = self
             .carry_out_within(&slot, self.group_change_wait(), async move {
                 let result = herder
-                    .alter_sink_offsets(&held_slot, &name, &config, changes, change)
+                    .alter_sink_offsets(&held, &name, &config, changes, change)
                     .await;
                 drop(connector);
                 result
@@ -225,7 +225,7 @@ impl Herder {
         let group = self.sink_group(&config)?;
         let listing =
             format!("Failed to list offsets prior to resetting offsets for sink connector {name}");
-        let held = slot
+        let in_group = slot
             .during(Step::ChangingGroupOffsets, async {
                 let partitions = self.sink_partitions(&config, &listing).await?;
                 self.committed(&group, &partitions, &listing).await
@@ -233,17 +233,17 @@ impl Herder {
             .await?;
         let change = GroupChange {
             group,
-            delete: held.into_keys().collect(),
+            delete: in_group.into_keys().collect(),
             failed: format!("Failed to reset consumer group offsets for sink connector {name}"),
             ..GroupChange::default()
         };
         let herder = self.clone();
-        let held_slot = Arc::clone(&slot);
+        let held = Arc::clone(&slot);
         let name = name.to_owned();
         let reset = self
             .carry_out_within(&slot, self.group_change_wait(), async move {
                 let result = herder
-                    .reset_sink_offsets(&held_slot, &name, &config, change)
+                    .reset_sink_offsets(&held, &name, &config, change)
                     .await;
                 drop(connector);
                 result
