@@ -5,13 +5,27 @@ use connect_core::record::TopicPartition;
 
 use crate::connector_config::TopicSelection;
 
-/// The partitions each of `tasks` tasks reads: every matching partition, sorted by topic and
-/// partition, dealt round-robin, so the split is even and stable for the same inputs.
+/// The partitions each of `tasks` tasks reads: every matching partition ([`partitions_of`]),
+/// dealt round-robin, so the split is even and stable for the same inputs.
 pub fn assign(
     topics: &[(String, Vec<i32>)],
     selection: &TopicSelection,
     tasks: usize,
 ) -> Vec<Vec<TopicPartition>> {
+    let mut assignment = vec![Vec::new(); tasks.max(1)];
+    let count = assignment.len();
+    for (i, p) in partitions_of(topics, selection).into_iter().enumerate() {
+        assignment[i % count].push(p);
+    }
+    assignment
+}
+
+/// Every partition of the topics in `topics` that `selection` names, sorted by topic and
+/// partition: all that a sink reads.
+pub fn partitions_of(
+    topics: &[(String, Vec<i32>)],
+    selection: &TopicSelection,
+) -> Vec<TopicPartition> {
     let mut partitions: Vec<TopicPartition> = topics
         .iter()
         .filter(|(name, _)| selection.matches(name))
@@ -21,12 +35,7 @@ pub fn assign(
         })
         .collect();
     partitions.sort();
-    let mut assignment = vec![Vec::new(); tasks.max(1)];
-    let count = assignment.len();
-    for (i, p) in partitions.into_iter().enumerate() {
-        assignment[i % count].push(p);
-    }
-    assignment
+    partitions
 }
 
 #[cfg(test)]

@@ -726,7 +726,18 @@ impl Herder {
         slot: &Slot,
         calls: impl Future<Output = T> + Send + 'static,
     ) -> Result<Option<T>> {
-        let wait = self.lifecycle_wait();
+        self.carry_out_within(slot, self.lifecycle_wait(), calls)
+            .await
+    }
+
+    /// [`Herder::carry_out`], waiting up to `wait`: for calls followed by Kafka calls of
+    /// their own (a sink's offsets changes), which get their own time on top.
+    async fn carry_out_within<T: Send + 'static>(
+        &self,
+        slot: &Slot,
+        wait: Duration,
+        calls: impl Future<Output = T> + Send + 'static,
+    ) -> Result<Option<T>> {
         match tokio::time::timeout(wait, tokio::spawn(calls)).await {
             Ok(Ok(value)) => Ok(Some(value)),
             Ok(Err(e)) => Err(HerderError::Internal(format!("The request failed: {e}"))),

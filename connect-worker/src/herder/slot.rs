@@ -23,8 +23,8 @@ use crate::status::SharedStatus;
 use crate::store::TargetState;
 use crate::task::{ActiveTopics, Retries};
 
-/// A lifecycle call of a connector, which may take long or hang: what a request that cannot
-/// wait for it is told.
+/// A lifecycle call of a connector, or a Kafka call made for it, which may take long or hang:
+/// what a request that cannot wait for it is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Step {
     StartingConnector,
@@ -33,6 +33,9 @@ pub(super) enum Step {
     StoppingTasks,
     AlteringOffsets,
     ResettingOffsets,
+    /// Not a connector's call: a sink's consumer group offsets being read or changed in
+    /// Kafka for an offsets request (each Kafka call bounded by `request.timeout.ms`).
+    ChangingGroupOffsets,
 }
 
 impl Step {
@@ -45,6 +48,7 @@ impl Step {
             Self::StoppingTasks => "stopping its tasks",
             Self::AlteringOffsets => "altering its offsets",
             Self::ResettingOffsets => "resetting its offsets",
+            Self::ChangingGroupOffsets => "changing its consumer group's offsets",
         }
     }
 
@@ -57,6 +61,7 @@ impl Step {
             Self::StoppingTasks => "they have not stopped",
             Self::AlteringOffsets => "the connector's alter_offsets has not returned",
             Self::ResettingOffsets => "the connector's reset_offsets has not returned",
+            Self::ChangingGroupOffsets => "Kafka has not answered",
         }
     }
 }

@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<Herder> {
 #[utoipa::path(
     get, path = "/connectors/{name}/offsets", tag = "offsets", operation_id = "getOffsets",
     params(("name" = String, Path, description = "The connector's name", example = "fuzz-stopped")),
-    responses((status = 200, description = "The committed offsets", body = ConnectorOffsets), (status = 404, description = "No connector of that name", body = ErrorMessage)),
+    responses((status = 200, description = "The committed offsets (a sink's: its consumer group's)", body = ConnectorOffsets), (status = 404, description = "No connector of that name", body = ErrorMessage)),
 )]
 async fn offsets(
     State(herder): State<Herder>,
@@ -42,7 +42,7 @@ async fn offsets(
     request_body(content = AlterOffsetsRequestDoc, content_type = "application/json"),
     responses(
         (status = 200, description = "Altered", body = Message),
-        (status = 400, description = "No offsets given, a malformed entry, or the connector is not STOPPED", body = ErrorMessage),
+        (status = 400, description = "No offsets given, a malformed entry, a sink partition Kafka does not have, or the connector is not STOPPED", body = ErrorMessage),
         (status = 404, description = "No connector of that name", body = ErrorMessage),
     ),
 )]
