@@ -238,7 +238,7 @@ async fn group_offsets_are_committed_again_after_the_broker_comes_back() {
     assert_eq!(read.admin, BTreeMap::from([(0, 9)]));
     assert_eq!(
         kafka
-            .committed_offsets(&group, &[partition.clone()])
+            .committed_offsets(&group, std::slice::from_ref(&partition))
             .await
             .unwrap(),
         BTreeMap::from([(partition, 9)])

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rskafka::client::error::{Error as RsError, ProtocolError};
+use rskafka::client::error::{Error as RsError, ProtocolError, RequestError};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::BackoffConfig;
@@ -77,10 +77,15 @@ impl KafkaError {
 }
 
 /// Whether trying again later may succeed: connection problems, timeouts and the broker errors
-/// Kafka marks retriable (leader moves, not enough replicas, ...).
+/// Kafka marks retriable (leader moves, not enough replicas, a group coordinator moving or
+/// loading, ...). A request the broker speaks no version of, or that cannot be encoded, is
+/// not.
 pub(crate) fn is_retriable(error: &RsError) -> bool {
     match error {
         RsError::InvalidResponse(_) => false,
+        RsError::Request(RequestError::NoVersionMatch { .. } | RequestError::EncodeError(_)) => {
+            false
+        }
         RsError::ServerError { protocol_error, .. } => matches!(
             protocol_error,
             ProtocolError::UnknownServerError
@@ -92,6 +97,9 @@ pub(crate) fn is_retriable(error: &RsError) -> bool {
                 | ProtocolError::BrokerNotAvailable
                 | ProtocolError::ReplicaNotAvailable
                 | ProtocolError::NetworkException
+                | ProtocolError::CoordinatorLoadInProgress
+                | ProtocolError::CoordinatorNotAvailable
+                | ProtocolError::NotCoordinator
                 | ProtocolError::NotEnoughReplicas
                 | ProtocolError::NotEnoughReplicasAfterAppend
                 | ProtocolError::NotController
@@ -101,6 +109,7 @@ pub(crate) fn is_retriable(error: &RsError) -> bool {
                 | ProtocolError::OffsetNotAvailable
                 | ProtocolError::PreferredLeaderNotAvailable
                 | ProtocolError::ThrottlingQuotaExceeded
+                | ProtocolError::UnstableOffsetCommit
         ),
         _ => true,
     }

@@ -228,6 +228,7 @@ fn time_left(deadline: Instant) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use super::super::client::is_retriable;
     use super::*;
 
     fn server_error(protocol_error: ProtocolError) -> RsError {
@@ -252,6 +253,8 @@ mod tests {
                 Next::FindCoordinator,
                 "{moved:?}"
             );
+            // Still so when the request timeout ran out first: the caller may try later.
+            assert!(is_retriable(&server_error(moved)), "{moved:?}");
         }
     }
 
