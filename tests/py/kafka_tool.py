@@ -20,6 +20,20 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       Prints the cluster id KafkaAdminClient.describe_cluster() reports. Exits 1 when the
       broker reports none.
 
+  kafka_tool.py group-offsets --bootstrap HOST:PORT --group G --topic T --partitions 0,1 [SECURITY]
+      Reads G's committed offsets of the named partitions of T two ways and prints
+      {"admin": {partition: offset}, "consumer": {partition: offset or null}}: what
+      KafkaAdminClient.list_consumer_group_offsets(G, partitions=...) reports (-1 when G has no
+      offset) and what KafkaConsumer(group_id=G).committed(...) reports (None then).
+
+  kafka_tool.py commit-offsets --bootstrap HOST:PORT --group G --topic T --offsets 0=5,1=7 [SECURITY]
+      Commits the offsets to G as a consumer outside the group's membership (assign(), then
+      commit(): generation -1, no member id), as a Java worker's sink tasks leave them.
+
+  kafka_tool.py end-offsets --bootstrap HOST:PORT --topic T [SECURITY]
+      Prints {"earliest": {partition: offset}, "latest": {partition: offset}} from
+      KafkaConsumer.beginning_offsets / end_offsets (ListOffsets).
+
   SECURITY (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
       --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
 """
@@ -31,6 +45,7 @@ import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 
 
 def _text(raw):
@@ -148,10 +163,80 @@ def cluster_id(args):
     return 0
 
 
+def _partitions(args):
+    return [TopicPartition(args.topic, int(p)) for p in args.partitions.split(",")]
+
+
+def group_offsets(args):
+    wanted = _partitions(args)
+    timeout_ms = int(args.timeout * 1000)
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=timeout_ms,
+                             **security(args))
+    try:
+        listed = admin.list_consumer_group_offsets(args.group, partitions=wanted)
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group,
+                             enable_auto_commit=False, request_timeout_ms=timeout_ms,
+                             **security(args))
+    try:
+        committed = {tp.partition: consumer.committed(tp) for tp in wanted}
+    finally:
+        consumer.close()
+    print(json.dumps({
+        "admin": {tp.partition: listed[tp].offset for tp in wanted if tp in listed},
+        "consumer": committed,
+    }))
+    return 0
+
+
+def commit_offsets(args):
+    offsets = {}
+    for item in args.offsets.split(","):
+        partition, offset = item.split("=")
+        offsets[TopicPartition(args.topic, int(partition))] = OffsetAndMetadata(int(offset), "", -1)
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group,
+                             enable_auto_commit=False, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        consumer.assign(list(offsets))
+        consumer.commit(offsets)
+    finally:
+        consumer.close()
+    return 0
+
+
+def end_offsets(args):
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        deadline = time.monotonic() + args.timeout
+        partitions = None
+        while not partitions and time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(args.topic)
+            if not partitions:
+                time.sleep(0.1)
+        if not partitions:
+            print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
+            return 1
+        tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
+        earliest = consumer.beginning_offsets(tps)
+        latest = consumer.end_offsets(tps)
+    finally:
+        consumer.close()
+    print(json.dumps({
+        "earliest": {tp.partition: earliest[tp] for tp in tps},
+        "latest": {tp.partition: latest[tp] for tp in tps},
+    }))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("consume", "produce", "cluster-id"):
+    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id,
+                "group-offsets": group_offsets, "commit-offsets": commit_offsets, "end-offsets": end_offsets}
+    for name in commands:
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
         if name != "cluster-id":
@@ -160,8 +245,13 @@ def main():
         add_security_options(p)
         if name == "consume":
             p.add_argument("--count", type=int, required=True)
+        if name in ("group-offsets", "commit-offsets"):
+            p.add_argument("--group", required=True)
+        if name == "group-offsets":
+            p.add_argument("--partitions", required=True)
+        if name == "commit-offsets":
+            p.add_argument("--offsets", required=True)
     args = parser.parse_args()
-    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id}
     return commands[args.command](args)
 
 

@@ -318,6 +318,105 @@ impl Services {
     }
 }
 
+/// A consumer group's committed offsets of some partitions, as kafka-python reads them
+/// (`kafka_tool.py group-offsets`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct GroupOffsets {
+    /// `KafkaAdminClient.list_consumer_group_offsets(group, partitions=...)`, by partition:
+    /// -1 where the group has no offset.
+    pub admin: BTreeMap<i32, i64>,
+    /// `KafkaConsumer(group_id=group).committed(...)`, by partition: `None` where the group
+    /// has no offset.
+    pub consumer: BTreeMap<i32, Option<i64>>,
+}
+
+/// `kafka_tool.py group-offsets`'s arguments after the bootstrap and security options.
+fn group_offsets_args(group: &str, topic: &str, partitions: &[i32]) -> Vec<String> {
+    let partitions: Vec<String> = partitions.iter().map(i32::to_string).collect();
+    vec![
+        "--group".into(),
+        group.into(),
+        "--topic".into(),
+        topic.into(),
+        "--partitions".into(),
+        partitions.join(","),
+        "--timeout".into(),
+        "20".into(),
+    ]
+}
+
+fn parse_tool_json<T: serde::de::DeserializeOwned>(
+    command: &str,
+    out: &str,
+) -> Result<T, HarnessError> {
+    serde_json::from_str(out.trim()).map_err(|e| HarnessError::Tool {
+        program: format!("kafka_tool.py {command}"),
+        detail: format!("unparsable output {out:?}: {e}"),
+    })
+}
+
+impl Services {
+    fn kafka_tool_command(&self, command: &str) -> Command {
+        let mut cmd = Command::new(&self.kafka_python);
+        cmd.arg(&self.kafka_tool)
+            .arg(command)
+            .args(["--bootstrap", &self.kafka_bootstrap]);
+        cmd
+    }
+
+    /// `group`'s committed offsets of `partitions` of `topic`, as kafka-python's admin client
+    /// and consumer read them.
+    pub fn group_offsets_with_kafka_python(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<GroupOffsets, HarnessError> {
+        let out = run_tool(
+            self.kafka_tool_command("group-offsets")
+                .args(group_offsets_args(group, topic, partitions)),
+        )?;
+        parse_tool_json("group-offsets", &out)
+    }
+
+    /// Commits `(partition, offset)`s of `topic` to `group` with kafka-python, as a consumer
+    /// outside the group's membership (as a Java worker's sink tasks commit).
+    pub fn commit_offsets_with_kafka_python(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<(), HarnessError> {
+        let offsets: Vec<String> = offsets.iter().map(|(p, o)| format!("{p}={o}")).collect();
+        run_tool(
+            self.kafka_tool_command("commit-offsets")
+                .args(["--group", group, "--topic", topic])
+                .args(["--offsets", &offsets.join(",")])
+                .args(["--timeout", "20"]),
+        )?;
+        Ok(())
+    }
+
+    /// Every partition's earliest and latest offset of `topic`, as kafka-python's
+    /// `beginning_offsets` and `end_offsets` (ListOffsets) report them.
+    pub fn end_offsets_with_kafka_python(&self, topic: &str) -> Result<EndOffsets, HarnessError> {
+        let out = run_tool(self.kafka_tool_command("end-offsets").args([
+            "--topic",
+            topic,
+            "--timeout",
+            "20",
+        ]))?;
+        parse_tool_json("end-offsets", &out)
+    }
+}
+
+/// A topic's partitions' earliest and latest offsets, as kafka-python reads them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct EndOffsets {
+    pub earliest: BTreeMap<i32, i64>,
+    pub latest: BTreeMap<i32, i64>,
+}
+
 /// A record as kafka-python read it back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct ConsumedRecord {
