@@ -20,21 +20,25 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       Prints the cluster id KafkaAdminClient.describe_cluster() reports. Exits 1 when the
       broker reports none.
 
-  kafka_tool.py committed --bootstrap HOST:PORT --group G --topic T --partitions N [SECURITY]
-      Prints the offsets group G committed for partitions 0..N-1 of T, as
-      KafkaAdminClient.list_consumer_group_offsets(G, partitions=[...]) answers them: a JSON
-      object {"0": offset or null (none committed), ...}. The partitions are named because the
-      test broker answers an OffsetFetch of all topics with nothing.
+  kafka_tool.py group-offsets --bootstrap HOST:PORT --group G --topic T --partitions 0,1 [SECURITY]
+      Reads G's committed offsets of the named partitions of T two ways and prints
+      {"admin": {partition: offset}, "consumer": {partition: offset or null}}: what
+      KafkaAdminClient.list_consumer_group_offsets(G, partitions=...) reports (-1 when G has no
+      offset) and what KafkaConsumer(group_id=G).committed(...) reports (None then).
 
-  kafka_tool.py commit --bootstrap HOST:PORT --group G --topic T --partition P --offset O [SECURITY]
-      Commits offset O of partition P of T for group G, as a Java consumer of that group
-      would (KafkaConsumer(group_id=G).commit), e.g. a Kafka Connect deployment before ours.
+  kafka_tool.py commit-offsets --bootstrap HOST:PORT --group G --topic T --offsets 0=5,1=7 [SECURITY]
+      Commits the offsets to G as a consumer outside the group's membership (assign(), then
+      commit(): generation -1, no member id), as a Java worker's sink tasks leave them.
 
-  kafka_tool.py end-offsets --bootstrap HOST:PORT --topic T --partitions N [SECURITY]
+  kafka_tool.py end-offsets --bootstrap HOST:PORT --topic T [SECURITY]
+      Prints {"earliest": {partition: offset}, "latest": {partition: offset}} from
+      KafkaConsumer.beginning_offsets / end_offsets (ListOffsets).
+
+  kafka_tool.py high-watermarks --bootstrap HOST:PORT --topic T --partitions N [SECURITY]
       Prints the end offset (high watermark) of partitions 0..N-1 of T as a JSON object
       {"0": offset, ...}, taken from fetch answers: the test broker's ListOffsets(latest)
-      answers the base offset of the last batch + 1, so KafkaConsumer.end_offsets is wrong
-      there for batches of more than one record.
+      answers the base offset of the last batch + 1, so end-offsets is wrong there for a
+      partition whose last batch holds more than one record.
 
   SECURITY (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
       --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
@@ -166,35 +170,74 @@ def cluster_id(args):
 
 
 def _partitions(args):
-    return [TopicPartition(args.topic, p) for p in range(args.partitions)]
+    return [TopicPartition(args.topic, int(p)) for p in args.partitions.split(",")]
 
 
-def committed(args):
-    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+def group_offsets(args):
+    wanted = _partitions(args)
+    timeout_ms = int(args.timeout * 1000)
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=timeout_ms,
                              **security(args))
     try:
-        found = admin.list_consumer_group_offsets(args.group, partitions=_partitions(args))
+        listed = admin.list_consumer_group_offsets(args.group, partitions=wanted)
     finally:
         admin.close()
-    # kafka-python answers offset -1 for a partition the group has no offset for.
-    print(json.dumps({str(tp.partition): (found[tp].offset if tp in found and found[tp].offset >= 0 else None)
-                      for tp in _partitions(args)}))
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group,
+                             enable_auto_commit=False, request_timeout_ms=timeout_ms,
+                             **security(args))
+    try:
+        committed = {tp.partition: consumer.committed(tp) for tp in wanted}
+    finally:
+        consumer.close()
+    print(json.dumps({
+        "admin": {tp.partition: listed[tp].offset for tp in wanted if tp in listed},
+        "consumer": committed,
+    }))
     return 0
 
 
-def commit(args):
-    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group, enable_auto_commit=False,
-                             request_timeout_ms=max(int(args.timeout * 1000), 31000), **security(args))
+def commit_offsets(args):
+    offsets = {}
+    for item in args.offsets.split(","):
+        partition, offset = item.split("=")
+        offsets[TopicPartition(args.topic, int(partition))] = OffsetAndMetadata(int(offset), "", -1)
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=args.group,
+                             enable_auto_commit=False, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
     try:
-        tp = TopicPartition(args.topic, args.partition)
-        # kafka-python 2.2's OffsetAndMetadata: offset, metadata, leader epoch (-1: unknown).
-        consumer.commit({tp: OffsetAndMetadata(args.offset, "", -1)})
+        consumer.assign(list(offsets))
+        consumer.commit(offsets)
     finally:
-        consumer.close(autocommit=False)
+        consumer.close()
     return 0
 
 
 def end_offsets(args):
+    consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        deadline = time.monotonic() + args.timeout
+        partitions = None
+        while not partitions and time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(args.topic)
+            if not partitions:
+                time.sleep(0.1)
+        if not partitions:
+            print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
+            return 1
+        tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
+        earliest = consumer.beginning_offsets(tps)
+        latest = consumer.end_offsets(tps)
+    finally:
+        consumer.close()
+    print(json.dumps({
+        "earliest": {tp.partition: earliest[tp] for tp in tps},
+        "latest": {tp.partition: latest[tp] for tp in tps},
+    }))
+    return 0
+
+
+def high_watermarks(args):
     consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, group_id=None, enable_auto_commit=False,
                              max_partition_fetch_bytes=1024, **security(args))
     deadline = time.monotonic() + args.timeout
@@ -202,7 +245,7 @@ def end_offsets(args):
     try:
         # One partition at a time: kafka-python records a partition's high watermark when it
         # parses that partition's fetch answer, which one small poll may not reach.
-        for tp in _partitions(args):
+        for tp in [TopicPartition(args.topic, p) for p in range(args.partitions)]:
             consumer.assign([tp])
             consumer.seek_to_beginning(tp)
             while consumer.highwater(tp) is None:
@@ -210,7 +253,7 @@ def end_offsets(args):
                     print(f"no fetch answer for {tp} within {args.timeout} s", file=sys.stderr)
                     return 1
                 consumer.poll(timeout_ms=200, max_records=1)
-            ends[str(tp.partition)] = consumer.highwater(tp)
+            ends[tp.partition] = consumer.highwater(tp)
     finally:
         consumer.close()
     print(json.dumps(ends))
@@ -220,8 +263,9 @@ def end_offsets(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id, "committed": committed,
-                "commit": commit, "end-offsets": end_offsets}
+    commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id,
+                "group-offsets": group_offsets, "commit-offsets": commit_offsets, "end-offsets": end_offsets,
+                "high-watermarks": high_watermarks}
     for name in commands:
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
@@ -231,13 +275,14 @@ def main():
         add_security_options(p)
         if name == "consume":
             p.add_argument("--count", type=int, required=True)
-        if name in ("committed", "commit"):
+        if name in ("group-offsets", "commit-offsets"):
             p.add_argument("--group", required=True)
-        if name in ("committed", "end-offsets"):
+        if name == "group-offsets":
+            p.add_argument("--partitions", required=True)
+        if name == "commit-offsets":
+            p.add_argument("--offsets", required=True)
+        if name == "high-watermarks":
             p.add_argument("--partitions", type=int, required=True)
-        if name == "commit":
-            p.add_argument("--partition", type=int, required=True)
-            p.add_argument("--offset", type=int, required=True)
     args = parser.parse_args()
     return commands[args.command](args)
 

@@ -261,89 +261,6 @@ impl Services {
     }
 }
 
-impl Services {
-    /// The offsets consumer group `group` committed for partitions `0..partitions` of `topic`,
-    /// as kafka-python's `KafkaAdminClient.list_consumer_group_offsets` reads them; `None` for
-    /// a partition the group holds no offset for.
-    pub fn committed_offsets_with_kafka_python(
-        &self,
-        group: &str,
-        topic: &str,
-        partitions: i32,
-    ) -> Result<Vec<Option<i64>>, HarnessError> {
-        let out = run_tool(
-            Command::new(&self.kafka_python)
-                .arg(&self.kafka_tool)
-                .args(["committed", "--bootstrap", &self.kafka_bootstrap])
-                .args(["--group", group, "--topic", topic])
-                .args(["--partitions", &partitions.to_string()])
-                .args(["--timeout", "20"]),
-        )?;
-        by_partition("kafka_tool.py committed", &out, partitions)
-    }
-
-    /// Commits `offset` (the next offset to read) of one partition for consumer group
-    /// `group` with kafka-python's `KafkaConsumer.commit`, as a Java consumer of the group
-    /// would.
-    pub fn commit_with_kafka_python(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-    ) -> Result<(), HarnessError> {
-        run_tool(
-            Command::new(&self.kafka_python)
-                .arg(&self.kafka_tool)
-                .args(["commit", "--bootstrap", &self.kafka_bootstrap])
-                .args(["--group", group, "--topic", topic])
-                .args(["--partition", &partition.to_string()])
-                .args(["--offset", &offset.to_string()])
-                .args(["--timeout", "20"]),
-        )?;
-        Ok(())
-    }
-
-    /// The end offsets (high watermarks) of partitions `0..partitions` of `topic`, as
-    /// kafka-python's fetches report them (the test broker's ListOffsets is wrong for batches
-    /// of more than one record; see docs/testing.md).
-    pub fn end_offsets_with_kafka_python(
-        &self,
-        topic: &str,
-        partitions: i32,
-    ) -> Result<Vec<i64>, HarnessError> {
-        let out = run_tool(
-            Command::new(&self.kafka_python)
-                .arg(&self.kafka_tool)
-                .args(["end-offsets", "--bootstrap", &self.kafka_bootstrap])
-                .args(["--topic", topic])
-                .args(["--partitions", &partitions.to_string()])
-                .args(["--timeout", "20"]),
-        )?;
-        by_partition("kafka_tool.py end-offsets", &out, partitions)
-    }
-}
-
-/// A JSON object `{"0": value, "1": value, ...}` as a value per partition `0..partitions`.
-fn by_partition<T: serde::de::DeserializeOwned>(
-    program: &str,
-    out: &str,
-    partitions: i32,
-) -> Result<Vec<T>, HarnessError> {
-    let bad = |detail: String| HarnessError::Tool {
-        program: program.into(),
-        detail,
-    };
-    let mut map: BTreeMap<String, T> =
-        serde_json::from_str(out.trim()).map_err(|e| bad(format!("{e} in {out:?}")))?;
-    (0..partitions)
-        .map(|p| {
-            map.remove(&p.to_string())
-                .ok_or_else(|| bad(format!("no partition {p} in {out:?}")))
-        })
-        .collect()
-}
-
 /// The records `kafka_tool.py consume` printed, one JSON object a line.
 fn consumed_records(out: &str) -> Result<Vec<ConsumedRecord>, HarnessError> {
     out.lines()
@@ -399,6 +316,133 @@ impl Services {
         }
         Ok(())
     }
+}
+
+/// A consumer group's committed offsets of some partitions, as kafka-python reads them
+/// (`kafka_tool.py group-offsets`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct GroupOffsets {
+    /// `KafkaAdminClient.list_consumer_group_offsets(group, partitions=...)`, by partition:
+    /// -1 where the group has no offset.
+    pub admin: BTreeMap<i32, i64>,
+    /// `KafkaConsumer(group_id=group).committed(...)`, by partition: `None` where the group
+    /// has no offset.
+    pub consumer: BTreeMap<i32, Option<i64>>,
+}
+
+/// `kafka_tool.py group-offsets`'s arguments after the bootstrap and security options.
+fn group_offsets_args(group: &str, topic: &str, partitions: &[i32]) -> Vec<String> {
+    let partitions: Vec<String> = partitions.iter().map(i32::to_string).collect();
+    vec![
+        "--group".into(),
+        group.into(),
+        "--topic".into(),
+        topic.into(),
+        "--partitions".into(),
+        partitions.join(","),
+        "--timeout".into(),
+        "20".into(),
+    ]
+}
+
+fn parse_tool_json<T: serde::de::DeserializeOwned>(
+    command: &str,
+    out: &str,
+) -> Result<T, HarnessError> {
+    serde_json::from_str(out.trim()).map_err(|e| HarnessError::Tool {
+        program: format!("kafka_tool.py {command}"),
+        detail: format!("unparsable output {out:?}: {e}"),
+    })
+}
+
+impl Services {
+    fn kafka_tool_command(&self, command: &str) -> Command {
+        let mut cmd = Command::new(&self.kafka_python);
+        cmd.arg(&self.kafka_tool)
+            .arg(command)
+            .args(["--bootstrap", &self.kafka_bootstrap]);
+        cmd
+    }
+
+    /// `group`'s committed offsets of `partitions` of `topic`, as kafka-python's admin client
+    /// and consumer read them.
+    pub fn group_offsets_with_kafka_python(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<GroupOffsets, HarnessError> {
+        let out = run_tool(
+            self.kafka_tool_command("group-offsets")
+                .args(group_offsets_args(group, topic, partitions)),
+        )?;
+        parse_tool_json("group-offsets", &out)
+    }
+
+    /// Commits `(partition, offset)`s of `topic` to `group` with kafka-python, as a consumer
+    /// outside the group's membership (as a Java worker's sink tasks commit).
+    pub fn commit_offsets_with_kafka_python(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<(), HarnessError> {
+        let offsets: Vec<String> = offsets.iter().map(|(p, o)| format!("{p}={o}")).collect();
+        run_tool(
+            self.kafka_tool_command("commit-offsets")
+                .args(["--group", group, "--topic", topic])
+                .args(["--offsets", &offsets.join(",")])
+                .args(["--timeout", "20"]),
+        )?;
+        Ok(())
+    }
+
+    /// Every partition's earliest and latest offset of `topic`, as kafka-python's
+    /// `beginning_offsets` and `end_offsets` (ListOffsets) report them.
+    pub fn end_offsets_with_kafka_python(&self, topic: &str) -> Result<EndOffsets, HarnessError> {
+        let out = run_tool(self.kafka_tool_command("end-offsets").args([
+            "--topic",
+            topic,
+            "--timeout",
+            "20",
+        ]))?;
+        parse_tool_json("end-offsets", &out)
+    }
+}
+
+impl Services {
+    /// The end offsets (high watermarks) of partitions `0..partitions` of `topic`, as
+    /// kafka-python's fetches report them: the test broker's ListOffsets, which
+    /// [`end_offsets_with_kafka_python`](Self::end_offsets_with_kafka_python) asks, is wrong
+    /// for a partition whose last batch holds more than one record (docs/testing.md).
+    pub fn high_watermarks_with_kafka_python(
+        &self,
+        topic: &str,
+        partitions: i32,
+    ) -> Result<Vec<i64>, HarnessError> {
+        let out = run_tool(
+            self.kafka_tool_command("high-watermarks")
+                .args(["--topic", topic])
+                .args(["--partitions", &partitions.to_string()])
+                .args(["--timeout", "20"]),
+        )?;
+        let mut ends: BTreeMap<i32, i64> = parse_tool_json("high-watermarks", &out)?;
+        (0..partitions)
+            .map(|p| {
+                ends.remove(&p).ok_or_else(|| HarnessError::Tool {
+                    program: "kafka_tool.py high-watermarks".into(),
+                    detail: format!("no partition {p} in {out:?}"),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A topic's partitions' earliest and latest offsets, as kafka-python reads them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct EndOffsets {
+    pub earliest: BTreeMap<i32, i64>,
+    pub latest: BTreeMap<i32, i64>,
 }
 
 /// A record as kafka-python read it back.

@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{consumed_records, run_tool, ConsumedRecord, HarnessError, TestCa};
+use crate::{
+    consumed_records, group_offsets_args, parse_tool_json, run_tool, ConsumedRecord, GroupOffsets,
+    HarnessError, TestCa,
+};
 
 /// The user that exists on the SASL brokers.
 pub const SASL_USER: &str = "connect";
@@ -275,6 +278,23 @@ impl SecureKafka {
         let mut cmd = self.python_command(&tool, "cluster-id", protocol, login, protocol.is_tls());
         cmd.args(["--timeout", "20"]);
         Ok(run_tool(&mut cmd)?.trim().to_owned())
+    }
+
+    /// `group`'s committed offsets of `partitions` of `topic`, read with kafka-python over
+    /// `protocol` (`tests/py/kafka_tool.py group-offsets`).
+    pub fn group_offsets_with_kafka_python(
+        &self,
+        protocol: SecurityProtocol,
+        login: Option<&SaslLogin>,
+        group: &str,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<GroupOffsets, HarnessError> {
+        let tool = self.client.with_file_name("kafka_tool.py");
+        let mut cmd =
+            self.python_command(&tool, "group-offsets", protocol, login, protocol.is_tls());
+        cmd.args(group_offsets_args(group, topic, partitions));
+        parse_tool_json("group-offsets", &run_tool(&mut cmd)?)
     }
 
     /// Whether the broker of `protocol` refuses kafka-python connecting with `login` (SASL

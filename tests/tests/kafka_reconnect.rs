@@ -1,15 +1,20 @@
 //! The worker's Kafka clients survive a broker restart: a private tansu broker (not the shared
 //! one, which other tests use) is killed and started again on the same port.
 //! A sink whose fetches fail meanwhile says so (`/health`, the retrying gauge, the log).
+//! Consumer-group offsets are committed again on new connections to the group's coordinator.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
+use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
+use connect_core::record::TopicPartition;
 use connect_e2e::{temp_dir, unique_name, wait_until, Services, WorkerProcess};
-use connect_worker::kafka::{Kafka, KafkaConfig, Producer, ProducerConfig, ProducerRecord};
+use connect_worker::kafka::{
+    Kafka, KafkaClient, KafkaConfig, Producer, ProducerConfig, ProducerRecord,
+};
 use serde_json::json;
 
 fn tansu_bin() -> String {
@@ -194,5 +199,48 @@ async fn the_producer_writes_again_after_the_broker_comes_back() {
     assert_eq!(
         metadata[0].offset, 0,
         "a fresh broker starts the topic at 0"
+    );
+}
+
+#[tokio::test]
+async fn group_offsets_are_committed_again_after_the_broker_comes_back() {
+    let services = Services::get();
+    let (mut broker, port) = private_broker().await;
+    let kafka = connect(port, "groups-reconnect").await;
+    let topic = unique_name("committed");
+    let group = unique_name("connect-reconnect");
+    kafka.create_topic(&topic, 1, 1).await.unwrap();
+    let partition = TopicPartition::new(topic.as_str(), 0);
+    kafka
+        .commit_offsets(&group, &BTreeMap::from([(partition.clone(), 3)]))
+        .await
+        .unwrap();
+
+    // The restarted broker (which forgot everything) is reached on the same port: the
+    // connections to the coordinator and to the broker that found it are broken, and are made
+    // again within the commit's request timeout.
+    let _ = broker.0.kill();
+    let _ = broker.0.wait();
+    broker.0 = start_broker(port);
+    wait_for_port(port).await;
+    create_topic_retrying(&kafka, &topic).await;
+    kafka
+        .commit_offsets(&group, &BTreeMap::from([(partition.clone(), 9)]))
+        .await
+        .unwrap();
+    let private = Services {
+        kafka_bootstrap: format!("127.0.0.1:{port}"),
+        ..services
+    };
+    let read = private
+        .group_offsets_with_kafka_python(&group, &topic, &[0])
+        .unwrap();
+    assert_eq!(read.admin, BTreeMap::from([(0, 9)]));
+    assert_eq!(
+        kafka
+            .committed_offsets(&group, std::slice::from_ref(&partition))
+            .await
+            .unwrap(),
+        BTreeMap::from([(partition, 9)])
     );
 }

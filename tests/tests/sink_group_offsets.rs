@@ -120,10 +120,27 @@ async fn produce_one_by_one(services: &Services, topic: &str, range: std::ops::R
     }
 }
 
+/// The offsets `group` holds for partitions `0..partitions` of `topic`, as kafka-python's
+/// `KafkaAdminClient.list_consumer_group_offsets` reads them (`None`: no offset); its
+/// `KafkaConsumer.committed` must read the same.
 fn committed(services: &Services, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
-    services
-        .committed_offsets_with_kafka_python(group, topic, partitions)
-        .unwrap()
+    let wanted: Vec<i32> = (0..partitions).collect();
+    let read = services
+        .group_offsets_with_kafka_python(group, topic, &wanted)
+        .unwrap();
+    let by_admin: Vec<Option<i64>> = wanted
+        .iter()
+        .map(|p| read.admin.get(p).copied().filter(|o| *o >= 0))
+        .collect();
+    let by_consumer: Vec<Option<i64>> = wanted
+        .iter()
+        .map(|p| read.consumer.get(p).copied().flatten())
+        .collect();
+    assert_eq!(
+        by_admin, by_consumer,
+        "kafka-python's admin client and consumer disagree about group {group}"
+    );
+    by_admin
 }
 
 /// Panics, with the connector's status, when one of its tasks failed: waiting on would only
@@ -212,7 +229,7 @@ async fn file_and_redis_sinks_leave_the_end_offsets_of_100000_records_in_their_g
     let topic = topic(&services, "drain", PARTITIONS).await;
     produce(&services, &topic, PARTITIONS, 0..RECORDS).await;
     let ends = services
-        .end_offsets_with_kafka_python(&topic, PARTITIONS)
+        .high_watermarks_with_kafka_python(&topic, PARTITIONS)
         .unwrap();
     assert_eq!(ends, vec![(RECORDS / 4) as i64; 4]);
 
@@ -283,7 +300,7 @@ async fn after_kill_9_a_worker_with_a_fresh_offset_file_resumes_from_the_group()
     let topic = topic(&services, "kill", PARTITIONS).await;
     produce(&services, &topic, PARTITIONS, 0..RECORDS).await;
     let ends = services
-        .end_offsets_with_kafka_python(&topic, PARTITIONS)
+        .high_watermarks_with_kafka_python(&topic, PARTITIONS)
         .unwrap();
     let dir = temp_dir("kill");
     let mut worker = start_worker(&services, &dir);
@@ -377,7 +394,7 @@ async fn a_redis_sink_starts_where_the_group_of_a_java_deployment_left_off() {
     let name = unique_name("migrated");
     // What a Java Kafka Connect sink of that name committed before the switch.
     services
-        .commit_with_kafka_python(&group_of(&name), &topic, 0, 90)
+        .commit_offsets_with_kafka_python(&group_of(&name), &topic, &[(0, 90)])
         .unwrap();
 
     let worker = start_worker(&services, &temp_dir("migrate"));

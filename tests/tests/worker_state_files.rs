@@ -102,10 +102,8 @@ async fn a_second_worker_on_the_same_state_files_exits_and_the_first_keeps_runni
         Duration::from_secs(60),
         || lines_of(&output).len() >= N,
     );
-    // Offsets flushed too: both state files hold something a second worker would act on.
-    wait_until("the first offsets flush", Duration::from_secs(30), || {
-        dir.join("offsets.json").exists()
-    });
+    // (The sink's offsets are in its consumer group, not in offsets.json: the offsets file's
+    // lock is held all the same, for the source offsets it would hold.)
     let configs_before = std::fs::read(dir.join("configs.json")).unwrap();
 
     // A second worker on the same state files (its own properties and listener).
@@ -170,6 +168,7 @@ async fn a_world_readable_version_1_config_file_is_converted_and_every_state_fil
     use std::os::unix::fs::PermissionsExt;
     let services = Services::get();
     let topic = topic(&services, "state-modes").await;
+    let lines_topic = self::topic(&services, "state-modes-lines").await;
     produce(&services, &topic, 0..10).await;
     let dir = temp_dir("state-modes");
     let output = dir.join("output.txt");
@@ -203,6 +202,18 @@ async fn a_world_readable_version_1_config_file_is_converted_and_every_state_fil
             "file": output.display().to_string(),
         }),
     );
+    // A source, so the offsets file holds something (sinks' offsets are in their consumer
+    // groups).
+    let input = dir.join("input.txt");
+    std::fs::write(&input, "a\nb\n").unwrap();
+    worker.create_connector(
+        "source",
+        &json!({
+            "connector.class": "FileStreamSource",
+            "topic": lines_topic,
+            "file": input.display().to_string(),
+        }),
+    );
     worker.call("DELETE", "/connectors/old", None, 204);
     wait_until(
         "the sink to write the records",
@@ -211,11 +222,10 @@ async fn a_world_readable_version_1_config_file_is_converted_and_every_state_fil
     );
     let offsets = dir.join("offsets.json");
     wait_until(
-        "the offsets flush of the records written",
+        "the offsets flush of the source's lines",
         Duration::from_secs(30),
-        || std::fs::read_to_string(&offsets).is_ok_and(|t| t.contains("\"kafka_offset\": 10")),
+        || std::fs::read_to_string(&offsets).is_ok_and(|t| t.contains("\"position\": 4")),
     );
-
     let state_files = [
         "configs.json",
         "configs.json.lock",
@@ -232,7 +242,7 @@ async fn a_world_readable_version_1_config_file_is_converted_and_every_state_fil
         .collect();
     names.sort();
     let mut expected: Vec<&str> = state_files.to_vec();
-    expected.extend(["output.txt", "worker.log", "worker.properties"]);
+    expected.extend(["input.txt", "output.txt", "worker.log", "worker.properties"]);
     expected.sort();
     assert_eq!(names, expected);
     // The config file is a journal now; the old connector's records end in its tombstone.
@@ -243,7 +253,7 @@ async fn a_world_readable_version_1_config_file_is_converted_and_every_state_fil
         "{journal:?}"
     );
     let listed = curl_get(&worker, "/connectors");
-    assert_eq!(listed, json!(["sink"]));
+    assert_eq!(listed, json!(["sink", "source"]));
 }
 
 #[test]

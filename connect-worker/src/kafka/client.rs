@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rskafka::client::error::{Error as RsError, ProtocolError};
+use rskafka::client::error::{Error as RsError, ProtocolError, RequestError};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::BackoffConfig;
@@ -14,7 +14,9 @@ use connect_core::ConnectError;
 
 use super::api::{Fetched, KafkaClient, OffsetPosition, PartitionRead};
 use super::cluster_id::ClusterId;
+use super::coordinator::Coordinators;
 use super::fetch_answer::{consume, Consumed};
+use super::group_offsets;
 use super::KafkaSecurity;
 
 /// How to reach the cluster.
@@ -75,10 +77,15 @@ impl KafkaError {
 }
 
 /// Whether trying again later may succeed: connection problems, timeouts and the broker errors
-/// Kafka marks retriable (leader moves, not enough replicas, ...).
+/// Kafka marks retriable (leader moves, not enough replicas, a group coordinator moving or
+/// loading, ...). A request the broker speaks no version of, or that cannot be encoded, is
+/// not.
 pub(crate) fn is_retriable(error: &RsError) -> bool {
     match error {
         RsError::InvalidResponse(_) => false,
+        RsError::Request(RequestError::NoVersionMatch { .. } | RequestError::EncodeError(_)) => {
+            false
+        }
         RsError::ServerError { protocol_error, .. } => matches!(
             protocol_error,
             ProtocolError::UnknownServerError
@@ -90,6 +97,9 @@ pub(crate) fn is_retriable(error: &RsError) -> bool {
                 | ProtocolError::BrokerNotAvailable
                 | ProtocolError::ReplicaNotAvailable
                 | ProtocolError::NetworkException
+                | ProtocolError::CoordinatorLoadInProgress
+                | ProtocolError::CoordinatorNotAvailable
+                | ProtocolError::NotCoordinator
                 | ProtocolError::NotEnoughReplicas
                 | ProtocolError::NotEnoughReplicasAfterAppend
                 | ProtocolError::NotController
@@ -99,6 +109,7 @@ pub(crate) fn is_retriable(error: &RsError) -> bool {
                 | ProtocolError::OffsetNotAvailable
                 | ProtocolError::PreferredLeaderNotAvailable
                 | ProtocolError::ThrottlingQuotaExceeded
+                | ProtocolError::UnstableOffsetCommit
         ),
         _ => true,
     }
@@ -119,11 +130,12 @@ impl From<KafkaError> for ConnectError {
 type PartitionClients = HashMap<(String, i32), Arc<PartitionClient>>;
 
 /// The worker's connection to Kafka, shared by every task. Partition clients are created once
-/// and reused.
+/// and reused, and so are consumer groups' coordinators and the connections to them.
 #[derive(Clone)]
 pub struct Kafka {
     client: Arc<Client>,
     partitions: Arc<Mutex<PartitionClients>>,
+    coordinators: Arc<Coordinators>,
     config: KafkaConfig,
     cluster_id: ClusterId,
 }
@@ -165,8 +177,13 @@ impl Kafka {
                 e,
             )
         })?;
+        let client = Arc::new(client);
         Ok(Self {
-            client: Arc::new(client),
+            coordinators: Arc::new(Coordinators::new(
+                Arc::clone(&client),
+                config.request_timeout,
+            )),
+            client,
             partitions: Arc::default(),
             config,
             cluster_id: ClusterId::default(),
@@ -334,12 +351,39 @@ impl KafkaClient for Kafka {
             })
     }
 
+    /// One ListOffsets per partition, sent together (rskafka's partition clients, which follow
+    /// leader moves); no answer within `request.timeout.ms` fails the call (retriable).
     async fn offsets_at(
         &self,
         partitions: &[TopicPartition],
         at: OffsetPosition,
     ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError> {
-        super::groups::offsets_at(self, partitions, at).await
+        let (offset_at, which) = match at {
+            OffsetPosition::Earliest => (OffsetAt::Earliest, "earliest"),
+            OffsetPosition::Latest => (OffsetAt::Latest, "latest"),
+        };
+        let offsets = partitions.iter().map(|partition| async move {
+            let client = self
+                .partition(&partition.topic, partition.partition)
+                .await?;
+            let offset = client.get_offset(offset_at).await.map_err(|e| {
+                KafkaError::new(format!("cannot read the {which} offset of {partition}"), e)
+            })?;
+            Ok::<_, KafkaError>((partition.clone(), offset))
+        });
+        let limit = self.request_timeout();
+        tokio::time::timeout(limit, futures::future::try_join_all(offsets))
+            .await
+            .unwrap_or_else(|_| {
+                Err(KafkaError::timed_out(
+                    format!(
+                        "cannot read the {which} offsets of {} partitions",
+                        partitions.len()
+                    ),
+                    limit,
+                ))
+            })
+            .map(|offsets| offsets.into_iter().collect())
     }
 
     async fn committed_offsets(
@@ -347,7 +391,7 @@ impl KafkaClient for Kafka {
         group: &str,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, i64>, KafkaError> {
-        super::groups::committed_offsets(self, group, partitions).await
+        group_offsets::committed_offsets(&self.coordinators, group, partitions).await
     }
 
     async fn commit_offsets(
@@ -355,7 +399,7 @@ impl KafkaClient for Kafka {
         group: &str,
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<(), KafkaError> {
-        super::groups::commit_offsets(self, group, offsets).await
+        group_offsets::commit_offsets(&self.coordinators, group, offsets).await
     }
 
     async fn delete_offsets(
@@ -363,6 +407,6 @@ impl KafkaClient for Kafka {
         group: &str,
         partitions: &[TopicPartition],
     ) -> Result<(), KafkaError> {
-        super::groups::delete_offsets(self, group, partitions).await
+        group_offsets::delete_offsets(&self.coordinators, group, partitions).await
     }
 }

@@ -7,13 +7,15 @@
 pub mod api;
 mod client;
 mod cluster_id;
+mod coordinator;
 mod fetch_answer;
 pub mod fetcher;
-mod groups;
+mod group_offsets;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod partitioner;
 pub mod producer;
+mod raw_request;
 pub mod security;
 
 pub use api::{KafkaClient, KafkaProducer, OffsetPosition};

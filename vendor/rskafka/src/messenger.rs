@@ -2,7 +2,7 @@ use std::{
     collections::HashMap,
     future::Future,
     io::Cursor,
-    ops::DerefMut,
+    ops::{DerefMut, RangeInclusive},
     sync::{
         Arc,
         atomic::{AtomicI32, Ordering},
@@ -10,6 +10,7 @@ use std::{
     task::Poll,
 };
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use rsasl::{
@@ -168,6 +169,10 @@ pub enum RequestError {
 
     #[error("Connection is poisoned: {0}")]
     Poisoned(Arc<RequestError>),
+
+    /// The body of a [`Messenger::request_raw`] could not be encoded (added by connect-rs).
+    #[error("Cannot encode request: {0}")]
+    EncodeError(Box<dyn std::error::Error + Send + Sync>),
 }
 
 #[derive(Error, Debug)]
@@ -348,11 +353,91 @@ where
         let use_tagged_fields_in_response =
             body_api_version >= R::FIRST_TAGGED_FIELD_IN_RESPONSE_VERSION;
 
+        let mut response = self
+            .exchange(
+                R::API_KEY,
+                body_api_version,
+                use_tagged_fields_in_request,
+                use_tagged_fields_in_response,
+                |buf| Ok(msg.write_versioned(buf, body_api_version)?),
+            )
+            .await?;
+        let body = R::ResponseBody::read_versioned(&mut response.data, body_api_version)?;
+
+        // check if we fully consumed the message, otherwise there might be a bug in our protocol code
+        let read_bytes = response.data.position();
+        let message_bytes = response.data.into_inner().len() as u64;
+        if read_bytes != message_bytes {
+            return Err(RequestError::TooMuchData {
+                message_size: message_bytes,
+                read: read_bytes,
+                api_key: R::API_KEY,
+                api_version: body_api_version,
+            });
+        }
+
+        Ok(body)
+    }
+
+    /// Sends a request the caller encodes and returns the version spoken with the response
+    /// body, undecoded (added by connect-rs, for the APIs rskafka has no message types for).
+    ///
+    /// The version is the highest of `versions` the broker speaks (the ranges of its
+    /// ApiVersions answer); `encode_body` writes the body in that version. From
+    /// `first_flexible_version` on, the request header is v2 and the response header v1, as for
+    /// every API but ApiVersions (whose response header stays v0: not to be sent this way).
+    pub async fn request_raw<F>(
+        &self,
+        api_key: i16,
+        versions: RangeInclusive<i16>,
+        first_flexible_version: i16,
+        encode_body: F,
+    ) -> Result<(i16, Bytes), RequestError>
+    where
+        F: FnOnce(i16, &mut Vec<u8>) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+            + Send,
+    {
+        let key = ApiKey::from(Int16(api_key));
+        let ours = (!versions.is_empty()).then(|| {
+            ApiVersionRange::new(
+                ApiVersion(Int16(*versions.start())),
+                ApiVersion(Int16(*versions.end())),
+            )
+        });
+        let version = ours
+            .and_then(|ours| {
+                let theirs = self.version_ranges.get(&key)?;
+                match_versions(*theirs, ours)
+            })
+            .ok_or(RequestError::NoVersionMatch { api_key: key })?;
+        let flexible = version.0.0 >= first_flexible_version;
+        let response = self
+            .exchange(key, version, flexible, flexible, |buf| {
+                encode_body(version.0.0, buf).map_err(RequestError::EncodeError)
+            })
+            .await?;
+        let header_length = response.data.position() as usize;
+        let body = Bytes::from(response.data.into_inner()).slice(header_length..);
+        Ok((version.0.0, body))
+    }
+
+    /// Sends one request, its body written by `write_body`, and waits for its response, whose
+    /// header is read (shared by [`request`](Self::request) and
+    /// [`request_raw`](Self::request_raw): split out of `request_with_version_ranges` by
+    /// connect-rs).
+    async fn exchange(
+        &self,
+        api_key: ApiKey,
+        body_api_version: ApiVersion,
+        use_tagged_fields_in_request: bool,
+        use_tagged_fields_in_response: bool,
+        write_body: impl FnOnce(&mut Vec<u8>) -> Result<(), RequestError>,
+    ) -> Result<Response, RequestError> {
         // Correlation ID so that we can de-multiplex the responses.
         let correlation_id = self.correlation_id.fetch_add(1, Ordering::SeqCst);
 
         let header = RequestHeader {
-            request_api_key: R::API_KEY,
+            request_api_key: api_key,
             request_api_version: body_api_version,
             correlation_id: Int32(correlation_id),
             // Technically we don't need to send a client_id, but newer redpanda version fail to parse the message
@@ -370,7 +455,7 @@ where
         header
             .write_versioned(&mut buf, header_version)
             .expect("Writing header to buffer should always work");
-        msg.write_versioned(&mut buf, body_api_version)?;
+        write_body(&mut buf)?;
 
         let (tx, rx) = channel();
 
@@ -397,22 +482,7 @@ where
         self.send_message(buf).await?;
         cleanup_on_cancel.message_sent();
 
-        let mut response = rx.await.expect("Who closed this channel?!")?;
-        let body = R::ResponseBody::read_versioned(&mut response.data, body_api_version)?;
-
-        // check if we fully consumed the message, otherwise there might be a bug in our protocol code
-        let read_bytes = response.data.position();
-        let message_bytes = response.data.into_inner().len() as u64;
-        if read_bytes != message_bytes {
-            return Err(RequestError::TooMuchData {
-                message_size: message_bytes,
-                read: read_bytes,
-                api_key: R::API_KEY,
-                api_version: body_api_version,
-            });
-        }
-
-        Ok(body)
+        rx.await.expect("Who closed this channel?!")
     }
 
     async fn send_message(&self, msg: Vec<u8>) -> Result<(), RequestError> {

@@ -17,6 +17,7 @@ pub mod error;
 pub(crate) mod metadata_cache;
 pub mod partition;
 pub mod producer;
+pub mod raw;
 
 use error::{Error, Result};
 
