@@ -78,7 +78,7 @@ pub fn config_def() -> ConfigDef {
             ConfigKey::new("offset.storage.file.filename", ConfigType::String)
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
-                .doc("File in which source and sink offsets are stored (one JSON document, written atomically, mode 600). One worker per file: a lock on FILE.lock stops a second worker. See State files in docs/worker.md.")
+                .doc("File in which source connectors' offsets are stored (one JSON document, written atomically, mode 600); sink connectors' offsets are in their consumer groups (connect-<name>), and sink entries an earlier version wrote here are read once. One worker per file: a lock on FILE.lock stops a second worker. See State files in docs/worker.md.")
                 .group(group, 5),
         )
         .define(
