@@ -297,7 +297,11 @@ impl LagWatch {
                         let mut view = lock(&shared);
                         for (p, end) in ends {
                             if view.next.contains_key(&p) {
-                                view.ends.insert(p, end);
+                                // The larger of this and what a fetch answer said: some
+                                // brokers (tansu 0.6) answer ListOffsets with less than the
+                                // end when the last batch holds several records.
+                                let known = view.ends.entry(p).or_insert(end);
+                                *known = (*known).max(end);
                             }
                         }
                         if let Some(gauge) = &gauge {
