@@ -74,7 +74,9 @@ pub struct GroupOffsets {
 struct InFlight {
     offsets: BTreeMap<TopicPartition, i64>,
     started: Instant,
-    commit: JoinHandle<Result<(), KafkaError>>,
+    /// The commit's outcome and when it came (the loop may notice it a round later, which
+    /// must not count in the commit time).
+    commit: JoinHandle<(Result<(), KafkaError>, Instant)>,
 }
 
 impl GroupOffsets {
@@ -169,7 +171,10 @@ impl GroupOffsets {
         let kafka = Arc::clone(&self.kafka);
         let group = self.group.clone();
         let sent = offsets.clone();
-        let commit = tokio::spawn(async move { kafka.commit_offsets(&group, &sent).await });
+        let commit = tokio::spawn(async move {
+            let result = kafka.commit_offsets(&group, &sent).await;
+            (result, Instant::now())
+        });
         self.in_flight = Some(InFlight {
             offsets,
             started,
@@ -199,19 +204,24 @@ impl GroupOffsets {
         let InFlight {
             offsets, started, ..
         } = self.in_flight.take()?;
-        let took = started.elapsed();
         match result {
-            Ok(Ok(())) => {
+            Ok((Ok(()), done)) => {
                 self.forget_migrated(&offsets);
-                Some(Committed::Done { offsets, took })
+                Some(Committed::Done {
+                    offsets,
+                    took: done.duration_since(started),
+                })
             }
-            Ok(Err(e)) => {
+            Ok((Err(e), done)) => {
+                let took = done.duration_since(started);
                 tracing::warn!(task = %self.task, group = %self.group, error = %e, "cannot commit offsets to the consumer group; the next flush commits again (records written since the last commit are read again if the task restarts before one works)");
                 Some(Committed::Failed { took })
             }
             Err(e) => {
                 tracing::error!(task = %self.task, group = %self.group, error = %e, "the offset commit panicked; the next flush commits again");
-                Some(Committed::Failed { took })
+                Some(Committed::Failed {
+                    took: started.elapsed(),
+                })
             }
         }
     }
