@@ -503,6 +503,15 @@ pub fn checkout_commit() -> String {
     }
 }
 
+/// The lines of a text file (a FileStreamSink's output), none while it does not exist.
+pub fn lines_of(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A new directory under the system's temporary directory, named after `prefix` and unique
 /// to this run.
 pub fn temp_dir(prefix: &str) -> PathBuf {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use connect_e2e::{temp_dir, unique_name, wait_until, Services, WorkerProcess};
+use connect_e2e::{lines_of, temp_dir, unique_name, wait_until, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
@@ -187,14 +187,6 @@ async fn list(services: &Services, key: &str) -> Vec<String> {
     fred::prelude::ListInterface::lrange(&redis, key, 0, -1)
         .await
         .unwrap()
-}
-
-fn lines_of(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 fn members(range: std::ops::Range<usize>) -> Vec<String> {

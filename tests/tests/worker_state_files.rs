@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use connect_e2e::{temp_dir, unique_name, wait_until, Services, WorkerProcess};
+use connect_e2e::{lines_of, temp_dir, unique_name, wait_until, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
@@ -41,14 +41,6 @@ async fn topic(services: &Services, prefix: &str) -> String {
         .create_topic(&kafka, &unique_name(prefix), 1)
         .await
         .unwrap()
-}
-
-fn lines_of(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
 }
 
 fn records(range: std::ops::Range<usize>) -> Vec<String> {
