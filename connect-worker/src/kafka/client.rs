@@ -190,6 +190,23 @@ impl Kafka {
         })
     }
 
+    /// A member of consumer group `group`, on a new connection to its coordinator; it joins
+    /// with [`GroupMember::join`](super::GroupMember::join).
+    pub async fn group_member(
+        &self,
+        group: &str,
+        config: super::MemberConfig,
+    ) -> Result<super::GroupMember, KafkaError> {
+        super::GroupMember::connect(
+            &self.client,
+            Arc::clone(&self.coordinators),
+            group,
+            config,
+            self.config.request_timeout,
+        )
+        .await
+    }
+
     /// The cluster's id, once a broker told it ([`Kafka::look_up_cluster_id`]).
     pub fn cluster_id(&self) -> Option<String> {
         self.cluster_id.get()

@@ -157,6 +157,12 @@ impl Coordinators {
         Ok(node)
     }
 
+    /// Forgets `group`'s coordinator, which said it is no longer it: the next request finds
+    /// it again.
+    pub(crate) fn forget_coordinator(&self, group: &str) {
+        self.known().nodes.remove(group);
+    }
+
     /// The coordinator of `group` and the connection to it, connected if need be.
     async fn connection(
         &self,

@@ -11,6 +11,7 @@ mod coordinator;
 mod fetch_answer;
 pub mod fetcher;
 mod group_offsets;
+pub mod membership;
 #[cfg(test)]
 pub(crate) mod memory;
 pub mod partitioner;
@@ -20,5 +21,6 @@ pub mod security;
 
 pub use api::{KafkaClient, KafkaProducer, OffsetPosition};
 pub use client::{Kafka, KafkaConfig, KafkaError};
+pub use membership::{GroupMember, Heartbeat, Joined, MemberConfig, Synced};
 pub use producer::{ProduceError, Producer, ProducerConfig, ProducerRecord};
 pub use security::KafkaSecurity;

@@ -7,9 +7,10 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use kafka_protocol::messages::{
-    ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
-    OffsetFetchResponse,
+    ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 use rskafka::client::error::{Error as RsError, ProtocolError, RequestContext, RequestError};
@@ -40,6 +41,26 @@ impl Request for OffsetCommitRequest {
 impl Request for OffsetDeleteRequest {
     const KEY: ApiKey = ApiKey::OffsetDelete;
     type Response = OffsetDeleteResponse;
+}
+
+impl Request for JoinGroupRequest {
+    const KEY: ApiKey = ApiKey::JoinGroup;
+    type Response = JoinGroupResponse;
+}
+
+impl Request for SyncGroupRequest {
+    const KEY: ApiKey = ApiKey::SyncGroup;
+    type Response = SyncGroupResponse;
+}
+
+impl Request for HeartbeatRequest {
+    const KEY: ApiKey = ApiKey::Heartbeat;
+    type Response = HeartbeatResponse;
+}
+
+impl Request for LeaveGroupRequest {
+    const KEY: ApiKey = ApiKey::LeaveGroup;
+    type Response = LeaveGroupResponse;
 }
 
 /// Sends `request` on `connection` in the highest of `versions` the broker speaks and returns
@@ -135,6 +156,10 @@ mod tests {
         headers_turn_flexible_together::<OffsetFetchRequest>();
         headers_turn_flexible_together::<OffsetCommitRequest>();
         headers_turn_flexible_together::<OffsetDeleteRequest>();
+        headers_turn_flexible_together::<JoinGroupRequest>();
+        headers_turn_flexible_together::<SyncGroupRequest>();
+        headers_turn_flexible_together::<HeartbeatRequest>();
+        headers_turn_flexible_together::<LeaveGroupRequest>();
     }
 
     #[test]
