@@ -15,6 +15,7 @@ pub mod config;
 pub mod config_providers;
 pub mod connector_config;
 pub mod convert;
+pub mod distributed;
 pub mod herder;
 pub mod kafka;
 pub mod logging;
