@@ -40,6 +40,11 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       answers the base offset of the last batch + 1, so end-offsets is wrong there for a
       partition whose last batch holds more than one record.
 
+  kafka_tool.py describe-group --bootstrap HOST:PORT --group G [SECURITY]
+      Prints what DescribeGroups (v0, sent by kafka-python to G's coordinator) says of G, as {"state", "protocol_type",
+      "protocol", "members": [{"member_id", "metadata_b64", "assignment_b64"}]}, members in
+      member id order, metadata and assignment as the exact bytes the broker holds.
+
   SECURITY (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
       --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
 """
@@ -51,6 +56,7 @@ import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.protocol.admin import DescribeGroupsRequest
 from kafka.structs import OffsetAndMetadata
 
 
@@ -260,22 +266,50 @@ def high_watermarks(args):
     return 0
 
 
+def describe_group(args):
+    # KafkaAdminClient.describe_consumer_groups fails on groups of any protocol type but
+    # "consumer" (kafka-python 2.x builds its member tuples only for those), so this sends
+    # kafka-python's own DescribeGroups v0 to the group's coordinator, found by its admin
+    # client, and reads kafka-python's decoding of the answer.
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        node = admin._find_coordinator_ids([args.group])[args.group]
+        future = admin._send_request_to_node(node, DescribeGroupsRequest[0](groups=[args.group]))
+        admin._wait_for_futures([future])
+        [(error_code, _, state, protocol_type, protocol, members)] = future.value.groups
+    finally:
+        admin.close()
+    if error_code != 0:
+        print(f"DescribeGroups of {args.group} answered error {error_code}", file=sys.stderr)
+        return 1
+    b64 = lambda raw: base64.b64encode(bytes(raw)).decode()
+    print(json.dumps({
+        "state": state,
+        "protocol_type": protocol_type,
+        "protocol": protocol,
+        "members": [{"member_id": member_id, "metadata_b64": b64(metadata), "assignment_b64": b64(assignment)}
+                    for (member_id, _, _, metadata, assignment) in sorted(members)],
+    }))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id,
                 "group-offsets": group_offsets, "commit-offsets": commit_offsets, "end-offsets": end_offsets,
-                "high-watermarks": high_watermarks}
+                "high-watermarks": high_watermarks, "describe-group": describe_group}
     for name in commands:
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
-        if name != "cluster-id":
+        if name not in ("cluster-id", "describe-group"):
             p.add_argument("--topic", required=True)
         p.add_argument("--timeout", type=float, default=30.0)
         add_security_options(p)
         if name == "consume":
             p.add_argument("--count", type=int, required=True)
-        if name in ("group-offsets", "commit-offsets"):
+        if name in ("group-offsets", "commit-offsets", "describe-group"):
             p.add_argument("--group", required=True)
         if name == "group-offsets":
             p.add_argument("--partitions", required=True)

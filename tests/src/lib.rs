@@ -410,6 +410,44 @@ impl Services {
     }
 }
 
+/// A consumer group as kafka-python's admin client describes it
+/// (`kafka_tool.py describe-group`, DescribeGroups).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct GroupDescription {
+    /// `Stable`, `PreparingRebalance`, `CompletingRebalance`, `Empty` or `Dead`.
+    pub state: String,
+    pub protocol_type: String,
+    /// The protocol the group runs.
+    pub protocol: String,
+    /// In member id order.
+    pub members: Vec<GroupMemberDescription>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct GroupMemberDescription {
+    pub member_id: String,
+    /// The metadata the member joined with, base64 of the exact bytes.
+    pub metadata_b64: Option<String>,
+    /// The assignment the leader gave the member, base64 of the exact bytes.
+    pub assignment_b64: Option<String>,
+}
+
+impl Services {
+    /// `group` as kafka-python's admin client describes it.
+    pub fn describe_group_with_kafka_python(
+        &self,
+        group: &str,
+    ) -> Result<GroupDescription, HarnessError> {
+        let out = run_tool(self.kafka_tool_command("describe-group").args([
+            "--group",
+            group,
+            "--timeout",
+            "20",
+        ]))?;
+        parse_tool_json("describe-group", &out)
+    }
+}
+
 impl Services {
     /// The end offsets (high watermarks) of partitions `0..partitions` of `topic`, as
     /// kafka-python's fetches report them: the test broker's ListOffsets, which

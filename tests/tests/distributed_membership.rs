@@ -2,13 +2,15 @@
 //! Kafka Connect's protocol type and metadata (connect_worker::kafka::membership and
 //! connect_worker::distributed::protocol), the leader the broker chose assigns work to both,
 //! each reads its own assignment, heartbeats keep them in, and when one leaves the other is
-//! told to rejoin, and rejoins alone.
+//! told to rejoin, and rejoins alone. kafka-python's admin client checks what the broker holds.
 
 #![allow(clippy::unwrap_used)] // test code; a failure should panic
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use bytes::Bytes;
 use connect_e2e::{unique_name, Services};
 use connect_worker::distributed::protocol::{
@@ -136,6 +138,47 @@ async fn two_workers_share_a_connect_group_until_one_leaves() {
             "worker {i}'s own assignment"
         );
         assert!(assignment.revoked.is_empty());
+    }
+
+    // kafka-python sees the group as a user of Kafka's tools would: stable, of Kafka Connect's
+    // protocol type, with both members. tansu 0.6 answers DescribeGroups with an empty
+    // protocol name, metadata and assignment (Kafka fills them in): where they are filled in,
+    // they must be what the members sent and got.
+    let described = {
+        let services = services.clone();
+        let group = group.clone();
+        tokio::task::spawn_blocking(move || services.describe_group_with_kafka_python(&group))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(described.state, "Stable", "{described:?}");
+    assert_eq!(described.protocol_type, "connect", "{described:?}");
+    assert!(
+        ["compatible", ""].contains(&described.protocol.as_str()),
+        "{described:?}"
+    );
+    let described_ids: BTreeSet<&str> = described
+        .members
+        .iter()
+        .map(|m| m.member_id.as_str())
+        .collect();
+    assert_eq!(described_ids, ids, "{described:?}");
+    for member in &described.members {
+        let i = if member.member_id == joined[0].member_id {
+            0
+        } else {
+            1
+        };
+        let bytes = |field: &Option<String>| BASE64.decode(field.as_deref().unwrap_or("")).unwrap();
+        let metadata = bytes(&member.metadata_b64);
+        if !metadata.is_empty() {
+            assert_eq!(WorkerMetadata::decode(&metadata).unwrap().url, urls[i]);
+        }
+        let assignment = bytes(&member.assignment_b64);
+        if !assignment.is_empty() {
+            assert_eq!(Assignment::decode(&assignment).unwrap().assigned, wanted[i]);
+        }
     }
 
     // Both stay in the generation past a session timeout's worth of heartbeats.
