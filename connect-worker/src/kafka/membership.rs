@@ -90,6 +90,28 @@ struct Generation {
     is_leader: bool,
 }
 
+impl Generation {
+    /// Whether `assignments` are for exactly the members this member must assign to: all
+    /// the coordinator listed, each once, for the leader; none for a follower.
+    fn check_assignments(&self, assignments: &[(String, Bytes)]) -> Result<(), String> {
+        let given: BTreeSet<&str> = assignments.iter().map(|(id, _)| id.as_str()).collect();
+        let expected: BTreeSet<&str> = if self.is_leader {
+            self.members.iter().map(String::as_str).collect()
+        } else {
+            BTreeSet::new()
+        };
+        if given == expected && given.len() == assignments.len() {
+            return Ok(());
+        }
+        let role = if self.is_leader { "leader" } else { "follower" };
+        Err(format!(
+            "{} assignments given for members {given:?}, but the coordinator listed {expected:?} \
+             for this member ({role}) to assign to",
+            assignments.len()
+        ))
+    }
+}
+
 /// What a JoinGroup got: the generation this member is now in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Joined {
@@ -283,22 +305,9 @@ impl GroupMember {
                 unbuildable("the member has not joined the group"),
             )
         })?;
-        let given: BTreeSet<String> = assignments.iter().map(|(id, _)| id.clone()).collect();
-        let expected = if generation.is_leader {
-            &generation.members
-        } else {
-            &BTreeSet::new()
-        };
-        if &given != expected || given.len() != assignments.len() {
-            return Err(KafkaError::new(
-                context(),
-                unbuildable(&format!(
-                    "the assignments are for members {given:?} ({} given), but the coordinator \
-                     listed {expected:?} for this member to assign to",
-                    assignments.len()
-                )),
-            ));
-        }
+        generation
+            .check_assignments(&assignments)
+            .map_err(|problem| KafkaError::new(context(), unbuildable(&problem)))?;
         let request = SyncGroupRequest::default()
             .with_group_id(text(&self.group).into())
             .with_generation_id(generation.id)
@@ -508,6 +517,38 @@ fn time_left(deadline: Instant) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn generation(is_leader: bool, members: &[&str]) -> Generation {
+        Generation {
+            id: 1,
+            protocol: "p".into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            is_leader,
+        }
+    }
+
+    fn assignments(members: &[&str]) -> Vec<(String, Bytes)> {
+        members
+            .iter()
+            .map(|m| (m.to_string(), Bytes::from_static(b"x")))
+            .collect()
+    }
+
+    #[test]
+    fn the_leader_assigns_exactly_the_members_listed() {
+        let leader = generation(true, &["a", "b"]);
+        assert_eq!(leader.check_assignments(&assignments(&["b", "a"])), Ok(()));
+        for wrong in [&["a"][..], &["a", "b", "c"], &["a", "a", "b"], &[]] {
+            let error = leader.check_assignments(&assignments(wrong)).unwrap_err();
+            assert!(error.contains(r#"listed {"a", "b"}"#), "{error}");
+        }
+        let follower = generation(false, &[]);
+        assert_eq!(follower.check_assignments(&[]), Ok(()));
+        let error = follower
+            .check_assignments(&assignments(&["a"]))
+            .unwrap_err();
+        assert!(error.contains("(follower)"), "{error}");
+    }
 
     #[test]
     fn timeouts_in_milliseconds_saturate() {
