@@ -2,7 +2,8 @@
 //! Kafka Connect's protocol type and metadata (connect_worker::kafka::membership and
 //! connect_worker::distributed::protocol), the leader the broker chose assigns work to both,
 //! each reads its own assignment, heartbeats keep them in, and when one leaves the other is
-//! told to rejoin, and rejoins alone. kafka-python's admin client checks what the broker holds.
+//! told to rejoin, rejoins alone (reporting what it runs) and takes over (a v1 assignment with
+//! revocations and a delay). kafka-python (DescribeGroups) checks what the broker holds.
 
 #![allow(clippy::unwrap_used)] // test code; a failure should panic
 
@@ -122,6 +123,7 @@ async fn two_workers_share_a_connect_group_until_one_leaves() {
     })
     .await
     .expect("both syncs answered within 30 s");
+    let mut received = Vec::new();
     for (i, synced) in [synced_a.unwrap(), synced_b.unwrap()]
         .into_iter()
         .enumerate()
@@ -138,6 +140,7 @@ async fn two_workers_share_a_connect_group_until_one_leaves() {
             "worker {i}'s own assignment"
         );
         assert!(assignment.revoked.is_empty());
+        received.push(assignment);
     }
 
     // kafka-python sees the group as a user of Kafka's tools would: stable, of Kafka Connect's
@@ -206,14 +209,45 @@ async fn two_workers_share_a_connect_group_until_one_leaves() {
         }
     }
 
-    // Worker b rejoins and is the group on its own, in a newer generation.
+    // Worker b rejoins, telling in its metadata what it runs (its assignment), and is the
+    // group on its own, in a newer generation.
+    b.set_protocols(
+        join_protocols(ConnectProtocol::Compatible, urls[1], 0, Some(&received[1])).unwrap(),
+    );
     let rejoined = timeout(LIMIT, b.join())
         .await
         .expect("the rejoin answered within 30 s")
         .unwrap();
     assert!(rejoined.generation_id > joined[0].generation_id);
     assert!(rejoined.is_leader());
-    let ids: Vec<&str> = rejoined.members.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, [rejoined.member_id.as_str()]);
+    let [(id, metadata)] = &rejoined.members[..] else {
+        panic!("worker b alone in the group: {:?}", rejoined.members);
+    };
+    assert_eq!(id, &rejoined.member_id);
+    let allocation = WorkerMetadata::decode(metadata).unwrap().allocation;
+    assert_eq!(allocation.unwrap().assigned, wanted[1]);
+
+    // As leader it takes over what worker a ran, revokes its own task for later and asks
+    // itself to rejoin after a delay: the bytes come back through the broker unchanged.
+    let mut takeover =
+        Assignment::empty(ConnectProtocol::Compatible, &rejoined.member_id, urls[1], 0);
+    takeover.assigned = wanted[0].clone();
+    takeover.revoked = wanted[1].clone();
+    takeover.delay_ms = 1500;
+    let synced = timeout(
+        LIMIT,
+        b.sync(vec![(
+            rejoined.member_id.clone(),
+            takeover.encode().unwrap(),
+        )]),
+    )
+    .await
+    .expect("the sync answered within 30 s")
+    .unwrap();
+    let Synced::Assignment(bytes) = synced else {
+        panic!("worker b was told to rejoin instead of getting its assignment");
+    };
+    assert_eq!(Assignment::decode(&bytes).unwrap(), takeover);
+    assert_eq!(b.heartbeat().await.unwrap(), Heartbeat::Alive);
     b.leave().await.unwrap();
 }
