@@ -235,6 +235,7 @@ impl GroupMember {
                     ..
                 }) if rounds < MEMBER_ID_ROUNDS && !answer.member_id.is_empty() => {
                     self.member_id = answer.member_id.to_string();
+                    tracing::debug!(group = %self.group, member = %self.member_id, "the coordinator gave a member id; joining with it");
                     rounds += 1;
                     continue;
                 }
