@@ -2,9 +2,10 @@
 //! `offset.flush.interval.ms` (or when the task asks) `pre_commit` -> offsets committed.
 //!
 //! Sink offsets live in the connector's consumer group (`sink_offsets`): partitions start at
-//! the group's offsets and the offsets `pre_commit` returns are committed there. The worker's
-//! offset store shapes them as Kafka Connect's REST API does: partition
-//! `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset to read).
+//! the group's offsets and the offsets `pre_commit` returns are committed there. The REST API
+//! (and the offset file, where earlier versions kept them) shapes them as Kafka Connect does:
+//! partition `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset
+//! to read).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
