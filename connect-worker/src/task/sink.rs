@@ -34,6 +34,7 @@ use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
 use crate::kafka::{KafkaProducer, ProducerRecord};
 use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
+use crate::store::OffsetStore;
 
 /// The most records handed to one `put` (the Java consumer's `max.poll.records`): a fetch
 /// (up to `max.partition.fetch.bytes`, thousands of small records) is cut into puts of this
@@ -55,6 +56,19 @@ pub fn offset_value(offset: i64) -> SourceMap {
     let mut map = SourceMap::new();
     map.insert("kafka_offset".into(), json!(offset));
     map
+}
+
+/// The offset of `partition` an earlier version kept for sink `connector` in the worker's
+/// offset store (sinks' offsets are in their consumer groups now).
+pub fn legacy_offset(
+    store: &dyn OffsetStore,
+    connector: &str,
+    partition: &TopicPartition,
+) -> Option<i64> {
+    store
+        .get(connector, &partition_key(partition))?
+        .get("kafka_offset")?
+        .as_i64()
 }
 
 /// Requests a task made through its context, applied by the loop between batches.
@@ -929,10 +943,7 @@ mod tests {
 
     /// The sink offset an earlier version kept in the worker's offset file.
     fn in_offset_file(harness: &TaskHarness, partition: i32) -> Option<i64> {
-        let offset = harness
-            .offsets
-            .get(&harness.env.id.connector, &partition_key(&tp(partition)))?;
-        offset.get("kafka_offset")?.as_i64()
+        legacy_offset(&*harness.offsets, &harness.env.id.connector, &tp(partition))
     }
 
     fn position(calls: &[String], call: &str) -> usize {
