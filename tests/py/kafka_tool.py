@@ -94,6 +94,21 @@ def _b64(raw):
     return None if raw is None else base64.b64encode(raw).decode("ascii")
 
 
+def topic_partitions(consumer, args, deadline):
+    """The partitions of args.topic, waiting until `deadline` (time.monotonic()) for them (a
+    topic just created may be known with no partitions yet); None, with a message, when it
+    has none by then."""
+    partitions = None
+    while not partitions and time.monotonic() < deadline:
+        partitions = consumer.partitions_for_topic(args.topic)
+        if not partitions:
+            time.sleep(0.1)
+    if not partitions:
+        print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
+        return None
+    return [TopicPartition(args.topic, p) for p in sorted(partitions)]
+
+
 def consume(args):
     consumer = KafkaConsumer(
         bootstrap_servers=args.bootstrap,
@@ -104,16 +119,9 @@ def consume(args):
         **security(args),
     )
     deadline = time.monotonic() + args.timeout
-    partitions = None
-    # A topic just created may be known with no partitions yet: wait for them.
-    while not partitions and time.monotonic() < deadline:
-        partitions = consumer.partitions_for_topic(args.topic)
-        if not partitions:
-            time.sleep(0.1)
-    if not partitions:
-        print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
+    assignment = topic_partitions(consumer, args, deadline)
+    if assignment is None:
         return 1
-    assignment = [TopicPartition(args.topic, p) for p in sorted(partitions)]
     consumer.assign(assignment)
     consumer.seek_to_beginning(*assignment)
 
@@ -222,16 +230,9 @@ def end_offsets(args):
     consumer = KafkaConsumer(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
                              **security(args))
     try:
-        deadline = time.monotonic() + args.timeout
-        partitions = None
-        while not partitions and time.monotonic() < deadline:
-            partitions = consumer.partitions_for_topic(args.topic)
-            if not partitions:
-                time.sleep(0.1)
-        if not partitions:
-            print(f"topic {args.topic!r} does not exist on {args.bootstrap}", file=sys.stderr)
+        tps = topic_partitions(consumer, args, time.monotonic() + args.timeout)
+        if tps is None:
             return 1
-        tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
         earliest = consumer.beginning_offsets(tps)
         latest = consumer.end_offsets(tps)
     finally:

@@ -145,6 +145,14 @@ impl Services {
             .map_err(|source| self.kafka_error(source))
     }
 
+    /// Creates a topic of `partitions` partitions named `prefix` plus a suffix unique to this
+    /// run ([`unique_name`]) and returns its name.
+    pub async fn new_topic(&self, prefix: &str, partitions: i32) -> Result<String, HarnessError> {
+        let kafka = self.kafka().await?;
+        self.create_topic(&kafka, &unique_name(prefix), partitions)
+            .await
+    }
+
     /// Creates a topic (tansu creates none by itself) and returns its name.
     pub async fn create_topic(
         &self,

@@ -30,14 +30,6 @@ fn sink_config(services: &Services, topic: &str, extra: &[(&str, &str)]) -> Json
     config
 }
 
-async fn topic(services: &Services, prefix: &str, partitions: i32) -> String {
-    let kafka = services.kafka().await.unwrap();
-    services
-        .create_topic(&kafka, &unique_name(prefix), partitions)
-        .await
-        .unwrap()
-}
-
 /// Produces `{"key","value","headers"?}` lines with kafka-python.
 fn produce(services: &Services, topic: &str, records: &[Json]) {
     let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
@@ -92,7 +84,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
     let id = unique_name("t");
 
     // STRING, with StringConverter values, a TTL header and a tombstone.
-    let strings = topic(&services, "strings", 1).await;
+    let strings = services.new_topic("strings", 1).await.unwrap();
     let mut config = sink_config(&services, &strings, &[("redis.type", "STRING")]);
     config["value.converter"] = json!("org.apache.kafka.connect.storage.StringConverter");
     worker.create_connector(&format!("{id}-string"), &config);
@@ -116,7 +108,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
     assert_eq!(cli(&services, &["EXISTS", &format!("{strings}:c")]), "0");
 
     // HASH from JSON objects (nested values as JSON text), a tombstone, a configured TTL.
-    let hashes = topic(&services, "hashes", 1).await;
+    let hashes = services.new_topic("hashes", 1).await.unwrap();
     let config = sink_config(
         &services,
         &hashes,
@@ -149,7 +141,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
     assert!((400..=500).contains(&ttl), "TTL {ttl}");
 
     // A key template naming the key from a value field (records without keys).
-    let templated = topic(&services, "templated", 1).await;
+    let templated = services.new_topic("templated", 1).await.unwrap();
     let config = sink_config(
         &services,
         &templated,
@@ -167,7 +159,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
     wait_for_output(&services, &["HGET", &format!("{id}:user:7"), "name"], "eve");
 
     // STREAM: one entry per record, fields from the value.
-    let events = topic(&services, "events", 1).await;
+    let events = services.new_topic("events", 1).await.unwrap();
     let stream = format!("{id}-stream");
     let config = sink_config(&services, &events, &[("redis.keyspace", &stream)]);
     worker.create_connector(&format!("{id}-stream"), &config);
@@ -194,7 +186,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
     );
 
     // LIST, SET, ZSET: the record key is the member; tombstones remove it.
-    let members = topic(&services, "members", 1).await;
+    let members = services.new_topic("members", 1).await.unwrap();
     for (ty, key) in [("LIST", "list"), ("SET", "set"), ("ZSET", "zset")] {
         let config = sink_config(
             &services,
@@ -235,7 +227,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
 
     // PUBSUB: each value published to the channel.
     let channel = format!("{id}-chan");
-    let published = topic(&services, "published", 1).await;
+    let published = services.new_topic("published", 1).await.unwrap();
     let mut config = sink_config(
         &services,
         &published,
@@ -288,7 +280,7 @@ async fn every_redis_type_is_written_as_redis_users_expect() {
     assert_eq!(messages, ["one", "two"]);
 
     // JSON and TIMESERIES need modules this redis-server lacks: a clear task error.
-    let docs = topic(&services, "docs", 1).await;
+    let docs = services.new_topic("docs", 1).await.unwrap();
     for ty in ["JSON", "TIMESERIES"] {
         let name = format!("{id}-{ty}");
         worker.create_connector(&name, &sink_config(&services, &docs, &[("redis.type", ty)]));
@@ -383,7 +375,7 @@ async fn errant_records_go_to_the_dead_letter_queue_or_fail_the_task() {
     let services = Services::get();
     let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-errant"), &[]);
     let id = unique_name("e");
-    let topic = topic(&services, "errant", 1).await;
+    let topic = services.new_topic("errant", 1).await.unwrap();
     let dlq = format!("{id}-dlq");
     let tolerant = format!("{id}-tolerant");
     let config = sink_config(
@@ -659,7 +651,7 @@ async fn configs_from_the_java_connector_docs_run_unchanged() {
     let services = Services::get();
     let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-java"), &[]);
     let id = unique_name("j");
-    let pageviews = topic(&services, "pageviews", 1).await;
+    let pageviews = services.new_topic("pageviews", 1).await.unwrap();
 
     // A HASH sink as the Java connector's documentation writes it.
     let hash_name = format!("{id}-hash");
@@ -880,7 +872,7 @@ async fn a_sentinel_uri_finds_the_master() {
     );
 
     let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-sentinel"), &[]);
-    let topic = topic(&services, "sentinel", 1).await;
+    let topic = services.new_topic("sentinel", 1).await.unwrap();
     let name = unique_name("sentinel-sink");
     let mut config = sink_config(
         &services,

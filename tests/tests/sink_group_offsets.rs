@@ -70,15 +70,6 @@ fn file_sink(topic: &str, file: &Path, extra: &[(&str, &str)]) -> Json {
     config
 }
 
-/// A new topic of `partitions` partitions.
-async fn topic(services: &Services, prefix: &str, partitions: i32) -> String {
-    let kafka = services.kafka().await.unwrap();
-    services
-        .create_topic(&kafka, &unique_name(prefix), partitions)
-        .await
-        .unwrap()
-}
-
 /// Produces record i of `range` (key `m<i>`, value `v<i>`) to partition `i % partitions`,
 /// in requests of hundreds of records.
 async fn produce(services: &Services, topic: &str, partitions: i32, range: std::ops::Range<usize>) {
@@ -208,7 +199,7 @@ async fn file_and_redis_sinks_leave_the_end_offsets_of_100000_records_in_their_g
     const PARTITIONS: i32 = 4;
     let started = Instant::now();
     let services = Services::get();
-    let topic = topic(&services, "drain", PARTITIONS).await;
+    let topic = services.new_topic("drain", PARTITIONS).await.unwrap();
     produce(&services, &topic, PARTITIONS, 0..RECORDS).await;
     let ends = services
         .high_watermarks_with_kafka_python(&topic, PARTITIONS)
@@ -279,7 +270,7 @@ async fn after_kill_9_a_worker_with_a_fresh_offset_file_resumes_from_the_group()
     const RECORDS: usize = 200_000;
     const PARTITIONS: i32 = 4;
     let services = Services::get();
-    let topic = topic(&services, "kill", PARTITIONS).await;
+    let topic = services.new_topic("kill", PARTITIONS).await.unwrap();
     produce(&services, &topic, PARTITIONS, 0..RECORDS).await;
     let ends = services
         .high_watermarks_with_kafka_python(&topic, PARTITIONS)
@@ -371,7 +362,7 @@ async fn after_kill_9_a_worker_with_a_fresh_offset_file_resumes_from_the_group()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_redis_sink_starts_where_the_group_of_a_java_deployment_left_off() {
     let services = Services::get();
-    let topic = topic(&services, "migrate", 1).await;
+    let topic = services.new_topic("migrate", 1).await.unwrap();
     produce(&services, &topic, 1, 0..100).await;
     let name = unique_name("migrated");
     // What a Java Kafka Connect sink of that name committed before the switch.
@@ -403,7 +394,7 @@ async fn a_redis_sink_starts_where_the_group_of_a_java_deployment_left_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn consumer_override_group_id_names_the_group_that_holds_the_offsets() {
     let services = Services::get();
-    let topic = topic(&services, "override", 2).await;
+    let topic = services.new_topic("override", 2).await.unwrap();
     produce(&services, &topic, 2, 0..50).await;
     let dir = temp_dir("override");
     let worker = start_worker(&services, &dir);
@@ -443,7 +434,7 @@ async fn consumer_override_group_id_names_the_group_that_holds_the_offsets() {
 async fn rest_reset_and_alter_of_a_stopped_sink_move_its_group() {
     const RECORDS: usize = 1000;
     let services = Services::get();
-    let topic = topic(&services, "rest-offsets", 1).await;
+    let topic = services.new_topic("rest-offsets", 1).await.unwrap();
     produce(&services, &topic, 1, 0..RECORDS).await;
     let worker = start_worker(&services, &temp_dir("rest-offsets"));
     let name = unique_name("rest-sink");
@@ -540,7 +531,7 @@ fn legacy_offset_file(connector: &str, topic: &str, offset: i64) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sink_offset_in_an_offset_file_of_the_previous_version_is_kept() {
     let services = Services::get();
-    let topic = topic(&services, "legacy", 1).await;
+    let topic = services.new_topic("legacy", 1).await.unwrap();
     produce(&services, &topic, 1, 0..100).await;
     let dir = temp_dir("legacy");
     let name = unique_name("legacy-sink");
@@ -631,7 +622,7 @@ async fn a_paused_sinks_lag_rises_while_records_are_produced() {
     const BEFORE: usize = 50;
     const WHILE_PAUSED: usize = 200;
     let services = Services::get();
-    let topic = topic(&services, "lag", 1).await;
+    let topic = services.new_topic("lag", 1).await.unwrap();
     produce_one_by_one(&services, &topic, 0..BEFORE).await;
     let dir = temp_dir("lag");
     let worker = start_worker(&services, &dir);

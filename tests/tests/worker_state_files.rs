@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use connect_e2e::{lines_of, temp_dir, unique_name, wait_until, Services, WorkerProcess};
+use connect_e2e::{lines_of, temp_dir, wait_until, Services, WorkerProcess};
 use serde_json::{json, Value as Json};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_e2e-worker");
@@ -32,15 +32,6 @@ async fn produce(services: &Services, topic: &str, range: std::ops::Range<usize>
         .map(|i| (0, None, Some(format!("record-{i}").into_bytes())))
         .collect();
     services.produce(&kafka, topic, records).await.unwrap();
-}
-
-/// A topic of one partition.
-async fn topic(services: &Services, prefix: &str) -> String {
-    let kafka = services.kafka().await.unwrap();
-    services
-        .create_topic(&kafka, &unique_name(prefix), 1)
-        .await
-        .unwrap()
 }
 
 fn records(range: std::ops::Range<usize>) -> Vec<String> {
@@ -76,7 +67,7 @@ fn mode_of(path: &Path) -> u32 {
 async fn a_second_worker_on_the_same_state_files_exits_and_the_first_keeps_running() {
     const N: usize = 500;
     let services = Services::get();
-    let topic = topic(&services, "state-lock").await;
+    let topic = services.new_topic("state-lock", 1).await.unwrap();
     produce(&services, &topic, 0..N).await;
     let dir = temp_dir("state-lock");
     let output = dir.join("output.txt");
@@ -159,8 +150,8 @@ async fn a_second_worker_on_the_same_state_files_exits_and_the_first_keeps_runni
 async fn a_world_readable_version_1_config_file_is_converted_and_every_state_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let services = Services::get();
-    let topic = topic(&services, "state-modes").await;
-    let lines_topic = self::topic(&services, "state-modes-lines").await;
+    let topic = services.new_topic("state-modes", 1).await.unwrap();
+    let lines_topic = services.new_topic("state-modes-lines", 1).await.unwrap();
     produce(&services, &topic, 0..10).await;
     let dir = temp_dir("state-modes");
     let output = dir.join("output.txt");

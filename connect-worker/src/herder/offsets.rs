@@ -344,11 +344,7 @@ impl Herder {
     /// The offset a sink kept for `partition` in the worker's offset store before sinks
     /// committed to their group: where its task resumes while the group has none.
     fn legacy_offset(&self, name: &str, partition: &TopicPartition) -> Option<i64> {
-        self.shared
-            .offsets
-            .get(name, &partition_key(partition))?
-            .get("kafka_offset")?
-            .as_i64()
+        crate::task::sink::legacy_offset(&*self.shared.offsets, name, partition)
     }
 
     /// One Kafka call of an offsets request, bounded by `request.timeout.ms` (rskafka may

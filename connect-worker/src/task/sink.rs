@@ -2,9 +2,10 @@
 //! `offset.flush.interval.ms` (or when the task asks) `pre_commit` -> offsets committed.
 //!
 //! Sink offsets live in the connector's consumer group (`sink_offsets`): partitions start at
-//! the group's offsets and the offsets `pre_commit` returns are committed there. The worker's
-//! offset store shapes them as Kafka Connect's REST API does: partition
-//! `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset to read).
+//! the group's offsets and the offsets `pre_commit` returns are committed there. The REST API
+//! (and the offset file, where earlier versions kept them) shapes them as Kafka Connect does:
+//! partition `{"kafka_topic","kafka_partition"}`, offset `{"kafka_offset"}` (the next offset
+//! to read).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
 use crate::kafka::{KafkaProducer, ProducerRecord};
 use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
+use crate::store::OffsetStore;
 
 /// The most records handed to one `put` (the Java consumer's `max.poll.records`): a fetch
 /// (up to `max.partition.fetch.bytes`, thousands of small records) is cut into puts of this
@@ -54,6 +56,19 @@ pub fn offset_value(offset: i64) -> SourceMap {
     let mut map = SourceMap::new();
     map.insert("kafka_offset".into(), json!(offset));
     map
+}
+
+/// The offset of `partition` an earlier version kept for sink `connector` in the worker's
+/// offset store (sinks' offsets are in their consumer groups now).
+pub fn legacy_offset(
+    store: &dyn OffsetStore,
+    connector: &str,
+    partition: &TopicPartition,
+) -> Option<i64> {
+    store
+        .get(connector, &partition_key(partition))?
+        .get("kafka_offset")?
+        .as_i64()
 }
 
 /// Requests a task made through its context, applied by the loop between batches.
@@ -928,10 +943,7 @@ mod tests {
 
     /// The sink offset an earlier version kept in the worker's offset file.
     fn in_offset_file(harness: &TaskHarness, partition: i32) -> Option<i64> {
-        let offset = harness
-            .offsets
-            .get(&harness.env.id.connector, &partition_key(&tp(partition)))?;
-        offset.get("kafka_offset")?.as_i64()
+        legacy_offset(&*harness.offsets, &harness.env.id.connector, &tp(partition))
     }
 
     fn position(calls: &[String], call: &str) -> usize {

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use connect_core::record::TopicPartition;
 use connect_core::ConnectError;
 
-use super::sink::partition_key;
+use super::sink::{legacy_offset, partition_key};
 use crate::kafka::fetcher::OffsetReset;
 use crate::kafka::{KafkaClient, KafkaError, OffsetPosition};
 use crate::store::OffsetStore;
@@ -126,11 +126,7 @@ impl GroupOffsets {
             if starts.next.contains_key(p) {
                 continue;
             }
-            let legacy = self
-                .legacy
-                .get(&self.connector, &partition_key(p))
-                .and_then(|o| o.get("kafka_offset").and_then(|v| v.as_i64()));
-            match legacy {
+            match legacy_offset(&*self.legacy, &self.connector, p) {
                 Some(offset) => {
                     tracing::info!(task = %self.task, partition = %p, offset, group = %self.group, "no offset in the consumer group: starting from the offset file's (kept there by an earlier version); the group holds it from the next commit");
                     starts.next.insert(p.clone(), offset);
