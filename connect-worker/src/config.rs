@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::client_overrides::OverridePolicy;
 use crate::config_providers::ConfigProviders;
+use crate::distributed::config::DistributedConfig;
 use crate::kafka::security::security_props;
 use crate::kafka::KafkaSecurity;
 use connect_core::config::{
@@ -76,6 +77,9 @@ pub fn config_def() -> ConfigDef {
         )
         .define(
             ConfigKey::new("offset.storage.file.filename", ConfigType::String)
+                // Required by standalone workers (`WorkerConfig::parse`); a distributed one
+                // keeps its offsets in Kafka.
+                .optional()
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
                 .doc("File in which source connectors' offsets are stored (one JSON document, written atomically, mode 600); sink connectors' offsets are in their consumer groups (connect-<name>), and sink entries an earlier version wrote here are read once. One worker per file: a lock on FILE.lock stops a second worker. See State files in docs/worker.md.")
@@ -186,6 +190,7 @@ pub fn config_def() -> ConfigDef {
                 .group(group, 19),
         )
         .merge(crate::kafka::security::config_def())
+        .merge(crate::distributed::config::config_def())
 }
 
 /// The worker key naming the client config override policy.
@@ -201,8 +206,11 @@ pub struct WorkerConfig {
     pub listener_https: bool,
     pub key_converter: String,
     pub value_converter: String,
+    /// Standalone: the state files (empty in distributed mode).
     pub offsets_file: PathBuf,
     pub configs_file: PathBuf,
+    /// Distributed mode's settings, `None` for a standalone worker.
+    pub distributed: Option<DistributedConfig>,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
     pub task_shutdown_timeout: Duration,
@@ -240,11 +248,29 @@ impl WorkerConfig {
         })?;
         let (kafka_security, override_policy) = kafka_settings(&props, &values, &providers)?;
         let millis = |key: &str| Duration::from_millis(values.long(key).unwrap_or(0).max(0) as u64);
+        let distributed = DistributedConfig::parse(
+            &values,
+            values.list("listeners").first().map_or("", String::as_str),
+        )?;
         let offsets_file = PathBuf::from(
             values
                 .string("offset.storage.file.filename")
                 .unwrap_or_default(),
         );
+        if distributed.is_some() {
+            for key in ["offset.storage.file.filename", "config.storage.file.filename"] {
+                if props.contains_key(key) {
+                    tracing::warn!(key, "a distributed worker (group.id is set) keeps its state in Kafka topics: {key} is ignored");
+                }
+            }
+        } else if offsets_file.as_os_str().is_empty() {
+            let mut errors = ConfigErrors::default();
+            errors.add(
+                "offset.storage.file.filename",
+                "Missing required configuration \"offset.storage.file.filename\" which has no default value (a standalone worker stores source offsets there; set group.id to run distributed instead).",
+            );
+            return Err(errors);
+        }
         let configs_file = match values.string("config.storage.file.filename") {
             Some(path) if !path.is_empty() => PathBuf::from(path),
             _ => {
@@ -253,7 +279,7 @@ impl WorkerConfig {
                 PathBuf::from(name)
             }
         };
-        if configs_file == offsets_file {
+        if distributed.is_none() && configs_file == offsets_file {
             let mut errors = ConfigErrors::default();
             errors.add(
                 "config.storage.file.filename",
@@ -289,6 +315,7 @@ impl WorkerConfig {
                 .to_owned(),
             offsets_file,
             configs_file,
+            distributed,
             offset_flush_interval: millis("offset.flush.interval.ms"),
             offset_flush_timeout: millis("offset.flush.timeout.ms"),
             task_shutdown_timeout: millis("task.shutdown.graceful.timeout.ms"),

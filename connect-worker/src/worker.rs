@@ -31,6 +31,9 @@ pub enum WorkerError {
     },
     #[error("connector {name}: {source}")]
     Connector { name: String, source: HerderError },
+    /// Distributed mode could not start (an internal topic, the cluster's state).
+    #[error("{0}")]
+    Cluster(String),
 }
 
 /// Assembles a worker.
@@ -74,6 +77,10 @@ impl WorkerBuilder {
                 return Err(WorkerError::Config(errors));
             }
         };
+        if let Some(distributed) = config.distributed.clone() {
+            let herder = crate::distributed::start::herder(self.plugins, &config, distributed).await?;
+            return Ok(Worker { config, herder });
+        }
         // The state files first: a second worker on them stops here, before it reads them or
         // waits for Kafka.
         let holder = format!("listeners {}", config.listeners.join(", "));

@@ -3,4 +3,6 @@
 //! protocol's wire formats ([`protocol`]); the group membership itself is
 //! [`crate::kafka::membership`].
 
+pub mod config;
 pub mod protocol;
+pub mod start;

@@ -8,6 +8,7 @@
 
 mod api;
 mod assign;
+pub(crate) mod cluster;
 pub mod offsets;
 mod restart;
 mod runtime;
@@ -36,6 +37,7 @@ pub use api::{
     ConnectorType, HerderError, PartitionOffset, StateInfo, TaskInfo, TaskState,
 };
 pub use assign::assign;
+pub use cluster::RequestTarget;
 use restart::RestartPlan;
 use runtime::Connector;
 use slot::{Slot, View};
@@ -77,6 +79,9 @@ pub struct Herder {
     /// The connectors by name. Held to look one up, add or remove it, never across an
     /// `.await`: each connector has a lock of its own for its changes (`slot.rs`).
     connectors: Arc<Mutex<BTreeMap<String, Arc<Slot>>>>,
+    /// Distributed mode (`group.id`): the cluster's state and this worker's membership; the
+    /// connectors above are then those of which something runs here.
+    cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl std::fmt::Debug for Herder {
@@ -88,6 +93,20 @@ impl std::fmt::Debug for Herder {
 }
 
 type Result<T> = std::result::Result<T, HerderError>;
+
+/// Puts back the stored value of each key whose given value is what the REST API shows for
+/// it: a secret it masked, sent back by a client that GETs a config and PUTs it
+/// (`Herder::put_config`).
+fn keep_masked_secrets(props: &mut Props, stored: &Props) {
+    for (key, value) in props.iter_mut() {
+        let Some(stored) = stored.get(key) else {
+            continue;
+        };
+        if value == Password::HIDDEN || *value == hide_uri_passwords(stored) {
+            value.clone_from(stored);
+        }
+    }
+}
 
 /// A connector name from a request ([`connector_config::check_name`]).
 fn check_name(name: &str) -> Result<()> {
@@ -141,7 +160,19 @@ impl Herder {
                 metrics: Arc::new(WorkerMetrics::new()),
             }),
             connectors: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// This herder, distributed: `cluster` holds the cluster's state and membership.
+    pub(crate) fn into_distributed(mut self, cluster: Arc<cluster::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// Whether this worker is part of a cluster (`group.id`).
+    pub fn is_distributed(&self) -> bool {
+        self.cluster.is_some()
     }
 
     /// The Kafka cluster's id, once a broker told it (`GET /`).
@@ -246,6 +277,9 @@ impl Herder {
 
     /// The connectors' names, sorted.
     pub async fn connector_names(&self) -> Vec<String> {
+        if self.cluster.is_some() {
+            return self.cluster_connector_names();
+        }
         self.slots().keys().cloned().collect()
     }
 
@@ -258,6 +292,9 @@ impl Herder {
         props: Props,
         initial_state: TargetState,
     ) -> Result<ConnectorInfo> {
+        if self.cluster.is_some() {
+            return self.cluster_create(name, props, initial_state).await;
+        }
         if self.find(name).is_some() {
             return Err(HerderError::AlreadyExists(name.to_owned()));
         }
@@ -275,6 +312,9 @@ impl Herder {
     /// (`redis://user:********@host`), exactly: a masked password sent with another host or
     /// user is not filled in, so it cannot be sent to a server of the client's choosing.
     pub async fn put_config(&self, name: &str, props: Props) -> Result<(bool, ConnectorInfo)> {
+        if self.cluster.is_some() {
+            return self.cluster_put_config(name, props).await;
+        }
         let Some(slot) = self.find(name) else {
             return match self.create(name, props.clone(), TargetState::Started).await {
                 // Created by another request meanwhile: this one replaces its configuration.
@@ -300,14 +340,7 @@ impl Herder {
     async fn update(&self, slot: &Arc<Slot>, mut props: Props) -> Result<ConnectorInfo> {
         let mut connector = self.lock(slot).await?;
         let name = slot.name().to_owned();
-        for (key, value) in props.iter_mut() {
-            let Some(stored) = connector.config.props.get(key) else {
-                continue;
-            };
-            if value == Password::HIDDEN || *value == hide_uri_passwords(stored) {
-                value.clone_from(stored);
-            }
-        }
+        keep_masked_secrets(&mut props, &connector.config.props);
         let config = self.check(&name, props)?;
         self.store(&name, &config.props, connector.target)?;
         let target = connector.target;
@@ -345,6 +378,9 @@ impl Herder {
 
     /// Stops and removes a connector. Its offsets are kept, as in Kafka Connect.
     pub async fn delete(&self, name: &str) -> Result<()> {
+        if self.cluster.is_some() {
+            return self.cluster_delete(name).await;
+        }
         let slot = self.slot(name)?;
         let mut connector = self.lock(&slot).await?;
         self.shared
@@ -387,6 +423,9 @@ impl Herder {
 
     /// Moves a connector to a target state (pause, resume, stop). Idempotent.
     pub async fn set_target(&self, name: &str, target: TargetState) -> Result<()> {
+        if self.cluster.is_some() {
+            return self.cluster_set_target(name, target).await;
+        }
         let slot = self.slot(name)?;
         let mut connector = self.lock(&slot).await?;
         if connector.target == target {
@@ -432,6 +471,9 @@ impl Herder {
         include_tasks: bool,
         only_failed: bool,
     ) -> Result<Option<ConnectorStateInfo>> {
+        if self.cluster.is_some() {
+            return self.cluster_restart(name, include_tasks, only_failed).await;
+        }
         let slot = self.slot(name)?;
         let mut connector = self.lock(&slot).await?;
         let view = slot.view();
@@ -493,23 +535,35 @@ impl Herder {
 
     /// A connector's configuration as given.
     pub async fn config(&self, name: &str) -> Result<Props> {
+        if self.cluster.is_some() {
+            return self.cluster_config(name);
+        }
         Ok(self.view(name)?.config.props.clone())
     }
 
     /// `GET /connectors/{name}`.
     pub async fn info(&self, name: &str) -> Result<ConnectorInfo> {
+        if self.cluster.is_some() {
+            return self.cluster_info(name);
+        }
         let view = self.view(name)?;
         Ok(self.info_of(name, &view))
     }
 
     /// `GET /connectors/{name}/status`.
     pub async fn status(&self, name: &str) -> Result<ConnectorStateInfo> {
+        if self.cluster.is_some() {
+            return self.cluster_status(name);
+        }
         let view = self.view(name)?;
         Ok(self.status_of(name, &view))
     }
 
     /// `GET /connectors/{name}/tasks`.
     pub async fn task_infos(&self, name: &str) -> Result<Vec<TaskInfo>> {
+        if self.cluster.is_some() {
+            return self.cluster_task_infos(name);
+        }
         Ok(self
             .view(name)?
             .task_configs
@@ -590,6 +644,14 @@ impl Herder {
 
     /// `GET /connectors/{name}/topics`: the topics its tasks used since the last reset.
     pub async fn active_topics(&self, name: &str) -> Result<ActiveTopics> {
+        if self.cluster.is_some() && self.find(name).is_none() {
+            // Nothing of it runs here: no topic used here.
+            self.cluster_config(name)?;
+            return Ok(ActiveTopics::from([(
+                name.to_owned(),
+                BTreeMap::from([("topics", Vec::new())]),
+            )]));
+        }
         let view = self.view(name)?;
         let mut body = ActiveTopics::new();
         body.insert(
@@ -609,6 +671,9 @@ impl Herder {
     /// Tasks get `task.shutdown.graceful.timeout.ms` to stop; a connector whose `start` or
     /// `stop` has not returned `SHUTDOWN_MARGIN` later is given up on.
     pub async fn shutdown(&self) {
+        if self.cluster.is_some() {
+            return self.cluster_shutdown().await;
+        }
         let timeout = self.shared.worker.task_shutdown_timeout;
         let slots: Vec<Arc<Slot>> = self.slots().values().cloned().collect();
         let mut stops: Vec<_> = slots

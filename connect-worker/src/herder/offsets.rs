@@ -58,7 +58,7 @@ struct GroupChange {
 impl Herder {
     /// The connector's offsets: a source's stored ones, a sink's from its consumer group.
     pub async fn offsets(&self, name: &str) -> Result<ConnectorOffsets> {
-        let config = Arc::clone(&self.view(name)?.config);
+        let config = Arc::clone(&self.offsets_slot(name)?.view().config);
         if config.kind() == PluginKind::Sink {
             return self.sink_offsets(name, &config).await;
         }
@@ -107,7 +107,7 @@ impl Herder {
         name: &str,
         offsets: Vec<PartitionOffset>,
     ) -> Result<&'static str> {
-        let slot = self.slot(name)?;
+        let slot = self.offsets_slot(name)?;
         let connector = self.lock(&slot).await?;
         require_stopped(name, connector.target)?;
         if offsets.is_empty() {
@@ -211,7 +211,7 @@ impl Herder {
     /// `reset_offsets` runs first; then its group's offsets of the partitions of its topics
     /// are deleted, as Kafka Connect deletes the group.
     pub async fn reset_offsets(&self, name: &str) -> Result<&'static str> {
-        let slot = self.slot(name)?;
+        let slot = self.offsets_slot(name)?;
         let connector = self.lock(&slot).await?;
         require_stopped(name, connector.target)?;
         let config = Arc::clone(&connector.config);

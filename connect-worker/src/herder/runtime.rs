@@ -60,6 +60,10 @@ pub(super) struct Connector {
     pub active_topics: ActiveTopics,
     /// The lifecycle call in progress, shared with the herder's slot of this connector.
     pub activity: Activity,
+    /// Standalone: tasks start only with a started instance (they are its tasks). A
+    /// distributed worker runs tasks whose connector runs on another worker, with the
+    /// configurations committed to the config topic.
+    pub tasks_need_instance: bool,
 }
 
 impl Connector {
@@ -74,6 +78,79 @@ impl Connector {
             assigner: None,
             active_topics: ActiveTopics::default(),
             activity,
+            tasks_need_instance: true,
+        }
+    }
+
+    /// Distributed mode: starts the instance alone (its tasks run where the group assigns
+    /// them) and returns the task configurations it generated, `None` when it failed (it is
+    /// then FAILED).
+    pub async fn start_instance_only(&mut self, shared: &Shared) -> Option<Vec<Props>> {
+        shared.metrics.connector_startup_attempts.inc();
+        let activity = self.activity.clone();
+        let previous = std::mem::take(&mut self.task_configs);
+        let started = activity
+            .during(Step::StartingConnector, self.start_instance(shared))
+            .await;
+        let generated = std::mem::replace(&mut self.task_configs, previous);
+        match started {
+            Ok(()) => {
+                shared.metrics.connector_startup_success.inc();
+                self.status.set(if self.target == TargetState::Paused {
+                    State::Paused
+                } else {
+                    State::Running
+                });
+                Some(generated)
+            }
+            Err(e) => {
+                shared.metrics.connector_startup_failure.inc();
+                tracing::error!(connector = %self.config.name, error = %e.trace(), "connector failed to start");
+                self.status.fail(e.trace());
+                None
+            }
+        }
+    }
+
+    /// Stops the instance alone (distributed mode: it moves to another worker or stops).
+    pub async fn stop_instance(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            self.activity
+                .during(
+                    Step::StoppingConnector,
+                    stop_instance(instance, &self.config.name),
+                )
+                .await;
+        }
+        self.status.set(State::Unassigned);
+    }
+
+    /// Distributed mode: starts the tasks of these indices (with [`Connector::task_configs`]),
+    /// sink tasks with their partitions of the connector's topics, and keeps those of every
+    /// task running here up to date.
+    pub async fn start_assigned_tasks(&mut self, shared: &Shared, indices: &[usize]) {
+        self.tasks.resize_with(self.task_configs.len(), || None);
+        if indices.is_empty() {
+            return;
+        }
+        let assignments = match self.sink_assignment(shared).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(connector = %self.config.name, error = %e.trace(), "cannot list the topics of the sink's tasks");
+                None
+            }
+        };
+        for &index in indices {
+            let assignment = assignments
+                .as_ref()
+                .map(|a| watch::channel(a.get(index).cloned().unwrap_or_default()).0);
+            self.start_task(shared, index, assignment);
+        }
+        if assignments.is_some() {
+            if let Some(assigner) = self.assigner.take() {
+                assigner.abort();
+            }
+            self.assigner = Some(self.spawn_assigner(shared));
         }
     }
 
@@ -178,7 +255,7 @@ impl Connector {
         index: usize,
         assignment: Option<watch::Sender<Vec<TopicPartition>>>,
     ) {
-        if self.instance.is_none() {
+        if self.tasks_need_instance && self.instance.is_none() {
             return;
         }
         let Some(props) = self.task_configs.get(index) else {
@@ -412,7 +489,7 @@ impl Connector {
 
     /// Stops one task and starts it again with the same configuration and partitions.
     pub async fn restart_task(&mut self, shared: &Shared, index: usize, timeout: Duration) {
-        if self.instance.is_none() {
+        if self.tasks_need_instance && self.instance.is_none() {
             // Without a started connector no task can start again: leave the running one.
             return;
         }

@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use std::collections::BTreeMap;
+
+use connect_core::config::Props;
 use connect_core::plugin::Plugins;
 
 use super::body;
@@ -31,7 +34,7 @@ pub fn routes() -> OpenApiRouter<Herder> {
         .routes(routes!(info, destroy))
         .routes(routes!(config, put_config, patch_config))
         .routes(routes!(status))
-        .routes(routes!(tasks))
+        .routes(routes!(tasks, put_tasks))
         .routes(routes!(tasks_config))
         .routes(routes!(task_status))
         .routes(routes!(restart_task))
@@ -227,6 +230,41 @@ async fn tasks(
     Params(name): Params<String>,
 ) -> Result<Json<Vec<TaskInfo>>> {
     Ok(Json(masked_tasks(&herder, name).await?))
+}
+
+/// `POST /connectors/{name}/tasks` (internal, distributed mode): the worker that runs a
+/// connector sends the task configurations it generated to the leader, which commits them to
+/// the config topic.
+#[utoipa::path(
+    post, path = "/connectors/{name}/tasks", tag = "connectors", operation_id = "putTaskConfigs",
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Set by the worker that forwards the request")),
+    request_body(content = Vec<BTreeMap<String, String>>, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Committed"),
+        (status = 400, description = "Not a list of configurations, a standalone worker, or a stopped connector", body = ErrorMessage),
+        (status = 404, description = "No connector of that name", body = ErrorMessage),
+    ),
+)]
+async fn put_tasks(
+    State(herder): State<Herder>,
+    Params(name): Params<String>,
+    JsonBody(configs): JsonBody,
+) -> Result<StatusCode> {
+    let Value::Array(items) = configs else {
+        return Err(ApiError::bad_request(
+            "Task configurations must be a JSON array of objects of strings",
+        ));
+    };
+    let configs = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| body::config_map(item, &format!("task configuration {i}")))
+        .collect::<Result<Vec<Props>>>()?;
+    complete(&herder, move |h| async move {
+        h.put_task_configs(&name, configs).await
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /connectors/{name}/tasks-config` (deprecated by KIP-970): the task configurations

@@ -22,6 +22,7 @@ pub mod body;
 pub mod connectors;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod loggers;
 pub mod mask;
 pub mod metrics;
@@ -76,6 +77,11 @@ pub fn router(herder: Herder) -> Router {
         // After the routes: it applies to the routes registered so far.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Distributed mode: writes run on the worker that must carry them out.
+        .layer(axum::middleware::from_fn_with_state(
+            herder.clone(),
+            forward::route,
+        ))
         .with_state(herder);
     // The path is normalised before routing, which a layer on `api` would run after.
     Router::new().fallback_service(
