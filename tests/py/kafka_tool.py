@@ -45,6 +45,15 @@ with this, so a bug shared by our code and rskafka cannot hide itself.
       "protocol", "members": [{"member_id", "metadata_b64", "assignment_b64"}]}, members in
       member id order, metadata and assignment as the exact bytes the broker holds.
 
+  kafka_tool.py create-topic --bootstrap HOST:PORT --topic T --partitions N [--config K=V ...] [SECURITY]
+      Creates T with KafkaAdminClient.create_topics (replication factor 1) and these topic
+      configs.
+
+  kafka_tool.py describe-topic --bootstrap HOST:PORT --topic T [SECURITY]
+      Prints {"partitions": [..], "configs": {name: value} or null} from
+      KafkaAdminClient.describe_topics and describe_configs (null when the broker answers
+      DescribeConfigs with an error).
+
   SECURITY (every command): --security-protocol PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL,
       --cafile PEM (TLS), --mechanism PLAIN|SCRAM-SHA-256|SCRAM-SHA-512 --user U --password P.
 """
@@ -56,6 +65,7 @@ import sys
 import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.protocol.admin import DescribeGroupsRequest
 from kafka.structs import OffsetAndMetadata
 
@@ -295,12 +305,44 @@ def describe_group(args):
     return 0
 
 
+def create_topic(args):
+    configs = dict(item.split("=", 1) for item in args.config)
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        admin.create_topics([NewTopic(args.topic, args.partitions, 1, topic_configs=configs)])
+    finally:
+        admin.close()
+    return 0
+
+
+def describe_topic(args):
+    admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(args.timeout * 1000),
+                             **security(args))
+    try:
+        [topic] = admin.describe_topics([args.topic])
+        if topic["error_code"] != 0:
+            print(f"describe_topics of {args.topic} answered error {topic['error_code']}", file=sys.stderr)
+            return 1
+        [described] = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, args.topic)])
+    finally:
+        admin.close()
+    [resource] = described.resources
+    error_code, configs = resource[0], resource[4]
+    print(json.dumps({
+        "partitions": sorted(p["partition"] for p in topic["partitions"]),
+        "configs": None if error_code != 0 else {entry[0]: entry[1] for entry in configs},
+    }))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {"consume": consume, "produce": produce, "cluster-id": cluster_id,
                 "group-offsets": group_offsets, "commit-offsets": commit_offsets, "end-offsets": end_offsets,
-                "high-watermarks": high_watermarks, "describe-group": describe_group}
+                "high-watermarks": high_watermarks, "describe-group": describe_group,
+                "create-topic": create_topic, "describe-topic": describe_topic}
     for name in commands:
         p = sub.add_parser(name)
         p.add_argument("--bootstrap", required=True)
@@ -316,8 +358,10 @@ def main():
             p.add_argument("--partitions", required=True)
         if name == "commit-offsets":
             p.add_argument("--offsets", required=True)
-        if name == "high-watermarks":
+        if name in ("high-watermarks", "create-topic"):
             p.add_argument("--partitions", type=int, required=True)
+        if name == "create-topic":
+            p.add_argument("--config", action="append", default=[])
     args = parser.parse_args()
     return commands[args.command](args)
 

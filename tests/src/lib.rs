@@ -484,6 +484,52 @@ impl Services {
     }
 }
 
+impl Services {
+    /// Creates `topic` with kafka-python's admin client (replication factor 1) and these
+    /// topic configs (`("cleanup.policy", "delete")`, ...): a topic made as a user's tools
+    /// make it.
+    pub fn create_topic_with_kafka_python(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), HarnessError> {
+        let mut command = self.kafka_tool_command("create-topic");
+        command
+            .args(["--topic", topic])
+            .args(["--partitions", &partitions.to_string()])
+            .args(["--timeout", "20"]);
+        for (key, value) in configs {
+            command.args(["--config", &format!("{key}={value}")]);
+        }
+        run_tool(&mut command).map(|_| ())
+    }
+
+    /// `topic`'s partitions and configs as kafka-python's admin client describes them.
+    pub fn describe_topic_with_kafka_python(
+        &self,
+        topic: &str,
+    ) -> Result<TopicDescription, HarnessError> {
+        let out = run_tool(self.kafka_tool_command("describe-topic").args([
+            "--topic",
+            topic,
+            "--timeout",
+            "20",
+        ]))?;
+        parse_tool_json("describe-topic", &out)
+    }
+}
+
+/// A topic as kafka-python's admin client describes it (`kafka_tool.py describe-topic`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct TopicDescription {
+    /// Its partitions, sorted.
+    pub partitions: Vec<i32>,
+    /// Its configs (DescribeConfigs); `None` when the broker answered with an error. The
+    /// test broker lists only the configs the topic was created with.
+    pub configs: Option<BTreeMap<String, String>>,
+}
+
 /// A topic's partitions' earliest and latest offsets, as kafka-python reads them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct EndOffsets {

@@ -67,6 +67,12 @@ impl Herder {
                 .shared
                 .offsets
                 .all(name)
+                .await
+                .map_err(|e| {
+                    HerderError::Internal(format!(
+                        "Failed to retrieve offsets for source connector {name}: {e}"
+                    ))
+                })?
                 .into_iter()
                 .map(|(partition, offset)| PartitionOffset {
                     partition,
@@ -83,13 +89,13 @@ impl Herder {
         let group = self.sink_group(config)?;
         let partitions = self.sink_partitions(config, &failed).await?;
         let committed = self.committed(&group, &partitions, &failed).await?;
+        let legacy = crate::task::sink::legacy_offsets(&*self.shared.offsets, name)
+            .await
+            .map_err(|e| HerderError::Internal(format!("{failed}: {e}")))?;
         let offsets = partitions
             .iter()
             .filter_map(|p| {
-                let offset = committed
-                    .get(p)
-                    .copied()
-                    .or_else(|| self.legacy_offset(name, p))?;
+                let offset = committed.get(p).or_else(|| legacy.get(p)).copied()?;
                 Some(PartitionOffset {
                     partition: partition_key(p),
                     offset: Some(offset_value(offset)),
@@ -124,6 +130,7 @@ impl Herder {
             self.shared
                 .offsets
                 .put(name, changes)
+                .await
                 .map_err(|e| HerderError::Internal(e.to_string()))?;
             return Ok(ALTERED);
         }
@@ -203,6 +210,7 @@ impl Herder {
         self.shared
             .offsets
             .put(name, superseded)
+            .await
             .map_err(|e| HerderError::Internal(e.to_string()))?;
         Ok(ALTERED)
     }
@@ -219,6 +227,7 @@ impl Herder {
             self.shared
                 .offsets
                 .remove_connector(name)
+                .await
                 .map_err(|e| HerderError::Internal(e.to_string()))?;
             return Ok(RESET);
         }
@@ -275,6 +284,7 @@ impl Herder {
         self.shared
             .offsets
             .remove_connector(name)
+            .await
             .map_err(|e| HerderError::Internal(e.to_string()))?;
         Ok(RESET)
     }
@@ -339,12 +349,6 @@ impl Herder {
         }
         let call = self.shared.kafka.committed_offsets(group, partitions);
         self.ask_kafka(failed, call).await
-    }
-
-    /// The offset a sink kept for `partition` in the worker's offset store before sinks
-    /// committed to their group: where its task resumes while the group has none.
-    fn legacy_offset(&self, name: &str, partition: &TopicPartition) -> Option<i64> {
-        crate::task::sink::legacy_offset(&*self.shared.offsets, name, partition)
     }
 
     /// One Kafka call of an offsets request, bounded by `request.timeout.ms` (rskafka may
@@ -678,7 +682,7 @@ mod tests {
         }
 
         /// Writes legacy offset-store entries for a sink, as sinks did before groups.
-        fn legacy(&self, name: &str, entries: &[(&str, i32, i64)]) {
+        async fn legacy(&self, name: &str, entries: &[(&str, i32, i64)]) {
             let entries = entries
                 .iter()
                 .map(|(topic, p, o)| {
@@ -686,7 +690,7 @@ mod tests {
                     (partition_key(&tp), Some(offset_value(*o)))
                 })
                 .collect();
-            self.offsets.put(name, entries).unwrap();
+            self.offsets.put(name, entries).await.unwrap();
         }
 
         async fn commit(&self, group: &str, offsets: &[(&str, i32, i64)]) {
@@ -706,9 +710,11 @@ mod tests {
         }
 
         /// The legacy entries of a connector, as `topic-partition=offset`.
-        fn legacy_entries(&self, name: &str) -> Vec<String> {
+        async fn legacy_entries(&self, name: &str) -> Vec<String> {
             self.offsets
                 .all(name)
+                .await
+                .unwrap()
                 .into_iter()
                 .map(|(p, o)| {
                     format!(
@@ -819,7 +825,7 @@ mod tests {
             &[("orders", 1, 7), ("orders-eu", 0, 3), ("users", 0, 5)],
         )
         .await;
-        f.legacy(name, &[("orders", 0, 4), ("orders", 1, 99)]);
+        f.legacy(name, &[("orders", 0, 4), ("orders", 1, 99)]).await;
         assert_eq!(
             f.get(name).await,
             json!({"offsets": [
@@ -844,7 +850,8 @@ mod tests {
         f.stopped_sink(name, &[("topics", "t")]).await;
         let group = format!("connect-{name}");
         f.commit(&group, &[("t", 1, 9)]).await;
-        f.legacy(name, &[("t", 0, 4), ("t", 1, 2), ("t", 2, 8)]);
+        f.legacy(name, &[("t", 0, 4), ("t", 1, 2), ("t", 2, 8)])
+            .await;
 
         let answer = f
             .herder
@@ -856,7 +863,7 @@ mod tests {
         assert_eq!(calls(name), ["alter t-0=6 t-1=null"]);
         assert_eq!(f.group(&group), [("t-0".to_owned(), 6)]);
         // The entries of the partitions changed are gone; t-2's stays (the sink resumes there).
-        assert_eq!(f.legacy_entries(name), ["t-2=8"]);
+        assert_eq!(f.legacy_entries(name).await, ["t-2=8"]);
         assert_eq!(
             f.get(name).await,
             json!({"offsets": [entry("t", 0, Some(6)), entry("t", 2, Some(8))]})
@@ -867,7 +874,7 @@ mod tests {
             .alter_offsets(name, patch(&[entry("t", 2, None)]))
             .await
             .unwrap();
-        assert!(f.legacy_entries(name).is_empty());
+        assert!(f.legacy_entries(name).await.is_empty());
         assert_eq!(
             f.get(name).await,
             json!({"offsets": [entry("t", 0, Some(6))]})
@@ -906,7 +913,7 @@ mod tests {
         let f = Fixture::new(name);
         f.kafka.create("t", 1);
         f.stopped_sink(name, &[("topics", "t")]).await;
-        f.legacy(name, &[("t", 0, 4)]);
+        f.legacy(name, &[("t", 0, 4)]).await;
         let error = f
             .herder
             .alter_offsets(
@@ -925,7 +932,7 @@ mod tests {
         );
         assert!(calls(name).is_empty(), "{:?}", calls(name));
         assert!(f.group(&format!("connect-{name}")).is_empty());
-        assert_eq!(f.legacy_entries(name), ["t-0=4"]);
+        assert_eq!(f.legacy_entries(name).await, ["t-0=4"]);
 
         // Malformed entries are refused as before, naming the problem.
         let error = f
@@ -952,7 +959,7 @@ mod tests {
             .await;
         let group = format!("connect-{name}");
         f.commit(&group, &[("t", 0, 3)]).await;
-        f.legacy(name, &[("t", 0, 4)]);
+        f.legacy(name, &[("t", 0, 4)]).await;
 
         let error = f
             .herder
@@ -972,7 +979,7 @@ mod tests {
             "{message}"
         );
         assert_eq!(f.group(&group), [("t-0".to_owned(), 3)]);
-        assert_eq!(f.legacy_entries(name), ["t-0=4"]);
+        assert_eq!(f.legacy_entries(name).await, ["t-0=4"]);
         f.herder.shutdown().await;
     }
 
@@ -982,7 +989,7 @@ mod tests {
         let f = Fixture::new(name);
         f.kafka.create("t", 1);
         f.stopped_sink(name, &[("topics", "t")]).await;
-        f.legacy(name, &[("t", 0, 4)]);
+        f.legacy(name, &[("t", 0, 4)]).await;
         f.kafka.fail_next_commits(1, Failure::Fatal);
 
         let error = f
@@ -999,7 +1006,7 @@ mod tests {
         );
         assert!(f.group(&format!("connect-{name}")).is_empty());
         // Still where the sink resumes.
-        assert_eq!(f.legacy_entries(name), ["t-0=4"]);
+        assert_eq!(f.legacy_entries(name).await, ["t-0=4"]);
         f.herder.shutdown().await;
     }
 
@@ -1014,14 +1021,14 @@ mod tests {
         f.stopped_sink(name, &[("topics", "t")]).await;
         let group = format!("connect-{name}");
         f.commit(&group, &[("t", 0, 2), ("t", 1, 5)]).await;
-        f.legacy(name, &[("t", 0, 1), ("gone", 0, 7)]);
+        f.legacy(name, &[("t", 0, 1), ("gone", 0, 7)]).await;
         // The same group's offsets of a topic the sink does not read are not its to reset.
         f.commit(&group, &[("other", 0, 1)]).await;
 
         assert_eq!(f.herder.reset_offsets(name).await.unwrap(), RESET);
         assert_eq!(calls(name), ["reset"]);
         assert_eq!(f.group(&group), [("other-0".to_owned(), 1)]);
-        assert!(f.legacy_entries(name).is_empty());
+        assert!(f.legacy_entries(name).await.is_empty());
         assert_eq!(f.get(name).await, json!({"offsets": []}));
         // Idempotent, as in Kafka Connect.
         assert_eq!(f.herder.reset_offsets(name).await.unwrap(), RESET);
@@ -1106,11 +1113,11 @@ mod tests {
             .alter_offsets(name, patch(std::slice::from_ref(&entry)))
             .await
             .unwrap();
-        assert_eq!(f.offsets.all(name).len(), 1);
+        assert_eq!(f.offsets.all(name).await.unwrap().len(), 1);
         assert_eq!(f.get(name).await, json!({"offsets": [entry]}));
         assert_eq!(f.kafka.commit_calls(), 0);
         f.herder.reset_offsets(name).await.unwrap();
-        assert!(f.offsets.all(name).is_empty());
+        assert!(f.offsets.all(name).await.unwrap().is_empty());
         f.herder.shutdown().await;
     }
 

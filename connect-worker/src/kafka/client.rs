@@ -63,6 +63,37 @@ impl KafkaError {
         is_retriable(&self.source)
     }
 
+    /// Whether the broker refused for want of permission (topic or cluster authorization).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self.protocol_error(),
+            Some(
+                ProtocolError::TopicAuthorizationFailed | ProtocolError::ClusterAuthorizationFailed
+            )
+        )
+    }
+
+    /// Whether the broker does not take the request: it speaks none of its versions.
+    pub fn is_unsupported(&self) -> bool {
+        super::raw_request::is_unsupported(&self.source)
+            || self.protocol_error() == Some(ProtocolError::UnsupportedVersion)
+    }
+
+    /// `topic` does not exist (or has no partitions yet), as a broker says
+    /// UNKNOWN_TOPIC_OR_PARTITION: retriable, since it may be being created.
+    pub(crate) fn unknown_topic(context: impl Into<String>, topic: &str) -> Self {
+        Self::new(
+            context,
+            RsError::ServerError {
+                protocol_error: ProtocolError::UnknownTopicOrPartition,
+                error_message: None,
+                request: rskafka::client::error::RequestContext::Topic(topic.to_owned()),
+                response: None,
+                is_virtual: true,
+            },
+        )
+    }
+
     /// An operation that had no answer within `limit`: rskafka may keep reconnecting to a
     /// broker that is gone for longer than its deadline says. Retriable.
     pub(crate) fn timed_out(context: impl Into<String>, limit: Duration) -> Self {
@@ -133,7 +164,7 @@ type PartitionClients = HashMap<(String, i32), Arc<PartitionClient>>;
 /// and reused, and so are consumer groups' coordinators and the connections to them.
 #[derive(Clone)]
 pub struct Kafka {
-    client: Arc<Client>,
+    pub(super) client: Arc<Client>,
     partitions: Arc<Mutex<PartitionClients>>,
     coordinators: Arc<Coordinators>,
     config: KafkaConfig,

@@ -18,6 +18,7 @@ pub mod partitioner;
 pub mod producer;
 mod raw_request;
 pub mod security;
+mod topic_admin;
 
 pub use api::{KafkaClient, KafkaProducer, OffsetPosition};
 pub use client::{Kafka, KafkaConfig, KafkaError};

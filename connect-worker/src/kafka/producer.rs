@@ -119,6 +119,12 @@ pub enum ProduceError {
         partition: i32,
         count: usize,
     },
+    #[error("the broker acknowledged {acked} of the {sent} records written to topic {topic}")]
+    MissingAcks {
+        topic: String,
+        sent: usize,
+        acked: usize,
+    },
     #[error(transparent)]
     Kafka(#[from] KafkaError),
 }

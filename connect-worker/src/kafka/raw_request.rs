@@ -1,4 +1,5 @@
-//! One request of an API rskafka has no method for (the consumer-group APIs): the message is
+//! One request of an API rskafka has no method for (the consumer-group APIs, and topic
+//! creation with configs and DescribeConfigs for the internal topics): the message is
 //! kafka-protocol's, encoded in the highest version both we and the broker speak and sent on one
 //! of rskafka's own connections (`RawConnection`, vendor/rskafka/PATCHED.md), so TLS, SASL and
 //! the client id are those of every other request; the answer is decoded in the same version.
@@ -7,10 +8,12 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use kafka_protocol::messages::{
-    ApiKey, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
-    OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
-    OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse,
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, DescribeConfigsRequest,
+    DescribeConfigsResponse, FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest,
+    HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse,
+    MetadataRequest, MetadataResponse, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse,
+    SyncGroupRequest, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 use rskafka::client::error::{Error as RsError, ProtocolError, RequestContext, RequestError};
@@ -61,6 +64,21 @@ impl Request for HeartbeatRequest {
 impl Request for LeaveGroupRequest {
     const KEY: ApiKey = ApiKey::LeaveGroup;
     type Response = LeaveGroupResponse;
+}
+
+impl Request for MetadataRequest {
+    const KEY: ApiKey = ApiKey::Metadata;
+    type Response = MetadataResponse;
+}
+
+impl Request for CreateTopicsRequest {
+    const KEY: ApiKey = ApiKey::CreateTopics;
+    type Response = CreateTopicsResponse;
+}
+
+impl Request for DescribeConfigsRequest {
+    const KEY: ApiKey = ApiKey::DescribeConfigs;
+    type Response = DescribeConfigsResponse;
 }
 
 /// Sends `request` on `connection` in the highest of `versions` the broker speaks and returns
@@ -160,6 +178,9 @@ mod tests {
         headers_turn_flexible_together::<SyncGroupRequest>();
         headers_turn_flexible_together::<HeartbeatRequest>();
         headers_turn_flexible_together::<LeaveGroupRequest>();
+        headers_turn_flexible_together::<MetadataRequest>();
+        headers_turn_flexible_together::<CreateTopicsRequest>();
+        headers_turn_flexible_together::<DescribeConfigsRequest>();
     }
 
     #[test]

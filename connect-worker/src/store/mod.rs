@@ -1,6 +1,6 @@
 //! Where the worker keeps what must survive a restart: offsets, and connector configurations
-//! with their target states. Behind traits so a Kafka-topic-backed store can be added for a
-//! distributed mode; the file stores here serve standalone mode.
+//! with their target states. Behind traits: the file stores here serve standalone mode, the
+//! distributed mode keeps source offsets in a Kafka topic (`distributed::offset_store`).
 
 //!
 //! Every state file is created with mode 600 (it holds secrets) and locked for one worker at a
@@ -38,6 +38,12 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// A topic-backed store (distributed mode) could not be read to its end.
+    #[error(transparent)]
+    TopicRead(#[from] crate::kafka::KafkaError),
+    /// A topic-backed store's records could not be written.
+    #[error(transparent)]
+    TopicWrite(#[from] crate::kafka::ProduceError),
     #[error("{path} is in use by another worker ({holder}; lock file {lock}): two workers must not share state files; stop that worker or give this one files of its own")]
     Locked {
         path: String,

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -17,23 +18,30 @@ use super::StoreError;
 /// A partition and its offset, both opaque JSON maps.
 pub type SourceOffsets = Vec<(SourceMap, SourceMap)>;
 
-/// Stores offsets by connector and partition.
+/// Stores offsets by connector and partition. Async because the distributed mode's store
+/// (`distributed::offset_store`) reads and writes a Kafka topic; reads fail when it cannot
+/// be read to its end in time.
+#[async_trait]
 pub trait OffsetStore: Send + Sync + std::fmt::Debug {
     /// The stored offset of one partition of a connector.
-    fn get(&self, connector: &str, partition: &SourceMap) -> Option<SourceMap>;
+    async fn get(
+        &self,
+        connector: &str,
+        partition: &SourceMap,
+    ) -> Result<Option<SourceMap>, StoreError>;
 
     /// Every stored partition and offset of a connector.
-    fn all(&self, connector: &str) -> SourceOffsets;
+    async fn all(&self, connector: &str) -> Result<SourceOffsets, StoreError>;
 
     /// Stores offsets (a `None` offset removes the partition), durably, all or nothing.
-    fn put(
+    async fn put(
         &self,
         connector: &str,
         offsets: Vec<(SourceMap, Option<SourceMap>)>,
     ) -> Result<(), StoreError>;
 
     /// Removes every offset of a connector.
-    fn remove_connector(&self, connector: &str) -> Result<(), StoreError>;
+    async fn remove_connector(&self, connector: &str) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,9 +62,17 @@ type Key = (String, String);
 
 /// Offsets in a JSON file, rewritten atomically on every change (offsets are stored once per
 /// flush interval, so the file stays small and the writes rare), readable by the worker's
-/// user only (mode 600).
+/// user only (mode 600). Reads answer from memory; a write (file write and fsync) runs on
+/// tokio's blocking threads, so a source task's offset commit does not hold up a runtime
+/// thread.
 #[derive(Debug)]
 pub struct FileOffsetStore {
+    file: Arc<OffsetsInFile>,
+}
+
+/// The file and what it holds, shared with the blocking writes.
+#[derive(Debug)]
+struct OffsetsInFile {
     path: PathBuf,
     offsets: Mutex<BTreeMap<Key, (SourceMap, SourceMap)>>,
     _lock: StateFileLock,
@@ -81,12 +97,33 @@ impl FileOffsetStore {
             }
         }
         Ok(Self {
-            path,
-            offsets: Mutex::new(offsets),
-            _lock: lock,
+            file: Arc::new(OffsetsInFile {
+                path,
+                offsets: Mutex::new(offsets),
+                _lock: lock,
+            }),
         })
     }
 
+    /// Runs a change of the file on a blocking thread.
+    async fn change(
+        &self,
+        change: impl FnOnce(&OffsetsInFile) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let file = Arc::clone(&self.file);
+        let path = file.path.display().to_string();
+        tokio::task::spawn_blocking(move || change(&file))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Write {
+                    path,
+                    source: std::io::Error::other(format!("the write did not finish: {e}")),
+                })
+            })
+    }
+}
+
+impl OffsetsInFile {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, (SourceMap, SourceMap)>> {
         self.offsets.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -108,31 +145,6 @@ impl FileOffsetStore {
             message: e.to_string(),
         })?;
         write_atomically(&self.path, &bytes)
-    }
-}
-
-fn key(connector: &str, partition: &SourceMap) -> Key {
-    // Keys sorted, so equal maps give equal text whatever their insertion order.
-    let sorted: BTreeMap<&String, &Json> = partition.iter().collect();
-    (
-        connector.to_owned(),
-        serde_json::to_string(&sorted).unwrap_or_default(),
-    )
-}
-
-impl OffsetStore for FileOffsetStore {
-    fn get(&self, connector: &str, partition: &SourceMap) -> Option<SourceMap> {
-        self.lock()
-            .get(&key(connector, partition))
-            .map(|(_, offset)| offset.clone())
-    }
-
-    fn all(&self, connector: &str) -> SourceOffsets {
-        self.lock()
-            .iter()
-            .filter(|((c, _), _)| c == connector)
-            .map(|(_, (p, o))| (p.clone(), o.clone()))
-            .collect()
     }
 
     fn put(
@@ -168,6 +180,55 @@ impl OffsetStore for FileOffsetStore {
     }
 }
 
+fn key(connector: &str, partition: &SourceMap) -> Key {
+    // Keys sorted, so equal maps give equal text whatever their insertion order.
+    let sorted: BTreeMap<&String, &Json> = partition.iter().collect();
+    (
+        connector.to_owned(),
+        serde_json::to_string(&sorted).unwrap_or_default(),
+    )
+}
+
+#[async_trait]
+impl OffsetStore for FileOffsetStore {
+    async fn get(
+        &self,
+        connector: &str,
+        partition: &SourceMap,
+    ) -> Result<Option<SourceMap>, StoreError> {
+        Ok(self
+            .file
+            .lock()
+            .get(&key(connector, partition))
+            .map(|(_, offset)| offset.clone()))
+    }
+
+    async fn all(&self, connector: &str) -> Result<SourceOffsets, StoreError> {
+        Ok(self
+            .file
+            .lock()
+            .iter()
+            .filter(|((c, _), _)| c == connector)
+            .map(|(_, (p, o))| (p.clone(), o.clone()))
+            .collect())
+    }
+
+    async fn put(
+        &self,
+        connector: &str,
+        offsets: Vec<(SourceMap, Option<SourceMap>)>,
+    ) -> Result<(), StoreError> {
+        let connector = connector.to_owned();
+        self.change(move |file| file.put(&connector, offsets)).await
+    }
+
+    async fn remove_connector(&self, connector: &str) -> Result<(), StoreError> {
+        let connector = connector.to_owned();
+        self.change(move |file| file.remove_connector(&connector))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -178,8 +239,8 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
-    #[test]
-    fn offsets_survive_a_reopen_and_partitions_match_whatever_their_key_order() {
+    #[tokio::test]
+    async fn offsets_survive_a_reopen_and_partitions_match_whatever_their_key_order() {
         let path = std::env::temp_dir().join(format!("offsets-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let store = FileOffsetStore::open(&path, "test").unwrap();
@@ -190,32 +251,36 @@ mod tests {
                 "sink",
                 vec![(p.clone(), Some(map(json!({"kafka_offset": 42}))))],
             )
+            .await
             .unwrap();
         store
             .put(
                 "source",
                 vec![(map(json!({"file": "a"})), Some(map(json!({"position": 7}))))],
             )
+            .await
             .unwrap();
 
         drop(store);
         let reopened = FileOffsetStore::open(&path, "test").unwrap();
         assert_eq!(
-            reopened.get("sink", &p_reordered),
+            reopened.get("sink", &p_reordered).await.unwrap(),
             Some(map(json!({"kafka_offset": 42})))
         );
-        assert_eq!(reopened.all("source").len(), 1);
-        assert_eq!(reopened.get("other", &p), None);
+        assert_eq!(reopened.all("source").await.unwrap().len(), 1);
+        assert_eq!(reopened.get("other", &p).await.unwrap(), None);
 
-        reopened.put("sink", vec![(p.clone(), None)]).unwrap();
-        assert!(reopened.all("sink").is_empty());
-        reopened.remove_connector("source").unwrap();
+        reopened.put("sink", vec![(p.clone(), None)]).await.unwrap();
+        assert!(reopened.all("sink").await.unwrap().is_empty());
+        reopened.remove_connector("source").await.unwrap();
         #[cfg(unix)]
         assert_eq!(super::super::file::mode_of(&path), 0o600);
         drop(reopened);
         assert!(FileOffsetStore::open(&path, "test")
             .unwrap()
             .all("source")
+            .await
+            .unwrap()
             .is_empty());
         std::fs::remove_file(&path).unwrap();
     }

@@ -34,7 +34,7 @@ use crate::kafka::fetcher::{Budget, FetchConfig, FetchedRecord, Fetchers};
 use crate::kafka::{KafkaProducer, ProducerRecord};
 use crate::metrics::{CustomFactory, ErrorMetrics, TaskMetrics};
 use crate::status::State;
-use crate::store::OffsetStore;
+use crate::store::{OffsetStore, StoreError};
 
 /// The most records handed to one `put` (the Java consumer's `max.poll.records`): a fetch
 /// (up to `max.partition.fetch.bytes`, thousands of small records) is cut into puts of this
@@ -58,17 +58,24 @@ pub fn offset_value(offset: i64) -> SourceMap {
     map
 }
 
-/// The offset of `partition` an earlier version kept for sink `connector` in the worker's
-/// offset store (sinks' offsets are in their consumer groups now).
-pub fn legacy_offset(
+/// The offsets an earlier version kept for sink `connector` in the worker's offset store
+/// (sinks' offsets are in their consumer groups now), by partition. Entries of another shape
+/// are not a sink's and are left out.
+pub async fn legacy_offsets(
     store: &dyn OffsetStore,
     connector: &str,
-    partition: &TopicPartition,
-) -> Option<i64> {
-    store
-        .get(connector, &partition_key(partition))?
-        .get("kafka_offset")?
-        .as_i64()
+) -> Result<BTreeMap<TopicPartition, i64>, StoreError> {
+    Ok(store
+        .all(connector)
+        .await?
+        .into_iter()
+        .filter_map(|(partition, offset)| {
+            let topic = partition.get("kafka_topic")?.as_str()?;
+            let partition = i32::try_from(partition.get("kafka_partition")?.as_i64()?).ok()?;
+            let offset = offset.get("kafka_offset")?.as_i64()?;
+            Some((TopicPartition::new(topic, partition), offset))
+        })
+        .collect())
 }
 
 /// Requests a task made through its context, applied by the loop between batches.
@@ -942,8 +949,12 @@ mod tests {
     }
 
     /// The sink offset an earlier version kept in the worker's offset file.
-    fn in_offset_file(harness: &TaskHarness, partition: i32) -> Option<i64> {
-        legacy_offset(&*harness.offsets, &harness.env.id.connector, &tp(partition))
+    async fn in_offset_file(harness: &TaskHarness, partition: i32) -> Option<i64> {
+        legacy_offsets(&*harness.offsets, &harness.env.id.connector)
+            .await
+            .unwrap()
+            .get(&tp(partition))
+            .copied()
     }
 
     fn position(calls: &[String], call: &str) -> usize {
@@ -1001,7 +1012,7 @@ mod tests {
             (committed(&harness, 0), committed(&harness, 1)),
             (Some(4), Some(4))
         );
-        assert_eq!(in_offset_file(&harness, 0), None);
+        assert_eq!(in_offset_file(&harness, 0).await, None);
         assert_eq!(calls.last().map(String::as_str), Some("close [in-0, in-1]"));
     }
 
@@ -1109,6 +1120,7 @@ mod tests {
                 "sink-upgrade",
                 vec![(partition_key(&tp(0)), Some(offset_value(3)))],
             )
+            .await
             .unwrap();
         let probe = probe("sink-upgrade");
         let (_assign, assignment) = watch::channel(vec![tp(0)]);
@@ -1127,7 +1139,7 @@ mod tests {
         assert_eq!(committed(&harness, 0), Some(5));
         // The group holds the partition now; the file's entry is removed (in the background).
         let deadline = Instant::now() + LIMIT;
-        while in_offset_file(&harness, 0).is_some() {
+        while in_offset_file(&harness, 0).await.is_some() {
             assert!(Instant::now() < deadline, "the file entry is still there");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -1146,6 +1158,7 @@ mod tests {
                 "sink-both",
                 vec![(partition_key(&tp(0)), Some(offset_value(1)))],
             )
+            .await
             .unwrap();
         harness
             .kafka

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use connect_core::record::TopicPartition;
 use connect_core::ConnectError;
 
-use super::sink::{legacy_offset, partition_key};
+use super::sink::{legacy_offsets, partition_key};
 use crate::kafka::fetcher::OffsetReset;
 use crate::kafka::{KafkaClient, KafkaError, OffsetPosition};
 use crate::store::OffsetStore;
@@ -122,11 +122,24 @@ impl GroupOffsets {
             committed,
         };
         let mut unknown = Vec::new();
+        let legacy = if partitions.iter().all(|p| starts.next.contains_key(p)) {
+            BTreeMap::new()
+        } else {
+            legacy_offsets(&*self.legacy, &self.connector)
+                .await
+                .map_err(|e| {
+                    ConnectError::retriable(format!(
+                        "cannot read the offsets of connector {} in the offset store",
+                        self.connector
+                    ))
+                    .with_source(e)
+                })?
+        };
         for p in partitions {
             if starts.next.contains_key(p) {
                 continue;
             }
-            match legacy_offset(&*self.legacy, &self.connector, p) {
+            match legacy.get(p).copied() {
                 Some(offset) => {
                     tracing::info!(task = %self.task, partition = %p, offset, group = %self.group, "no offset in the consumer group: starting from the offset file's (kept there by an earlier version); the group holds it from the next commit");
                     starts.next.insert(p.clone(), offset);
@@ -241,10 +254,10 @@ impl GroupOffsets {
         let connector = self.connector.clone();
         let task = self.task.clone();
         let removals = done.iter().map(|p| (partition_key(p), None)).collect();
-        // A small file write, off the loop's thread; a failure only leaves a stale entry that
-        // the group's offset takes precedence over.
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.put(&connector, removals) {
+        // In the background, so the loop does not wait for it; a failure only leaves a stale
+        // entry that the group's offset takes precedence over.
+        tokio::spawn(async move {
+            if let Err(e) = store.put(&connector, removals).await {
                 tracing::warn!(task = %task, error = %e, "cannot remove migrated sink offsets from the offset file");
             }
         });

@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use connect_core::config::Props;
@@ -34,15 +34,25 @@ use crate::convert::Converters;
 use crate::kafka::{KafkaProducer, ProduceError, ProducerRecord};
 use crate::metrics::{CustomFactory, TaskMetrics};
 use crate::status::State;
-use crate::store::OffsetStore;
 use prometheus::{IntCounter, IntGauge};
 
-/// What a source task reads its committed offsets from.
+/// What a source task reads its committed offsets from: the connector's stored offsets, read
+/// from the store when the task starts, plus those the task stored since. The SDK's
+/// `offset` answers at once while the store may have to read a Kafka topic (distributed
+/// mode), and nobody but the task writes its partitions' offsets while it runs (the offsets
+/// API changes them only while the connector is STOPPED, so with no task running).
 struct Context {
     task: TaskIdentity,
-    offsets: Arc<dyn OffsetStore>,
+    /// By [`partition_key`].
+    offsets: Mutex<HashMap<String, SourceMap>>,
     config: Props,
     metrics: CustomFactory,
+}
+
+impl Context {
+    fn offsets(&self) -> std::sync::MutexGuard<'_, HashMap<String, SourceMap>> {
+        self.offsets.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl SourceTaskContext for Context {
@@ -51,7 +61,7 @@ impl SourceTaskContext for Context {
     }
 
     fn offset(&self, partition: &SourceMap) -> Option<SourceMap> {
-        self.offsets.get(&self.task.connector, partition)
+        self.offsets().get(&partition_key(partition)).cloned()
     }
 
     fn config(&self) -> &Props {
@@ -98,13 +108,25 @@ async fn run_inner(
         env.id.to_string(),
         metrics.errors.clone(),
     );
+    let stored = env.offsets.all(&env.id.connector).await.map_err(|e| {
+        ConnectError::retriable(format!(
+            "cannot read the stored offsets of connector {}",
+            env.id.connector
+        ))
+        .with_source(e)
+    })?;
     let context = Arc::new(Context {
         task: env.identity(),
-        offsets: Arc::clone(&env.offsets),
+        offsets: Mutex::new(
+            stored
+                .into_iter()
+                .map(|(partition, offset)| (partition_key(&partition), offset))
+                .collect(),
+        ),
         config: env.task_props.clone(),
         metrics: metrics.custom_factory(),
     });
-    let started = start(env.task_props.clone(), context).await;
+    let started = start(env.task_props.clone(), Arc::clone(&context) as _).await;
     count_startup(env, started.is_ok());
     let task = started_task.insert(started?).as_mut();
     env.status.set(State::Running);
@@ -123,7 +145,7 @@ async fn run_inner(
                 if !settle(task, in_flight.take(), &mut pending, &mut metrics).await? {
                     break; // stopped while Kafka was unreachable
                 }
-                commit_offsets(env, task, &mut pending, &mut metrics).await?;
+                commit_offsets(env, &context, task, &mut pending, &mut metrics).await?;
                 env.status.set(State::Paused);
                 if env.wait_while_paused().await == TaskTarget::Stop {
                     break;
@@ -189,14 +211,14 @@ async fn run_inner(
             }
         }
         if last_flush.elapsed() >= env.worker.offset_flush_interval {
-            commit_offsets(env, task, &mut pending, &mut metrics).await?;
+            commit_offsets(env, &context, task, &mut pending, &mut metrics).await?;
             last_flush = Instant::now();
         }
     }
     // The batch in flight finishes (or is abandoned when Kafka is unreachable and the task is
     // stopped: its offsets are not stored, so it is polled again after a restart).
     settle(task, in_flight.take(), &mut pending, &mut metrics).await?;
-    commit_offsets(env, task, &mut pending, &mut metrics).await
+    commit_offsets(env, &context, task, &mut pending, &mut metrics).await
 }
 
 /// A polled batch, transformed and converted.
@@ -480,6 +502,7 @@ async fn ensure_topic(env: &TaskEnv, topic: &str) -> Result<(), ConnectError> {
 /// Stores the offsets of everything acknowledged so far, then lets the task commit.
 async fn commit_offsets(
     env: &TaskEnv,
+    context: &Context,
     task: &mut dyn RunningSourceTask,
     pending: &mut HashMap<String, (SourceMap, SourceMap)>,
     metrics: &mut TaskMetrics,
@@ -492,23 +515,17 @@ async fn commit_offsets(
         .values()
         .map(|(p, o)| (p.clone(), Some(o.clone())))
         .collect();
-    let store = Arc::clone(&env.offsets);
-    let connector = env.id.connector.clone();
-    let stored = tokio::task::spawn_blocking(move || store.put(&connector, offsets)).await;
-    metrics.offset_commit(started.elapsed(), matches!(stored, Ok(Ok(()))));
-    match stored {
-        Ok(Ok(())) => pending.clear(),
+    let stored = env.offsets.put(&env.id.connector, offsets).await;
+    metrics.offset_commit(started.elapsed(), stored.is_ok());
+    if let Err(e) = stored {
         // Kafka Connect logs a failed offset commit and tries again at the next flush; the
         // offsets stay pending (newer ones replace them meanwhile).
-        Ok(Err(e)) => {
-            tracing::error!(task = %env.id, error = %e, "cannot store source offsets; retrying at the next flush");
-            return Ok(());
-        }
-        Err(e) => {
-            tracing::error!(task = %env.id, error = %e, "storing source offsets panicked");
-            return Ok(());
-        }
+        tracing::error!(task = %env.id, error = %e, "cannot store source offsets; retrying at the next flush");
+        return Ok(());
     }
+    context
+        .offsets()
+        .extend(pending.drain().map(|(key, (_, offset))| (key, offset)));
     if let Err(e) = task.commit().await {
         tracing::error!(task = %env.id, error = %e.trace(), "the task's commit failed");
     }
@@ -729,10 +746,12 @@ mod tests {
                 .collect()
         }
 
-        fn stored_seq(harness: &TaskHarness) -> Option<u64> {
+        async fn stored_seq(harness: &TaskHarness) -> Option<u64> {
             let offset = harness
                 .offsets
-                .get(&harness.env.id.connector, &source_partition())?;
+                .get(&harness.env.id.connector, &source_partition())
+                .await
+                .unwrap()?;
             offset.get("seq")?.as_u64()
         }
 
@@ -789,7 +808,7 @@ mod tests {
                 written(&harness),
                 ["earlier", "earlier", "v0", "v1", "v2", "v3", "v4"]
             );
-            assert_eq!(stored_seq(&harness), Some(4));
+            assert_eq!(stored_seq(&harness).await, Some(4));
         }
 
         #[tokio::test]
@@ -821,7 +840,7 @@ mod tests {
                     "record 2 at out-0@2"
                 ]
             );
-            assert_eq!(stored_seq(&harness), Some(2));
+            assert_eq!(stored_seq(&harness).await, Some(2));
         }
 
         #[tokio::test]
@@ -848,7 +867,7 @@ mod tests {
                 ["record 0 at out-0@0", "record 1 at out-0@1"]
             );
             assert_eq!(written(&harness), ["v0", "v1"]);
-            assert_eq!(stored_seq(&harness), Some(1));
+            assert_eq!(stored_seq(&harness).await, Some(1));
         }
 
         #[tokio::test]
