@@ -365,7 +365,9 @@ impl Membership {
     }
 
     /// A new member on a new connection to the group's coordinator (looked up again), with the
-    /// member id this worker had.
+    /// member id this worker had. While the worker runs work, the lookup gives up when the
+    /// session timeout runs out (a lookup may retry for the whole request timeout), so that
+    /// the work stops in time (`revoke_if_out_of_group`).
     async fn connect(&mut self) -> Result<Result<GroupMember, String>, Stop> {
         let config = MemberConfig {
             protocol_type: PROTOCOL_TYPE.to_owned(),
@@ -374,19 +376,35 @@ impl Membership {
             session_timeout: self.config.session_timeout,
             rebalance_timeout: self.config.rebalance_timeout,
         };
+        let group = &self.config.group_id;
+        let give_up = if self.running.is_empty() {
+            None
+        } else {
+            Some(self.last_in_group + self.config.session_timeout)
+        };
         let made = self
             .inbox
-            .listen(self.kafka.group_member(&self.config.group_id, config))
-            .await?;
-        Ok(match made {
-            Ok(mut member) => {
-                if !self.member_id.is_empty() {
-                    member.set_member_id(&self.member_id);
+            .listen(async {
+                let connecting = self.kafka.group_member(group, config);
+                match give_up {
+                    None => connecting.await.map_err(|e| e.to_string()),
+                    Some(at) => match tokio::time::timeout_at(at, connecting).await {
+                        Ok(made) => made.map_err(|e| e.to_string()),
+                        Err(_) => Err(format!(
+                            "cannot reach the coordinator of group {group} within the session \
+                             timeout ({:?})",
+                            self.config.session_timeout
+                        )),
+                    },
                 }
-                Ok(member)
+            })
+            .await?;
+        Ok(made.map(|mut member| {
+            if !self.member_id.is_empty() {
+                member.set_member_id(&self.member_id);
             }
-            Err(e) => Err(e.to_string()),
-        })
+            member
+        }))
     }
 
     async fn join_and_sync(&mut self, member: &mut GroupMember) -> Result<Attempt, Stop> {
@@ -552,8 +570,11 @@ impl Membership {
         let group = self.config.group_id.clone();
         let change = apply_assignment(protocol, &self.running, &assignment);
         if !change.stop.is_empty() {
-            self.revoke(change.stop, &format!("what generation {generation} revokes"))
-                .await?;
+            self.revoke(
+                change.stop,
+                &format!("what generation {generation} revokes"),
+            )
+            .await?;
         }
         self.running = change.running;
         self.protocol = Some(protocol);
@@ -1011,7 +1032,11 @@ mod tests {
     #[test]
     fn assignments_say_when_to_rejoin() {
         let pause = Duration::from_millis(400);
-        let mut given = assignment(ConnectProtocol::Compatible, work(&["a"], &[]), Work::default());
+        let mut given = assignment(
+            ConnectProtocol::Compatible,
+            work(&["a"], &[]),
+            Work::default(),
+        );
         assert_eq!(rejoin_after(&given, pause), None);
         given.delay_ms = 1500;
         assert_eq!(
