@@ -33,6 +33,9 @@ pub struct Round<'a> {
     pub leader_id: &'a str,
     pub leader_url: &'a str,
     pub generation: i32,
+    /// The generation of the last rebalance this worker completed, -1 before its first (the
+    /// real incremental assignor forgets its memory when that was not its own last round).
+    pub last_completed_generation: i32,
     pub protocol: ConnectProtocol,
     pub members: &'a [Member],
     pub config: &'a ConfigView,

@@ -171,6 +171,7 @@ impl Coordinator {
             running: Work::default(),
             last_assignment: None,
             protocol: None,
+            last_completed_generation: -1,
             assignor: None,
             last_in_group: Instant::now(),
             retries: Backoff::new(FIRST_RETRY, LAST_RETRY),
@@ -266,8 +267,9 @@ struct Membership {
     /// The last assignment's header (its lists empty): with `running`, the allocation sent in
     /// v1+ metadata. `None` before the first assignment and after the group was lost.
     last_assignment: Option<Assignment>,
-    /// The protocol of the last completed generation.
+    /// The protocol and the number of the last completed generation (-1 before the first).
     protocol: Option<ConnectProtocol>,
+    last_completed_generation: i32,
     /// The leader's assignor, kept between rounds (the incremental one remembers), made
     /// again when the group's protocol changes.
     assignor: Option<(ConnectProtocol, Box<dyn Assignor>)>,
@@ -347,7 +349,14 @@ impl Membership {
                 },
             };
             let attempt = self.join_and_sync(&mut member).await;
-            self.member = Some(member);
+            if attempt.is_ok() {
+                self.member = Some(member);
+            } else {
+                // Stopped in the middle of a JoinGroup or SyncGroup, which the coordinator may
+                // hold until the rebalance ends, answering nothing else on that connection
+                // meanwhile: the worker leaves through a new one.
+                member.member_id().clone_into(&mut self.member_id);
+            }
             match attempt? {
                 Attempt::Assigned(completed) => {
                     self.retries.reset();
@@ -369,13 +378,7 @@ impl Membership {
     /// session timeout runs out (a lookup may retry for the whole request timeout), so that
     /// the work stops in time (`revoke_if_out_of_group`).
     async fn connect(&mut self) -> Result<Result<GroupMember, String>, Stop> {
-        let config = MemberConfig {
-            protocol_type: PROTOCOL_TYPE.to_owned(),
-            // Set before every join.
-            protocols: Vec::new(),
-            session_timeout: self.config.session_timeout,
-            rebalance_timeout: self.config.rebalance_timeout,
-        };
+        let config = self.member_config();
         let group = &self.config.group_id;
         let give_up = if self.running.is_empty() {
             None
@@ -510,6 +513,7 @@ impl Membership {
             leader_id: &joined.member_id,
             leader_url: &url,
             generation: joined.generation_id,
+            last_completed_generation: self.last_completed_generation,
             protocol,
             members: &members,
             config: &config,
@@ -578,6 +582,7 @@ impl Membership {
         }
         self.running = change.running;
         self.protocol = Some(protocol);
+        self.last_completed_generation = generation;
         self.last_assignment = Some(Assignment {
             assigned: Work::default(),
             revoked: Work::default(),
@@ -783,13 +788,38 @@ impl Membership {
         }
     }
 
+    fn member_config(&self) -> MemberConfig {
+        MemberConfig {
+            protocol_type: PROTOCOL_TYPE.to_owned(),
+            // Set before every join.
+            protocols: Vec::new(),
+            session_timeout: self.config.session_timeout,
+            rebalance_timeout: self.config.rebalance_timeout,
+        }
+    }
+
+    /// LeaveGroup, within the request timeout, so that the group rebalances now rather than
+    /// after the session timeout. A worker without a working member (stopped in the middle of
+    /// a join, or after a failure) leaves through a new one with its member id.
     async fn leave_group(&mut self) {
         let group = self.config.group_id.clone();
-        let Some(mut member) = self.member.take() else {
+        if self.member.is_none() && self.member_id.is_empty() {
             return;
-        };
+        }
         let limit = self.kafka.request_timeout();
-        match tokio::time::timeout(limit, member.leave()).await {
+        let leaving = async {
+            let mut member = match self.member.take() {
+                Some(member) => member,
+                None => {
+                    let config = self.member_config();
+                    let mut member = self.kafka.group_member(&group, config).await?;
+                    member.set_member_id(&self.member_id);
+                    member
+                }
+            };
+            member.leave().await
+        };
+        match tokio::time::timeout(limit, leaving).await {
             Ok(Ok(())) => tracing::info!(group = %group, "left group {group}"),
             Ok(Err(e)) => tracing::warn!(
                 group = %group,
