@@ -8,6 +8,7 @@
 mod certs;
 pub mod hanging_start;
 mod in_process_worker;
+mod private_kafka;
 mod private_redis;
 mod scrape;
 pub mod secure_kafka;
@@ -15,6 +16,7 @@ mod worker_process;
 
 pub use certs::TestCa;
 pub use in_process_worker::InProcessWorker;
+pub use private_kafka::PrivateKafka;
 pub use private_redis::{PrivateRedis, TlsFiles};
 pub use scrape::Scrape;
 pub use worker_process::{free_port, WorkerProcess};

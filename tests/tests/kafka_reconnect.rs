@@ -6,58 +6,15 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
 use connect_core::record::TopicPartition;
-use connect_e2e::{temp_dir, unique_name, wait_until, Services, WorkerProcess};
+use connect_e2e::{temp_dir, unique_name, wait_until, PrivateKafka, Services, WorkerProcess};
 use connect_worker::kafka::{
     Kafka, KafkaClient, KafkaConfig, Producer, ProducerConfig, ProducerRecord,
 };
 use serde_json::json;
-
-fn tansu_bin() -> String {
-    let env = std::fs::read_to_string(Services::env_file()).unwrap();
-    env.lines()
-        .find_map(|l| l.strip_prefix("TANSU_BIN="))
-        .expect("TANSU_BIN in the services env file")
-        .to_owned()
-}
-
-fn start_broker(port: u16) -> Child {
-    let url = format!("tcp://127.0.0.1:{port}");
-    Command::new(tansu_bin())
-        .args(["broker", "--storage-engine", "memory://tansu/"])
-        .args(["--listener-url", &url, "--advertised-listener-url", &url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// Kills the broker when the test ends, whatever happens.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_for_port(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the private broker did not listen on {port}");
-}
 
 fn record(topic: &str, n: usize) -> ProducerRecord {
     ProducerRecord {
@@ -66,18 +23,6 @@ fn record(topic: &str, n: usize) -> ProducerRecord {
         value: Some(Bytes::from(format!("v{n}"))),
         ..ProducerRecord::default()
     }
-}
-
-/// A private broker on a free port, listening.
-async fn private_broker() -> (Broker, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let broker = Broker(start_broker(port));
-    wait_for_port(port).await;
-    (broker, port)
 }
 
 /// A client of the broker at `port`.
@@ -110,7 +55,8 @@ async fn create_topic_retrying(kafka: &Kafka, topic: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers() {
     let services = Services::get();
-    let (mut broker, port) = private_broker().await;
+    let mut broker = PrivateKafka::start().await;
+    let port = broker.port;
     let topic = unique_name("away");
     let kafka = connect(port, "topic-maker").await;
     kafka.create_topic(&topic, 1, 1).await.unwrap();
@@ -136,8 +82,7 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
     );
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(30));
 
-    let _ = broker.0.kill();
-    let _ = broker.0.wait();
+    broker.kill();
     let fetch_outage = |health: &serde_json::Value| {
         health["retrying_tasks"]
             .as_array()
@@ -153,8 +98,7 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
     assert_eq!(worker.status(&name)["tasks"][0]["state"], "RUNNING");
 
     // Back on the same port (the memory engine forgot the topic: it is created again).
-    broker.0 = start_broker(port);
-    wait_for_port(port).await;
+    broker.restart().await;
     create_topic_retrying(&kafka, &topic).await;
     wait_until(
         "/health to show no retrying fetch",
@@ -176,7 +120,8 @@ async fn a_sink_whose_broker_is_away_shows_it_is_retrying_fetches_and_recovers()
 
 #[tokio::test]
 async fn the_producer_writes_again_after_the_broker_comes_back() {
-    let (mut broker, port) = private_broker().await;
+    let mut broker = PrivateKafka::start().await;
+    let port = broker.port;
     let kafka = connect(port, "reconnect").await;
     kafka.create_topic("survivor", 1, 1).await.unwrap();
     let producer = Producer::new(
@@ -190,10 +135,7 @@ async fn the_producer_writes_again_after_the_broker_comes_back() {
 
     // Restart the broker on the same port. Its memory engine forgets the topic, so it is
     // created again, through the same client.
-    let _ = broker.0.kill();
-    let _ = broker.0.wait();
-    broker.0 = start_broker(port);
-    wait_for_port(port).await;
+    broker.restart().await;
     create_topic_retrying(&kafka, "survivor").await;
     let metadata = producer.send(&[record("survivor", 1)]).await.unwrap();
     assert_eq!(
@@ -205,7 +147,8 @@ async fn the_producer_writes_again_after_the_broker_comes_back() {
 #[tokio::test]
 async fn group_offsets_are_committed_again_after_the_broker_comes_back() {
     let services = Services::get();
-    let (mut broker, port) = private_broker().await;
+    let mut broker = PrivateKafka::start().await;
+    let port = broker.port;
     let kafka = connect(port, "groups-reconnect").await;
     let topic = unique_name("committed");
     let group = unique_name("connect-reconnect");
@@ -219,10 +162,7 @@ async fn group_offsets_are_committed_again_after_the_broker_comes_back() {
     // The restarted broker (which forgot everything) is reached on the same port: the
     // connections to the coordinator and to the broker that found it are broken, and are made
     // again within the commit's request timeout.
-    let _ = broker.0.kill();
-    let _ = broker.0.wait();
-    broker.0 = start_broker(port);
-    wait_for_port(port).await;
+    broker.restart().await;
     create_topic_retrying(&kafka, &topic).await;
     kafka
         .commit_offsets(&group, &BTreeMap::from([(partition.clone(), 9)]))

@@ -203,6 +203,17 @@ impl GroupMember {
         &self.member_id
     }
 
+    /// Joins as `member_id` (an id the coordinator gave an earlier member of this worker): a
+    /// worker that lost its connection, or whose coordinator moved, rejoins through a new
+    /// member with the id it had, as Kafka's clients do, so that the coordinator does not
+    /// wait for the old id to rejoin or expire before it completes the rebalance. A
+    /// coordinator that no longer knows the id says so at the join, and the member then
+    /// joins as a new one.
+    pub fn set_member_id(&mut self, member_id: &str) {
+        member_id.clone_into(&mut self.member_id);
+        self.generation = None;
+    }
+
     /// Replaces the metadata offered at the next join (it usually describes what the member
     /// runs, which changes between generations).
     pub fn set_protocols(&mut self, protocols: Vec<(String, Bytes)>) {
