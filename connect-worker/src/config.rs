@@ -258,7 +258,10 @@ impl WorkerConfig {
                 .unwrap_or_default(),
         );
         if distributed.is_some() {
-            for key in ["offset.storage.file.filename", "config.storage.file.filename"] {
+            for key in [
+                "offset.storage.file.filename",
+                "config.storage.file.filename",
+            ] {
                 if props.contains_key(key) {
                     tracing::warn!(key, "a distributed worker (group.id is set) keeps its state in Kafka topics: {key} is ignored");
                 }

@@ -78,7 +78,8 @@ impl WorkerBuilder {
             }
         };
         if let Some(distributed) = config.distributed.clone() {
-            let herder = crate::distributed::start::herder(self.plugins, &config, distributed).await?;
+            let herder =
+                crate::distributed::start::herder(self.plugins, &config, distributed).await?;
             return Ok(Worker { config, herder });
         }
         // The state files first: a second worker on them stops here, before it reads them or

@@ -85,6 +85,26 @@ impl Cluster {
         index
     }
 
+    /// Creates a connector through `worker`, trying again while the cluster answers 409 (it
+    /// is still forming or rebalancing: no leader is known yet, as Kafka Connect answers).
+    fn create(&self, worker: usize, name: &str, config: &Json) {
+        let body = json!({ "name": name, "config": config });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (code, text) = self.workers[worker]
+                .request("POST", "/connectors", Some(&body))
+                .unwrap_or((0, String::new()));
+            match code {
+                201 => return,
+                409 if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                _ => panic!(
+                    "POST /connectors through worker {worker} answered {code}: {text}\n{}",
+                    self.logs()
+                ),
+            }
+        }
+    }
+
     /// The `worker_id` a worker shows in statuses.
     fn worker_id(&self, index: usize) -> String {
         self.workers[index]
@@ -194,15 +214,14 @@ fn wait_for_keys(services: &Services, keyspace: &str, count: usize, timeout: Dur
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connector_created_through_one_worker_runs_spread_over_three() {
-    let services = Services::start().await.unwrap();
+    let services = Services::get();
     let cluster = Cluster::start(&services, "spread", 3, &[]);
     let topic = services.new_topic("spread", 6).await.unwrap();
     let keyspace = unique_name("spread");
-    cluster.workers[1].create_connector("spread", &redis_sink(&services, &topic, &keyspace, 6));
+    cluster.create(1, "spread", &redis_sink(&services, &topic, &keyspace, 6));
 
     let everyone = cluster.ids(&[0, 1, 2]);
-    let (status, took) =
-        cluster.wait_running(1, "spread", 6, &everyone, Duration::from_secs(60));
+    let (status, took) = cluster.wait_running(1, "spread", 6, &everyone, Duration::from_secs(60));
     println!("six tasks RUNNING {took:?} after the create");
     let owners: BTreeSet<&str> = status["tasks"]
         .as_array()
@@ -214,7 +233,10 @@ async fn a_connector_created_through_one_worker_runs_spread_over_three() {
 
     // Every worker answers reads the same.
     for worker in &cluster.workers {
-        assert_eq!(worker.call("GET", "/connectors", None, 200), json!(["spread"]));
+        assert_eq!(
+            worker.call("GET", "/connectors", None, 200),
+            json!(["spread"])
+        );
         let info = worker.call("GET", "/connectors/spread", None, 200);
         assert_eq!(info["tasks"].as_array().map(Vec::len), Some(6), "{info}");
         assert_eq!(info["config"]["redis.keyspace"], json!(keyspace));
@@ -229,11 +251,11 @@ async fn a_connector_created_through_one_worker_runs_spread_over_three() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_work_of_a_killed_worker_moves_to_the_survivors() {
-    let services = Services::start().await.unwrap();
+    let services = Services::get();
     let mut cluster = Cluster::start(&services, "failover", 3, &[]);
     let topic = services.new_topic("failover", 6).await.unwrap();
     let keyspace = unique_name("failover");
-    cluster.workers[2].create_connector("failover", &redis_sink(&services, &topic, &keyspace, 6));
+    cluster.create(2, "failover", &redis_sink(&services, &topic, &keyspace, 6));
     let everyone = cluster.ids(&[0, 1, 2]);
     cluster.wait_running(2, "failover", 6, &everyone, Duration::from_secs(60));
     produce(&services, &topic, 6, 0..300).await;
@@ -255,7 +277,8 @@ async fn the_work_of_a_killed_worker_moves_to_the_survivors() {
     produce(&services, &topic, 6, 300..600).await;
     wait_for_keys(&services, &keyspace, 600, Duration::from_secs(60));
     let second = unique_name("after");
-    cluster.workers[2].create_connector(
+    cluster.create(
+        2,
         "after-failover",
         &redis_sink(&services, &topic, &second, 2),
     );

@@ -683,19 +683,16 @@ async fn compatible_workers_share_the_work_with_one_leader() {
 }
 
 #[tokio::test]
-#[ignore = "needs the incremental assignor (branch d-assignor, passes with its 269aa73): the placeholder assignor.rs never revokes, so work runs twice"]
 async fn compatible_worker_that_leaves_hands_its_work_over() {
     a_worker_that_leaves_hands_its_work_over(ConnectProtocol::Compatible).await;
 }
 
 #[tokio::test]
-#[ignore = "needs the incremental assignor (branch d-assignor, passes with its 269aa73): the placeholder assignor.rs never revokes, so work runs twice"]
 async fn compatible_requested_rejoin_assigns_the_changed_config() {
     a_requested_rejoin_assigns_the_changed_config(ConnectProtocol::Compatible).await;
 }
 
 #[tokio::test]
-#[ignore = "needs the incremental assignor (branch d-assignor, passes with its 269aa73): the placeholder assignor.rs never revokes, so work runs twice"]
 async fn compatible_killed_worker_is_dropped_at_the_session_timeout() {
     a_killed_worker_is_dropped_at_the_session_timeout(ConnectProtocol::Compatible).await;
 }

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use connect_core::config::{ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Validator};
 
+use super::internal_topics::{InternalTopic, CONFIG_TOPIC, OFFSET_TOPIC, STATUS_TOPIC};
 use super::protocol::ConnectProtocol;
 
 /// Names of the keys used in more than one place.
 pub const GROUP_ID: &str = "group.id";
-pub const CONFIG_TOPIC: &str = "config.storage.topic";
-pub const OFFSET_TOPIC: &str = "offset.storage.topic";
-pub const STATUS_TOPIC: &str = "status.storage.topic";
 
 /// The distributed-mode keys, their types, defaults and documentation.
 pub fn config_def() -> ConfigDef {
@@ -163,9 +161,9 @@ pub fn config_def() -> ConfigDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistributedConfig {
     pub group_id: String,
-    pub config_topic: InternalTopicConfig,
-    pub offset_topic: InternalTopicConfig,
-    pub status_topic: InternalTopicConfig,
+    pub config_topic: InternalTopic,
+    pub offset_topic: InternalTopic,
+    pub status_topic: InternalTopic,
     pub session_timeout: Duration,
     pub heartbeat_interval: Duration,
     pub rebalance_timeout: Duration,
@@ -176,15 +174,6 @@ pub struct DistributedConfig {
     pub advertised_url: String,
     /// `host:port` of [`DistributedConfig::advertised_url`]: the `worker_id` of statuses.
     pub worker_id: String,
-}
-
-/// One internal topic: its worker key (for messages), name and creation settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InternalTopicConfig {
-    pub key: &'static str,
-    pub name: String,
-    pub partitions: i32,
-    pub replication_factor: i16,
 }
 
 impl DistributedConfig {
@@ -208,16 +197,22 @@ impl DistributedConfig {
             }
             let partitions = partitions.and_then(|k| values.int(k).map(|n| (k, n)));
             let replication_factor = values.long(rf).unwrap_or(3) as i16;
-            for (setting, value) in [partitions.unwrap_or(("", 1)), (rf, replication_factor.into())] {
+            for (setting, value) in [
+                partitions.unwrap_or(("", 1)),
+                (rf, replication_factor.into()),
+            ] {
                 if value == 0 {
-                    errors.add(setting, format!("{setting} must be positive, or -1 for the broker's default"));
+                    errors.add(
+                        setting,
+                        format!("{setting} must be positive, or -1 for the broker's default"),
+                    );
                 }
             }
-            InternalTopicConfig {
-                key,
-                name,
-                partitions: partitions.map_or(1, |(_, n)| n),
-                replication_factor,
+            let partitions = partitions.map_or(1, |(_, n)| n);
+            match key {
+                CONFIG_TOPIC => InternalTopic::config(name, replication_factor),
+                OFFSET_TOPIC => InternalTopic::offsets(name, partitions, replication_factor),
+                _ => InternalTopic::status(name, partitions, replication_factor),
             }
         };
         let config_topic = topic(CONFIG_TOPIC, None, "config.storage.replication.factor");
@@ -300,7 +295,11 @@ fn split_listener(listener: &str) -> (String, String, String) {
         "" | "0.0.0.0" | "[::]" => "localhost",
         other => other,
     };
-    (scheme.to_ascii_lowercase(), host.to_owned(), port.to_owned())
+    (
+        scheme.to_ascii_lowercase(),
+        host.to_owned(),
+        port.to_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -365,9 +364,13 @@ mod tests {
 
     #[test]
     fn missing_or_shared_topics_are_named() {
-        let errors = parse(&[("group.id", "g"), ("config.storage.topic", "t"), ("status.storage.topic", "t")])
-            .unwrap_err()
-            .to_string();
+        let errors = parse(&[
+            ("group.id", "g"),
+            ("config.storage.topic", "t"),
+            ("status.storage.topic", "t"),
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(errors.contains("offset.storage.topic"), "{errors}");
         assert!(errors.contains("must be different topics"), "{errors}");
         let mut pairs = CLUSTER.to_vec();

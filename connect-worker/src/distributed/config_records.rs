@@ -30,6 +30,7 @@ use tracing::{debug, warn};
 
 use connect_core::config::Props;
 
+use super::assignor::ConfigView;
 use crate::store::TargetState;
 
 /// Key prefixes and the one fixed key, in the order a reader checks them.
@@ -41,16 +42,6 @@ const RESTART_PREFIX: &str = "restart-connector-";
 const TASKS_FENCING_PREFIX: &str = "tasks-fencing-";
 const SESSION_KEY: &str = "session-key";
 const LOGGER_CLUSTER_PREFIX: &str = "logger-cluster-";
-
-/// What the leader's assignor needs of the config snapshot: every connector with its committed
-/// task count (0 for a connector without committed tasks or marked inconsistent), and the
-/// offset the snapshot was read to.
-// Kept here until `distributed::assignor` exists on this branch; it belongs there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigView {
-    pub offset: i64,
-    pub connectors: BTreeMap<String, u32>,
-}
 
 /// What applying a record changed, for the herder to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]

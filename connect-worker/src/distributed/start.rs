@@ -41,7 +41,7 @@ pub async fn herder(
         &distributed.offset_topic,
         &distributed.status_topic,
     ] {
-        internal_topics::ensure_topic(&kafka, topic)
+        internal_topics::ensure_topic(&kafka, topic, config.request_timeout)
             .await
             .map_err(|e| WorkerError::Cluster(e.to_string()))?;
     }
@@ -52,8 +52,9 @@ pub async fn herder(
     let client: Arc<dyn KafkaClient> = Arc::new(kafka.clone());
     let writer: Arc<dyn KafkaProducer> = producer.clone();
     let read_within = config.request_timeout;
-    let cluster_error =
-        |what: &str, e: &dyn std::fmt::Display| WorkerError::Cluster(format!("cannot read {what}: {e}"));
+    let cluster_error = |what: &str, e: &dyn std::fmt::Display| {
+        WorkerError::Cluster(format!("cannot read {what}: {e}"))
+    };
 
     let offsets = KafkaOffsetStore::start(
         Arc::clone(&client),
@@ -157,11 +158,19 @@ impl ConfigStore for InTheConfigTopic {
     fn put(&self, name: &str, _: ConnectorRecord) -> Result<(), StoreError> {
         Err(StoreError::Corrupt {
             path: "config topic".into(),
-            message: format!("connector {name}: a distributed worker writes configurations to the config topic"),
+            message: format!(
+                "connector {name}: a distributed worker writes configurations to the config topic"
+            ),
         })
     }
 
     fn remove(&self, name: &str) -> Result<(), StoreError> {
-        self.put(name, ConnectorRecord { config: Default::default(), target_state: crate::store::TargetState::Started })
+        self.put(
+            name,
+            ConnectorRecord {
+                config: Default::default(),
+                target_state: crate::store::TargetState::Started,
+            },
+        )
     }
 }

@@ -326,7 +326,10 @@ impl Herder {
     }
 
     fn kind_of_props(&self, props: &Props) -> super::ConnectorType {
-        let class = props.get("connector.class").map(String::as_str).unwrap_or("");
+        let class = props
+            .get("connector.class")
+            .map(String::as_str)
+            .unwrap_or("");
         match self
             .shared
             .plugins
@@ -456,7 +459,10 @@ impl Herder {
                 .connector(name)
                 .cloned()
                 .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-            (props, snapshot.target_state(name).unwrap_or(TargetState::Started))
+            (
+                props,
+                snapshot.target_state(name).unwrap_or(TargetState::Started),
+            )
         };
         let config = self.check_resolved(props)?;
         let (slot, connector) = Slot::new(name, config, target);
@@ -503,7 +509,9 @@ impl Herder {
         super::keep_masked_secrets(&mut props, &stored);
         let config = self.check(name, props)?;
         let (key, value) = config_records::connector_record(name, &config.props);
-        self.cluster().write_configs(vec![(key, Some(value))]).await?;
+        self.cluster()
+            .write_configs(vec![(key, Some(value))])
+            .await?;
         Ok((false, self.cluster_info(name)?))
     }
 
@@ -558,7 +566,11 @@ impl Herder {
         only_failed: bool,
     ) -> Result<Option<ConnectorStateInfo>> {
         let status = self.cluster_status(name)?;
-        let task_states: Vec<State> = status.tasks.iter().map(|t| state_of(t.state.state)).collect();
+        let task_states: Vec<State> = status
+            .tasks
+            .iter()
+            .map(|t| state_of(t.state.state))
+            .collect();
         let plan = RestartPlan::new(
             include_tasks,
             only_failed,
@@ -568,7 +580,9 @@ impl Herder {
         let answer = plan.answer(status);
         if self.cluster().snapshot().target_state(name) != Some(TargetState::Stopped) {
             let (key, value) = config_records::restart_record(name, include_tasks, only_failed);
-            self.cluster().write_configs(vec![(key, Some(value))]).await?;
+            self.cluster()
+                .write_configs(vec![(key, Some(value))])
+                .await?;
         }
         Ok(answer)
     }
@@ -684,7 +698,11 @@ impl Herder {
         }
         let ours = cluster.snapshot().offset();
         if ours != config_offset {
-            tracing::info!(ours, assignment = config_offset, "the config topic moved past the assignment's offset; rejoining");
+            tracing::info!(
+                ours,
+                assignment = config_offset,
+                "the config topic moved past the assignment's offset; rejoining"
+            );
             cluster.coordinator.request_rejoin();
             return;
         }
@@ -713,7 +731,10 @@ impl Herder {
                 connector,
                 include_tasks,
                 only_failed,
-            } => self.restart_here(&connector, include_tasks, only_failed).await,
+            } => {
+                self.restart_here(&connector, include_tasks, only_failed)
+                    .await
+            }
         }
     }
 
@@ -726,7 +747,10 @@ impl Herder {
             .collect();
         {
             let mut member = self.cluster().member();
-            member.running.connectors.retain(|c| !work.connectors.contains(c));
+            member
+                .running
+                .connectors
+                .retain(|c| !work.connectors.contains(c));
             member.running.tasks.retain(|t| !work.tasks.contains(t));
         }
         for name in names {
@@ -761,7 +785,10 @@ impl Herder {
             (
                 snapshot.connector(name).cloned(),
                 snapshot.target_state(name).unwrap_or(TargetState::Started),
-                snapshot.task_configs(name).map(<[Props]>::to_vec).unwrap_or_default(),
+                snapshot
+                    .task_configs(name)
+                    .map(<[Props]>::to_vec)
+                    .unwrap_or_default(),
             )
         };
         let (want_instance, want_tasks) = {
@@ -839,7 +866,10 @@ impl Herder {
         if want_instance && target == TargetState::Stopped {
             connector.status.set(State::Stopped);
         }
-        if run_instance && connector.instance.is_none() && connector.status.get().state != State::Failed {
+        if run_instance
+            && connector.instance.is_none()
+            && connector.status.get().state != State::Failed
+        {
             let generated = connector.start_instance_only(&shared).await;
             if let Some(generated) = generated {
                 if generated != committed {
@@ -880,7 +910,10 @@ impl Herder {
         let task_states: Vec<State> = connector
             .tasks
             .iter()
-            .map(|t| t.as_ref().map_or(State::Unassigned, |t| t.status.get().state))
+            .map(|t| {
+                t.as_ref()
+                    .map_or(State::Unassigned, |t| t.status.get().state)
+            })
             .collect();
         let plan = RestartPlan::new(
             include_tasks,
@@ -998,14 +1031,9 @@ async fn send_task_configs(
 ) -> std::result::Result<(), String> {
     let body = serde_json::to_vec(configs).map_err(|e| e.to_string())?;
     let path = format!("/connectors/{}/tasks", encode_path(name));
-    let answer = crate::rest::forward::send(
-        leader,
-        Method::POST,
-        &path,
-        None,
-        Some(Bytes::from(body)),
-    )
-    .await?;
+    let answer =
+        crate::rest::forward::send(leader, Method::POST, &path, None, Some(Bytes::from(body)))
+            .await?;
     if answer.status.is_success() {
         Ok(())
     } else {

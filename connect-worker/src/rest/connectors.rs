@@ -10,8 +10,6 @@ use serde_json::{Map, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use std::collections::BTreeMap;
-
 use connect_core::config::Props;
 use connect_core::plugin::Plugins;
 

@@ -57,10 +57,10 @@ pub async fn route(State(herder): State<Herder>, request: Request, next: Next) -
             query.push(("forward".into(), next_forward.to_string()));
             match forward_to(&url, request, &query).await {
                 Ok(response) => response,
-                Err(e) => ApiError::internal(format!(
-                    "IO Error trying to forward REST request: {e}"
-                ))
-                .into_response(),
+                Err(e) => {
+                    ApiError::internal(format!("IO Error trying to forward REST request: {e}"))
+                        .into_response()
+                }
             }
         }
     }
@@ -123,9 +123,12 @@ pub async fn send(
     authorization: Option<HeaderValue>,
     body: Option<bytes::Bytes>,
 ) -> Result<Answer, String> {
-    tokio::time::timeout(FORWARD_TIMEOUT, send_now(base, method, path, authorization, body))
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer from {base} within {FORWARD_TIMEOUT:?}")))
+    tokio::time::timeout(
+        FORWARD_TIMEOUT,
+        send_now(base, method, path, authorization, body),
+    )
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer from {base} within {FORWARD_TIMEOUT:?}")))
 }
 
 async fn send_now(
