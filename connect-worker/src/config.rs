@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::client_overrides::OverridePolicy;
 use crate::config_providers::ConfigProviders;
-use crate::distributed::config::DistributedConfig;
+use crate::distributed::config::{DistributedConfig, GROUP_ID};
 use crate::kafka::security::security_props;
 use crate::kafka::KafkaSecurity;
 use connect_core::config::{
@@ -82,7 +82,7 @@ pub fn config_def() -> ConfigDef {
                 .optional()
                 .validator(Validator::NonEmptyString)
                 .importance(Importance::High)
-                .doc("File in which source connectors' offsets are stored (one JSON document, written atomically, mode 600); sink connectors' offsets are in their consumer groups (connect-<name>), and sink entries an earlier version wrote here are read once. One worker per file: a lock on FILE.lock stops a second worker. See State files in docs/worker.md.")
+                .doc("Required by a standalone worker (ignored with group.id). File in which source connectors' offsets are stored (one JSON document, written atomically, mode 600); sink connectors' offsets are in their consumer groups (connect-<name>), and sink entries an earlier version wrote here are read once. One worker per file: a lock on FILE.lock stops a second worker. See State files in docs/worker.md.")
                 .group(group, 5),
         )
         .define(
@@ -240,7 +240,25 @@ impl WorkerConfig {
     ) -> Result<Self, ConfigErrors> {
         let mut props = file;
         props.extend(env_overrides(env));
-        let values = config_def().parse(&props)?;
+        // A standalone worker needs its offsets file; reported with every other problem.
+        let standalone = props.get(GROUP_ID).is_none_or(|g| g.trim().is_empty());
+        let missing_file = standalone
+            && props
+                .get("offset.storage.file.filename")
+                .is_none_or(|f| f.trim().is_empty());
+        let values = match config_def().parse(&props) {
+            Ok(values) if !missing_file => values,
+            parsed => {
+                let mut errors = parsed.err().unwrap_or_default();
+                if missing_file {
+                    errors.add(
+                        "offset.storage.file.filename",
+                        "Missing required configuration \"offset.storage.file.filename\" which has no default value (a standalone worker keeps source offsets there; set group.id to run distributed instead).",
+                    );
+                }
+                return Err(errors);
+            }
+        };
         let providers = ConfigProviders::from_worker(&props).map_err(|message| {
             let mut errors = ConfigErrors::default();
             errors.add("config.providers", message);
@@ -266,13 +284,6 @@ impl WorkerConfig {
                     tracing::warn!(key, "a distributed worker (group.id is set) keeps its state in Kafka topics: {key} is ignored");
                 }
             }
-        } else if offsets_file.as_os_str().is_empty() {
-            let mut errors = ConfigErrors::default();
-            errors.add(
-                "offset.storage.file.filename",
-                "Missing required configuration \"offset.storage.file.filename\" which has no default value (a standalone worker stores source offsets there; set group.id to run distributed instead).",
-            );
-            return Err(errors);
         }
         let configs_file = match values.string("config.storage.file.filename") {
             Some(path) if !path.is_empty() => PathBuf::from(path),

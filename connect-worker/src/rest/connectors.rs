@@ -97,7 +97,7 @@ async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Result
 /// `POST /connectors`: 201 with `Location` and the new connector's info.
 #[utoipa::path(
     post, path = "/connectors", tag = "connectors", operation_id = "createConnector",
-    params(("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    params(("forward" = Option<bool>, Query, description = "Distributed mode: set by the worker that forwards the request to the one that must carry it out (true: it may be forwarded once more; false: it may not). Ignored by a standalone worker")),
     request_body(content = CreateConnectorRequestDoc, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = ConnectorInfo, headers(("Location" = String, description = "`/connectors/{name}`, the name percent-encoded"))),
@@ -133,7 +133,7 @@ async fn info(
 /// `DELETE /connectors/{name}`: 204. Offsets are kept, as in Kafka Connect.
 #[utoipa::path(
     delete, path = "/connectors/{name}", tag = "connectors", operation_id = "destroyConnector",
-    params(("name" = String, Path, description = "The connector's name", example = "fuzz-created"), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-created"), ("forward" = Option<bool>, Query, description = "Distributed mode: set by the worker that forwards the request to the one that must carry it out (true: it may be forwarded once more; false: it may not). Ignored by a standalone worker")),
     responses((status = 204, description = "Deleted; its offsets are kept"), (status = 404, description = "No connector of that name", body = ErrorMessage)),
 )]
 async fn destroy(State(herder): State<Herder>, Params(name): Params<String>) -> Result<StatusCode> {
@@ -155,7 +155,7 @@ async fn config(State(herder): State<Herder>, Params(name): Params<String>) -> R
 /// `PUT /connectors/{name}/config`: 201 (with `Location`) when created, else 200.
 #[utoipa::path(
     put, path = "/connectors/{name}/config", tag = "connectors", operation_id = "putConnectorConfig",
-    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Distributed mode: set by the worker that forwards the request to the one that must carry it out (true: it may be forwarded once more; false: it may not). Ignored by a standalone worker")),
     request_body(content = ConnectorConfigDoc, content_type = "application/json"),
     responses(
         (status = 200, description = "Updated", body = ConnectorInfo),
@@ -185,7 +185,7 @@ async fn put_config(
 /// `PATCH /connectors/{name}/config` (KIP-477): changes some keys, `null` removes one.
 #[utoipa::path(
     patch, path = "/connectors/{name}/config", tag = "connectors", operation_id = "patchConnectorConfig",
-    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("forward" = Option<bool>, Query, description = "Distributed mode: set by the worker that forwards the request to the one that must carry it out (true: it may be forwarded once more; false: it may not). Ignored by a standalone worker")),
     request_body(content = ConfigPatchDoc, content_type = "application/json"),
     responses(
         (status = 200, description = "Updated", body = ConnectorInfo),
@@ -314,7 +314,7 @@ async fn task_status(
 /// `POST /connectors/{name}/tasks/{task}/restart`: 204.
 #[utoipa::path(
     post, path = "/connectors/{name}/tasks/{task}/restart", tag = "connectors", operation_id = "restartTask",
-    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("task" = u64, Path, description = "The task's number, from 0", example = 0), ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing")),
+    params(("name" = String, Path, description = "The connector's name", example = "fuzz-sink"), ("task" = u64, Path, description = "The task's number, from 0", example = 0), ("forward" = Option<bool>, Query, description = "Distributed mode: set by the worker that forwards the request to the one that must carry it out (true: it may be forwarded once more; false: it may not). Ignored by a standalone worker")),
     responses(
         (status = 204, description = "Restarted"),
         (status = 400, description = "The task id is not a non-negative integer", body = ErrorMessage),
@@ -342,7 +342,7 @@ async fn restart_task(
         ("name" = String, Path, description = "The connector's name", example = "fuzz-sink"),
         ("includeTasks" = Option<bool>, Query, description = "Restart the tasks too (KIP-745); default false"),
         ("onlyFailed" = Option<bool>, Query, description = "Restart only the FAILED instances; default false"),
-        ("forward" = Option<bool>, Query, description = "Accepted for compatibility with Kafka Connect's distributed mode and ignored: a standalone worker forwards nothing"),
+        ("forward" = Option<bool>, Query, description = "Distributed mode: set by the worker that forwards the request to the one that must carry it out (true: it may be forwarded once more; false: it may not). Ignored by a standalone worker"),
     ),
     responses(
         (status = 202, description = "With `includeTasks` or `onlyFailed`: the status, the instances being restarted as RESTARTING", body = ConnectorStateInfo),

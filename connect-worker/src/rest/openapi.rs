@@ -523,7 +523,7 @@ mod tests {
             assert!(ids.contains(id), "no operation {id}");
         }
         // Every route of docs/rest.md, and this document.
-        assert_eq!(operations, 31, "{:#?}", paths.keys().collect::<Vec<_>>());
+        assert_eq!(operations, 32, "{:#?}", paths.keys().collect::<Vec<_>>());
     }
 
     /// The property names of a schema in the document.
