@@ -226,7 +226,9 @@ mod tests {
             );
         }
         assert!(help.contains("  listeners (default: http://0.0.0.0:8083)\n"));
-        assert!(help.contains("  offset.storage.file.filename\n      Required by a standalone worker"));
+        assert!(
+            help.contains("  offset.storage.file.filename\n      Required by a standalone worker")
+        );
         let listeners = keys.keys().iter().find(|k| k.name == "listeners").unwrap();
         assert!(
             listeners.documentation.contains("https://"),

@@ -87,13 +87,7 @@ impl WorkerBuilder {
         let holder = format!("listeners {}", config.listeners.join(", "));
         let offsets = Arc::new(FileOffsetStore::open(&config.offsets_file, &holder)?);
         let configs = Arc::new(FileConfigStore::open(&config.configs_file, &holder)?);
-        let kafka = Kafka::connect(KafkaConfig {
-            bootstrap_servers: config.bootstrap_servers.clone(),
-            client_id: config.client_id.clone(),
-            request_timeout: config.request_timeout,
-            security: config.kafka_security.clone(),
-        })
-        .await?;
+        let kafka = Kafka::connect(kafka_config(&config)).await?;
         kafka.look_up_cluster_id().await;
         let producer = Arc::new(Producer::new(kafka.clone(), producer_config(&config)));
         let worker_id = worker_id(&config);
@@ -108,6 +102,16 @@ impl WorkerBuilder {
         );
         herder.restore().await;
         Ok(Worker { config, herder })
+    }
+}
+
+/// The settings of the worker's own Kafka connection.
+pub(crate) fn kafka_config(config: &WorkerConfig) -> KafkaConfig {
+    KafkaConfig {
+        bootstrap_servers: config.bootstrap_servers.clone(),
+        client_id: config.client_id.clone(),
+        request_timeout: config.request_timeout,
+        security: config.kafka_security.clone(),
     }
 }
 

@@ -17,7 +17,7 @@ use super::topic_log::TopicLog;
 use crate::config::WorkerConfig;
 use crate::herder::cluster::{self, Cluster};
 use crate::herder::Herder;
-use crate::kafka::{Kafka, KafkaClient, KafkaConfig, KafkaProducer, Producer};
+use crate::kafka::{Kafka, KafkaClient, KafkaProducer, Producer};
 use crate::store::{ConfigStore, ConnectorRecord, StoreError};
 use crate::worker::WorkerError;
 
@@ -28,13 +28,7 @@ pub async fn herder(
     config: &WorkerConfig,
     distributed: DistributedConfig,
 ) -> Result<Herder, WorkerError> {
-    let kafka = Kafka::connect(KafkaConfig {
-        bootstrap_servers: config.bootstrap_servers.clone(),
-        client_id: config.client_id.clone(),
-        request_timeout: config.request_timeout,
-        security: config.kafka_security.clone(),
-    })
-    .await?;
+    let kafka = Kafka::connect(crate::worker::kafka_config(config)).await?;
     kafka.look_up_cluster_id().await;
     for topic in [
         &distributed.config_topic,

@@ -1030,7 +1030,7 @@ async fn send_task_configs(
     configs: &[Props],
 ) -> std::result::Result<(), String> {
     let body = serde_json::to_vec(configs).map_err(|e| e.to_string())?;
-    let path = format!("/connectors/{}/tasks", encode_path(name));
+    let path = format!("/connectors/{}/tasks", crate::rest::forward::encode(name));
     let answer =
         crate::rest::forward::send(leader, Method::POST, &path, None, Some(Bytes::from(body)))
             .await?;
@@ -1043,16 +1043,4 @@ async fn send_task_configs(
             String::from_utf8_lossy(&answer.body)
         ))
     }
-}
-
-/// A connector name as one path segment.
-fn encode_path(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -114,6 +114,12 @@ impl Connector {
 
     /// Stops the instance alone (distributed mode: it moves to another worker or stops).
     pub async fn stop_instance(&mut self) {
+        self.stop_running_instance().await;
+        self.status.set(State::Unassigned);
+    }
+
+    /// Stops the instance, if one runs, recorded as the lifecycle step it is.
+    async fn stop_running_instance(&mut self) {
         if let Some(instance) = self.instance.take() {
             self.activity
                 .during(
@@ -122,7 +128,6 @@ impl Connector {
                 )
                 .await;
         }
-        self.status.set(State::Unassigned);
     }
 
     /// Distributed mode: starts the tasks of these indices (with [`Connector::task_configs`]),
@@ -440,14 +445,7 @@ impl Connector {
     /// restarted with the new ones (returns `true`); otherwise the tasks keep running.
     pub async fn restart_instance(&mut self, shared: &Shared) -> bool {
         let activity = self.activity.clone();
-        if let Some(instance) = self.instance.take() {
-            activity
-                .during(
-                    Step::StoppingConnector,
-                    stop_instance(instance, &self.config.name),
-                )
-                .await;
-        }
+        self.stop_running_instance().await;
         let previous = std::mem::take(&mut self.task_configs);
         match activity
             .during(Step::StartingConnector, self.start_instance(shared))
@@ -535,14 +533,7 @@ impl Connector {
                 stop_tasks(tasks, timeout, &self.config.name),
             )
             .await;
-        if let Some(instance) = self.instance.take() {
-            self.activity
-                .during(
-                    Step::StoppingConnector,
-                    stop_instance(instance, &self.config.name),
-                )
-                .await;
-        }
+        self.stop_running_instance().await;
         self.task_configs.clear();
     }
 }

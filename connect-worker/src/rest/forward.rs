@@ -190,8 +190,9 @@ async fn send_now(
     })
 }
 
-/// Percent-encoding of a query key or value (everything but unreserved characters).
-fn encode(raw: &str) -> String {
+/// Percent-encoding of a query key or value, or a path segment (everything but unreserved
+/// characters).
+pub fn encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
