@@ -299,6 +299,9 @@ async fn the_work_of_a_killed_worker_moves_to_the_survivors() {
     cluster.wait_running(1, "after-failover", 2, &survivors, Duration::from_secs(60));
 }
 
+/// How many task starts a worker has attempted since its process started.
+const STARTUPS: &str = "kafka_connect_connect_worker_metrics_task_startup_attempts_total";
+
 /// Every record of `topic` (of `partitions` partitions) as kafka-python reads it, partition by
 /// partition in offset order: the key as text and the value parsed as JSON (`None` for a
 /// tombstone).
@@ -628,9 +631,34 @@ async fn a_rolling_restart_loses_nothing() {
             (worker + 1) * BATCH..(worker + 2) * BATCH,
         )
         .await;
-        let (_, _) = cluster.wait_running(worker, "rolling", 4, &everyone, Duration::from_secs(30));
+        // The statuses read RUNNING before the rebalance too: wait until the new process has
+        // started a task of its own (its counters start at zero) and shows it RUNNING.
+        let id = cluster.worker_id(worker);
+        let deadline = Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_sub(restarted.elapsed());
+            let (status, _) = cluster.wait_running(worker, "rolling", 4, &everyone, left);
+            let started = cluster.workers[worker]
+                .scrape()
+                .get(STARTUPS, &[])
+                .unwrap_or(0.0);
+            let runs_one = status["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["worker_id"] == json!(id));
+            if started >= 1.0 && runs_one {
+                break;
+            }
+            assert!(
+                restarted.elapsed() < deadline,
+                "worker {worker} got no task back within {deadline:?}: {status}\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         println!(
-            "worker {worker} restarted, every task RUNNING {:?} after its SIGTERM",
+            "worker {worker} restarted, every task RUNNING and one on it {:?} after its SIGTERM",
             restarted.elapsed()
         );
     }
@@ -640,7 +668,6 @@ async fn a_rolling_restart_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fourth_worker_takes_work_without_restarting_the_rest() {
-    const STARTUPS: &str = "kafka_connect_connect_worker_metrics_task_startup_attempts_total";
     let services = Services::get();
     let mut cluster = Cluster::start(&services, "grow", 3, &[]);
     let topic = services.new_topic("grow", 6).await.unwrap();
