@@ -215,6 +215,13 @@ impl WorkerProcess {
         }
     }
 
+    /// SIGTERM, wait for a clean exit (as [`stop`](Self::stop)), then start the worker again on
+    /// the same port with the same files: a rolling restart's step.
+    pub fn restart_gracefully(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
     /// Starts the worker again on the same port with the same files.
     pub fn restart(&mut self) {
         self.kill9();

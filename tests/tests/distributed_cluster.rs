@@ -31,6 +31,15 @@ struct Cluster {
 impl Cluster {
     /// `count` workers of a new group with new internal topics.
     fn start(services: &Services, name: &str, count: usize, extra: &[(&str, &str)]) -> Self {
+        let mut cluster = Self::new(name, extra);
+        for _ in 0..count {
+            cluster.add(services);
+        }
+        cluster
+    }
+
+    /// A new group with new internal topics and no worker yet.
+    fn new(name: &str, extra: &[(&str, &str)]) -> Self {
         let group = unique_name(name);
         let mut keys: Vec<(String, String)> = vec![
             ("group.id".into(), group.clone()),
@@ -60,15 +69,20 @@ impl Cluster {
             keys.retain(|(key, _)| key != k);
             keys.push((k.to_string(), v.to_string()));
         }
-        let mut cluster = Self {
+        Self {
             workers: Vec::new(),
             keys,
             dir: temp_dir(&group),
-        };
-        for _ in 0..count {
-            cluster.add(services);
         }
-        cluster
+    }
+
+    /// The value of one of the worker keys (an internal topic's name).
+    fn key(&self, key: &str) -> &str {
+        self.keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
     }
 
     /// Starts one more worker.
@@ -283,4 +297,439 @@ async fn the_work_of_a_killed_worker_moves_to_the_survivors() {
         &redis_sink(&services, &topic, &second, 2),
     );
     cluster.wait_running(1, "after-failover", 2, &survivors, Duration::from_secs(60));
+}
+
+/// How many task starts a worker has attempted since its process started.
+const STARTUPS: &str = "kafka_connect_connect_worker_metrics_task_startup_attempts_total";
+
+/// Every record of `topic` (of `partitions` partitions) as kafka-python reads it, partition by
+/// partition in offset order: the key as text and the value parsed as JSON (`None` for a
+/// tombstone).
+fn dump(services: &Services, topic: &str, partitions: i32) -> Vec<(String, Option<Json>)> {
+    let ends = services
+        .high_watermarks_with_kafka_python(topic, partitions)
+        .unwrap();
+    let total: i64 = ends.iter().sum();
+    let mut records = services
+        .consume_with_kafka_python(topic, total as usize, Duration::from_secs(20))
+        .unwrap();
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+        .into_iter()
+        .map(|r| {
+            let key = r
+                .key
+                .unwrap_or_else(|| panic!("a record of {topic} without a text key"));
+            let value = r
+                .value
+                .map(|v| serde_json::from_str(&v).unwrap_or_else(|e| panic!("{key}: {e} in {v}")));
+            (key, value)
+        })
+        .collect()
+}
+
+/// The last value of `key` in `records`.
+fn last<'a>(records: &'a [(String, Option<Json>)], key: &str) -> Option<&'a Json> {
+    records
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.as_ref())
+}
+
+/// The sorted keys of a JSON object.
+fn fields(value: &Json) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Waits until `worker` shows the connector and its `tasks` tasks all in `state`.
+fn wait_state(cluster: &Cluster, worker: usize, name: &str, tasks: usize, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let (code, text) = cluster.workers[worker]
+            .request("GET", &format!("/connectors/{name}/status"), None)
+            .unwrap_or((0, String::new()));
+        let status: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
+        let all = status["tasks"]
+            .as_array()
+            .is_some_and(|t| t.len() == tasks && t.iter().all(|t| t["state"] == state));
+        if code == 200 && status["connector"]["state"] == state && all {
+            return;
+        }
+        last = format!("{code} {text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{name} not {state} within 30 s: {last}\n{}", cluster.logs());
+}
+
+/// A request through `worker` that must answer `expected`, tried again while the cluster
+/// answers 409 (rebalancing).
+fn write(cluster: &Cluster, worker: usize, method: &str, path: &str, expected: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, text) = cluster.workers[worker]
+            .request(method, path, None)
+            .unwrap_or((0, String::new()));
+        if code == expected {
+            return;
+        }
+        assert!(
+            code == 409 && Instant::now() < deadline,
+            "{method} {path} through worker {worker} answered {code}: {text}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_internal_topics_hold_kafka_connects_records() {
+    let services = Services::get();
+    let cluster = Cluster::start(&services, "records", 2, &[]);
+    let topic = services.new_topic("records", 2).await.unwrap();
+    let keyspace = unique_name("records");
+    cluster.create(0, "sink", &redis_sink(&services, &topic, &keyspace, 2));
+    let input = cluster.dir.join("input.txt");
+    std::fs::write(&input, "one\ntwo\nthree\n").unwrap();
+    let input = input.display().to_string();
+    let lines = services.new_topic("records-lines", 1).await.unwrap();
+    cluster.create(
+        1,
+        "source",
+        &json!({"connector.class": "FileStreamSource", "file": input, "topic": lines}),
+    );
+    let everyone = cluster.ids(&[0, 1]);
+    cluster.wait_running(0, "sink", 2, &everyone, Duration::from_secs(60));
+    cluster.wait_running(0, "source", 1, &everyone, Duration::from_secs(60));
+
+    // The source's offset reaches the offsets topic: key [connector, partition], value the
+    // offset object (the byte position after the third line).
+    let offsets_topic = cluster.key("offset.storage.topic").to_owned();
+    let offset_key = json!(["source", {"filename": input}]);
+    wait_until_true("the source's offset in the offsets topic", || {
+        let records = dump(&services, &offsets_topic, 5);
+        for (key, _) in &records {
+            let key: Json = serde_json::from_str(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(key, offset_key, "an unexpected key in {offsets_topic}");
+        }
+        records.last().and_then(|(_, v)| v.clone()) == Some(json!({"position": 14}))
+    });
+
+    write(&cluster, 1, "PUT", "/connectors/source/pause", 202);
+    wait_state(&cluster, 0, "source", 1, "PAUSED");
+    write(&cluster, 0, "PUT", "/connectors/source/resume", 202);
+    cluster.wait_running(1, "source", 1, &everyone, Duration::from_secs(30));
+
+    // The config topic: exactly Kafka Connect's keys and value shapes, in its order.
+    let configs = dump(&services, cluster.key("config.storage.topic"), 1);
+    let keys: Vec<&str> = configs.iter().map(|(k, _)| k.as_str()).collect();
+    println!("config topic keys: {keys:?}");
+    for key in &keys {
+        assert!(
+            ["connector-", "task-", "commit-", "target-state-"]
+                .iter()
+                .any(|p| key.starts_with(p)),
+            "an unexpected key {key} in the config topic: {keys:?}"
+        );
+    }
+    let position = |key: &str| keys.iter().position(|k| *k == key).unwrap();
+    let connector = last(&configs, "connector-sink").unwrap();
+    assert_eq!(fields(connector), ["properties"], "{connector}");
+    let props = &connector["properties"];
+    assert_eq!(props["connector.class"], "RedisSink", "{connector}");
+    assert_eq!(props["tasks.max"], "2", "{connector}");
+    assert_eq!(props["redis.keyspace"], json!(keyspace), "{connector}");
+    assert!(props.as_object().unwrap().values().all(Json::is_string));
+    for task in 0..2 {
+        let record = last(&configs, &format!("task-sink-{task}")).unwrap();
+        assert_eq!(fields(record), ["properties"], "{record}");
+        assert_eq!(record["properties"]["topics"], json!(topic), "{record}");
+        assert!(record["properties"]["task.class"].is_string(), "{record}");
+        assert!(position(&format!("task-sink-{task}")) < position("commit-sink"));
+    }
+    assert!(last(&configs, "task-sink-2").is_none(), "{keys:?}");
+    assert_eq!(last(&configs, "commit-sink"), Some(&json!({"tasks": 2})));
+    assert_eq!(last(&configs, "commit-source"), Some(&json!({"tasks": 1})));
+    let source_states: Vec<&Json> = configs
+        .iter()
+        .filter(|(k, _)| k == "target-state-source")
+        .filter_map(|(_, v)| v.as_ref())
+        .collect();
+    assert!(
+        source_states.ends_with(&[
+            &json!({"state": "PAUSED", "state.v2": "PAUSED"}),
+            &json!({"state": "STARTED", "state.v2": "STARTED"}),
+        ]),
+        "target-state-source values: {source_states:?}"
+    );
+
+    // The status topic: Kafka Connect's status keys, each value exactly state, trace,
+    // worker_id and generation.
+    let statuses = dump(&services, cluster.key("status.storage.topic"), 2);
+    for key in [
+        "status-connector-sink",
+        "status-connector-source",
+        "status-task-sink-0",
+        "status-task-sink-1",
+        "status-task-source-0",
+    ] {
+        let status = last(&statuses, key).unwrap_or_else(|| panic!("no {key}: {statuses:?}"));
+        assert_eq!(
+            fields(status),
+            ["generation", "state", "trace", "worker_id"],
+            "{key}: {status}"
+        );
+        assert_eq!(status["state"], "RUNNING", "{key}: {status}");
+        assert!(status["trace"].is_null(), "{key}: {status}");
+        assert!(status["generation"].is_i64(), "{key}: {status}");
+        assert!(
+            everyone.contains(status["worker_id"].as_str().unwrap_or_default()),
+            "{key}: {status} not from one of {everyone:?}"
+        );
+    }
+    assert!(
+        statuses.iter().any(|(k, v)| k == "status-task-source-0"
+            && v.as_ref().is_some_and(|v| v["state"] == "PAUSED")),
+        "no PAUSED status of the source's task: {statuses:?}"
+    );
+}
+
+/// Polls `check` every 300 ms for up to 30 s.
+fn wait_until_true(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "no {what} within 30 s");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_reads_a_config_topic_written_by_hand() {
+    let services = Services::get();
+    let mut cluster = Cluster::new("by-hand", &[]);
+    let config_topic = cluster.key("config.storage.topic").to_owned();
+    services
+        .create_topic_with_kafka_python(&config_topic, 1, &[("cleanup.policy", "compact")])
+        .unwrap();
+    let topic = services.new_topic("by-hand", 1).await.unwrap();
+    let output = cluster.dir.join("output.txt");
+    let output_path = output.display().to_string();
+    // What a Java worker writes for `POST /connectors` of a one-task FileStreamSink: the
+    // config, the task's config (the connector's plus task.class), then the commit.
+    let config = json!({
+        "name": "by-hand",
+        "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        "tasks.max": "1",
+        "topics": topic,
+        "file": output_path,
+    });
+    let mut task = config.clone();
+    task["task.class"] = json!("org.apache.kafka.connect.file.FileStreamSinkTask");
+    let lines: Vec<String> = [
+        ("connector-by-hand", json!({ "properties": config })),
+        ("task-by-hand-0", json!({ "properties": task })),
+        ("commit-by-hand", json!({"tasks": 1})),
+    ]
+    .iter()
+    .map(|(key, value)| json!({"key": key, "value": value.to_string()}).to_string())
+    .collect();
+    services
+        .produce_with_kafka_python(&config_topic, &lines.join("\n"))
+        .unwrap();
+
+    cluster.add(&services);
+    cluster.add(&services);
+    let started = Instant::now();
+    let everyone = cluster.ids(&[0, 1]);
+    cluster.wait_running(1, "by-hand", 1, &everyone, Duration::from_secs(40));
+    println!(
+        "by-hand RUNNING {:?} after the workers started",
+        started.elapsed()
+    );
+    assert_eq!(
+        cluster.workers[0].call("GET", "/connectors", None, 200),
+        json!(["by-hand"])
+    );
+
+    let records: Vec<String> = (0..20)
+        .map(|i| json!({"key": format!("k{i}"), "value": format!("line {i}")}).to_string())
+        .collect();
+    services
+        .produce_with_kafka_python(&topic, &records.join("\n"))
+        .unwrap();
+    wait_until_true("20 lines in the sink's file", || {
+        connect_e2e::lines_of(&output).len() >= 20
+    });
+    let expected: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+    assert_eq!(connect_e2e::lines_of(&output), expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_a_worker_that_runs_tasks_moves_them() {
+    let services = Services::get();
+    let mut cluster = Cluster::start(&services, "kill-member", 3, &[]);
+    let topic = services.new_topic("kill-member", 6).await.unwrap();
+    let keyspace = unique_name("kill-member");
+    cluster.create(
+        0,
+        "kill-member",
+        &redis_sink(&services, &topic, &keyspace, 6),
+    );
+    let everyone = cluster.ids(&[0, 1, 2]);
+    let (status, _) = cluster.wait_running(0, "kill-member", 6, &everyone, Duration::from_secs(60));
+    let victim = cluster.worker_id(2);
+    assert!(
+        status["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["worker_id"] == json!(victim)),
+        "worker 2 runs no task; killing it proves nothing: {status}"
+    );
+
+    // Worker 2 joined last: not the leader.
+    cluster.workers[2].kill9();
+    let killed = Instant::now();
+    let survivors = cluster.ids(&[0, 1]);
+    let limit = SESSION + Duration::from_secs(10);
+    cluster.wait_running(0, "kill-member", 6, &survivors, limit);
+    println!(
+        "every task RUNNING on the two survivors {:?} after the kill (limit {limit:?})",
+        killed.elapsed()
+    );
+    produce(&services, &topic, 6, 0..300).await;
+    wait_for_keys(&services, &keyspace, 300, Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolling_restart_loses_nothing() {
+    const BATCH: usize = 200;
+    let services = Services::get();
+    let mut cluster = Cluster::start(&services, "rolling", 3, &[]);
+    let topic = services.new_topic("rolling", 4).await.unwrap();
+    let keyspace = unique_name("rolling");
+    cluster.create(0, "rolling", &redis_sink(&services, &topic, &keyspace, 4));
+    let everyone = cluster.ids(&[0, 1, 2]);
+    cluster.wait_running(0, "rolling", 4, &everyone, Duration::from_secs(60));
+    produce(&services, &topic, 4, 0..BATCH).await;
+
+    for worker in 0..3 {
+        let restarted = Instant::now();
+        cluster.workers[worker].restart_gracefully();
+        produce(
+            &services,
+            &topic,
+            4,
+            (worker + 1) * BATCH..(worker + 2) * BATCH,
+        )
+        .await;
+        // The statuses read RUNNING before the rebalance too: wait until the new process has
+        // started a task of its own (its counters start at zero) and shows it RUNNING.
+        let id = cluster.worker_id(worker);
+        let deadline = Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_sub(restarted.elapsed());
+            let (status, _) = cluster.wait_running(worker, "rolling", 4, &everyone, left);
+            let started = cluster.workers[worker]
+                .scrape()
+                .get(STARTUPS, &[])
+                .unwrap_or(0.0);
+            let runs_one = status["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["worker_id"] == json!(id));
+            if started >= 1.0 && runs_one {
+                break;
+            }
+            assert!(
+                restarted.elapsed() < deadline,
+                "worker {worker} got no task back within {deadline:?}: {status}\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        println!(
+            "worker {worker} restarted, every task RUNNING and one on it {:?} after its SIGTERM",
+            restarted.elapsed()
+        );
+    }
+    wait_for_keys(&services, &keyspace, 4 * BATCH, Duration::from_secs(30));
+    cluster.wait_running(1, "rolling", 4, &everyone, Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fourth_worker_takes_work_without_restarting_the_rest() {
+    let services = Services::get();
+    let mut cluster = Cluster::start(&services, "grow", 3, &[]);
+    let topic = services.new_topic("grow", 6).await.unwrap();
+    let keyspace = unique_name("grow");
+    cluster.create(0, "grow", &redis_sink(&services, &topic, &keyspace, 6));
+    let three = cluster.ids(&[0, 1, 2]);
+    let (before, _) = cluster.wait_running(0, "grow", 6, &three, Duration::from_secs(60));
+    let startups = |cluster: &Cluster| -> f64 {
+        cluster
+            .workers
+            .iter()
+            .map(|w| w.scrape().get(STARTUPS, &[]).unwrap_or(0.0))
+            .sum()
+    };
+    let startups_before = startups(&cluster);
+    let owners = |status: &Json| -> Vec<String> {
+        status["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["worker_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    cluster.add(&services);
+    let added = Instant::now();
+    let newcomer = cluster.worker_id(3);
+    let four = cluster.ids(&[0, 1, 2, 3]);
+    let deadline = Duration::from_secs(30);
+    let after = loop {
+        let left = deadline.saturating_sub(added.elapsed());
+        let (status, _) = cluster.wait_running(0, "grow", 6, &four, left);
+        if owners(&status).contains(&newcomer) {
+            break status;
+        }
+        assert!(
+            added.elapsed() < deadline,
+            "no task on the fourth worker within {deadline:?}: {status}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!(
+        "a task RUNNING on the fourth worker {:?} after it started",
+        added.elapsed()
+    );
+    let moved = owners(&before)
+        .iter()
+        .zip(owners(&after))
+        .filter(|(b, a)| *b != a)
+        .count();
+    assert!(
+        (1..=2).contains(&moved),
+        "{moved} tasks moved: before {before}, after {after}"
+    );
+    // Only the moved tasks started again: the others kept running where they were.
+    assert_eq!(
+        startups(&cluster) - startups_before,
+        moved as f64,
+        "task starts across the four workers; before {before}, after {after}"
+    );
+
+    produce(&services, &topic, 6, 0..300).await;
+    wait_for_keys(&services, &keyspace, 300, Duration::from_secs(30));
 }
