@@ -219,7 +219,13 @@ impl Herder {
                     .collect(),
             })
             .collect();
-        self.shared.metrics.render(&snapshot)
+        let rebalance = self.cluster.as_ref().map(|cluster| {
+            rebalance_snapshot(
+                &cluster.coordinator.rebalance_stats(),
+                std::time::Instant::now(),
+            )
+        });
+        self.shared.metrics.render(&snapshot, rebalance.as_ref())
     }
 
     /// `GET /health`: the tasks retrying an operation now, by connector and task.
@@ -923,6 +929,30 @@ impl Herder {
     }
 }
 
+/// Kafka Connect's rebalance metrics from the coordinator's counts, as of `now`.
+fn rebalance_snapshot(
+    stats: &crate::distributed::coordinator::RebalanceStats,
+    now: std::time::Instant,
+) -> crate::metrics::RebalanceSnapshot {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let completed = stats.completed_rebalances;
+    crate::metrics::RebalanceSnapshot {
+        leader_url: stats.leader_url.clone(),
+        epoch: stats.generation.map_or(-1, i64::from),
+        completed_rebalances: completed,
+        rebalancing: stats.rebalancing,
+        max_time_ms: ms(stats.max_rebalance_duration),
+        avg_time_ms: if completed == 0 {
+            0.0
+        } else {
+            ms(stats.total_rebalance_duration) / completed as f64
+        },
+        time_since_last_ms: stats
+            .last_rebalance
+            .map_or(f64::INFINITY, |at| ms(now.saturating_duration_since(at))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The herder over the in-memory Kafka (`task::testkit`).
@@ -1024,5 +1054,32 @@ mod tests {
         let written = kafka.records("out", 0);
         assert_eq!(written.len(), 1);
         assert_eq!(written[0].value.as_deref(), Some(&b"after the restart"[..]));
+    }
+
+    #[test]
+    fn rebalance_metrics_come_from_the_coordinators_counts() {
+        use crate::distributed::coordinator::RebalanceStats;
+        let now = Instant::now();
+        let never = super::rebalance_snapshot(&RebalanceStats::default(), now);
+        assert_eq!(never.epoch, -1);
+        assert_eq!(never.leader_url, None);
+        assert_eq!(never.avg_time_ms, 0.0);
+        assert_eq!(never.time_since_last_ms, f64::INFINITY);
+        let stats = RebalanceStats {
+            generation: Some(7),
+            leader_url: Some("http://w2:8084/".into()),
+            completed_rebalances: 4,
+            last_rebalance: Some(now - Duration::from_millis(2500)),
+            max_rebalance_duration: Duration::from_millis(300),
+            total_rebalance_duration: Duration::from_millis(600),
+            ..RebalanceStats::default()
+        };
+        let snapshot = super::rebalance_snapshot(&stats, now);
+        assert_eq!(snapshot.epoch, 7);
+        assert_eq!(snapshot.leader_url.as_deref(), Some("http://w2:8084/"));
+        assert_eq!(snapshot.completed_rebalances, 4);
+        assert_eq!(snapshot.max_time_ms, 300.0);
+        assert_eq!(snapshot.avg_time_ms, 150.0);
+        assert_eq!(snapshot.time_since_last_ms, 2500.0);
     }
 }

@@ -6,6 +6,7 @@
 //! status, task counts, running ratios) is read from the herder when `/metrics` is scraped.
 
 mod custom;
+mod rebalance;
 mod task;
 
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use prometheus::{
 };
 
 pub use custom::CustomMetrics;
+pub use rebalance::RebalanceSnapshot;
 pub use task::{CustomFactory, ErrorMetrics, SinkMetrics, SourceMetrics, Stat, TaskMetrics};
 
 const PREFIX: &str = "kafka_connect";
@@ -78,6 +80,8 @@ pub struct WorkerMetrics {
     /// counters are set from the herder's numbers, which two interleaved scrapes would add
     /// twice).
     scrape: Mutex<()>,
+    // connect-worker-rebalance-metrics (distributed workers)
+    rebalance: rebalance::Families,
     pub(crate) task: task::Families,
     pub(crate) custom: CustomMetrics,
 }
@@ -155,6 +159,7 @@ impl WorkerMetrics {
             task_retrying: gauge_vec(t, "retrying", "1 while the task retries an operation that failed with a retriable error (put, flush, poll, produce: its external system or Kafka is away), 0 otherwise. The task stays RUNNING meanwhile.", &["connector", "task"]),
             task_retry_attempts: register(r, IntCounterVec::new(Opts::new(name(t, "retry-attempts-total"), "The failed attempts of put, flush, poll and produce that the task retried."), &["connector", "task"]).expect("valid counter")),
             scrape: Mutex::new(()),
+            rebalance: rebalance::Families::new(r),
             task: task::Families::new(r),
             custom: CustomMetrics::new(registry.clone()),
             registry,
@@ -162,10 +167,15 @@ impl WorkerMetrics {
     }
 
     /// The Prometheus text exposition of every metric, with the state gauges set from
-    /// `connectors` first.
-    pub fn render(&self, connectors: &[ConnectorSnapshot]) -> String {
+    /// `connectors` and, on a distributed worker, the rebalance gauges from `rebalance` first.
+    pub fn render(
+        &self,
+        connectors: &[ConnectorSnapshot],
+        rebalance: Option<&RebalanceSnapshot>,
+    ) -> String {
         let _one_scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
         self.update_states(connectors);
+        self.rebalance.update(rebalance);
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!(error = %e, "cannot encode the metrics");
@@ -256,8 +266,9 @@ mod tests;
 /// Kafka Connect's JMX name of one of our metrics, where it differs from the rule
 /// `kafka_connect_<group>_<metric>` (dashes as underscores).
 fn kafka_name(name: &str) -> String {
-    const GROUPS: [&str; 6] = [
+    const GROUPS: [&str; 7] = [
         "connect_worker_metrics",
+        "connect_worker_rebalance_metrics",
         "connector_task_metrics",
         "connector_metrics",
         "source_task_metrics",
@@ -283,7 +294,7 @@ fn kafka_name(name: &str) -> String {
             "connector-{running,paused,failed,unassigned,restarting}-task-count".to_owned()
         }
         // Kafka Connect has the rate; the total gives it with rate().
-        m if m.ends_with("-total") && *group != "connect_worker_metrics" => {
+        m if m.ends_with("-total") && !group.starts_with("connect_worker_") => {
             format!("{m} (and {}-rate)", m.trim_end_matches("-total"))
         }
         m => m.to_owned(),
@@ -313,6 +324,15 @@ pub fn reference_markdown() -> String {
         }],
     }];
     metrics.update_states(&snapshot);
+    metrics.rebalance.update(Some(&RebalanceSnapshot {
+        leader_url: Some("http://w1:8083/".into()),
+        epoch: 1,
+        completed_rebalances: 1,
+        rebalancing: false,
+        max_time_ms: 1.0,
+        avg_time_ms: 1.0,
+        time_since_last_ms: 1.0,
+    }));
     let mut out = String::from(
         "| Prometheus name | Type | Labels | Kafka Connect (group: metric) | Description |\n|---|---|---|---|---|\n",
     );

@@ -31,7 +31,7 @@ fn names_follow_kafka_connect() {
     task.offset_commit(Duration::from_millis(2), true);
     task.offset_commit(Duration::from_millis(6), false);
     metrics.connector_startup_attempts.inc();
-    let text = metrics.render(&snapshot("RUNNING", "RUNNING"));
+    let text = metrics.render(&snapshot("RUNNING", "RUNNING"), None);
     for line in [
         "kafka_connect_sink_task_metrics_sink_record_read_total{connector=\"orders\",task=\"0\"} 5",
         "kafka_connect_sink_task_metrics_put_batch_max_time_ms{connector=\"orders\",task=\"0\"} 4",
@@ -50,12 +50,12 @@ fn names_follow_kafka_connect() {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
     // A state change replaces the old status series instead of adding one.
-    let text = metrics.render(&snapshot("PAUSED", "PAUSED"));
+    let text = metrics.render(&snapshot("PAUSED", "PAUSED"), None);
     assert!(text.contains("status{connector=\"orders\",status=\"paused\"} 1"));
     assert!(!text.contains("status=\"running\""), "{text}");
     // A task gone leaves no series behind.
     drop(task);
-    let text = metrics.render(&[]);
+    let text = metrics.render(&[], None);
     assert!(!text.contains("sink_record_read_total{"), "{text}");
 }
 
@@ -65,7 +65,7 @@ fn a_retrying_task_shows_in_the_gauge_and_the_counter() {
     let mut connectors = snapshot("RUNNING", "RUNNING");
     connectors[0].tasks[0].retrying = true;
     connectors[0].tasks[0].retry_attempts = 4;
-    let text = metrics.render(&connectors);
+    let text = metrics.render(&connectors, None);
     for line in [
         "kafka_connect_connector_task_metrics_retrying{connector=\"orders\",task=\"0\"} 1",
         "kafka_connect_connector_task_metrics_retry_attempts_total{connector=\"orders\",task=\"0\"} 4",
@@ -75,7 +75,7 @@ fn a_retrying_task_shows_in_the_gauge_and_the_counter() {
     // Recovered: the gauge returns to 0; the counter is set, not added to, at each scrape.
     connectors[0].tasks[0].retrying = false;
     connectors[0].tasks[0].retry_attempts = 5;
-    let text = metrics.render(&connectors);
+    let text = metrics.render(&connectors, None);
     for line in [
         "kafka_connect_connector_task_metrics_retrying{connector=\"orders\",task=\"0\"} 0",
         "kafka_connect_connector_task_metrics_retry_attempts_total{connector=\"orders\",task=\"0\"} 5",
@@ -83,7 +83,7 @@ fn a_retrying_task_shows_in_the_gauge_and_the_counter() {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
     // A task gone leaves no series behind.
-    let text = metrics.render(&[]);
+    let text = metrics.render(&[], None);
     assert!(!text.contains("retrying{"), "{text}");
 }
 
@@ -103,7 +103,7 @@ fn connectors_define_their_own_metrics() {
     bad.inc();
     let clash = factory.gauge("redis_round_trips_total", "");
     clash.set(1);
-    let text = metrics.render(&[]);
+    let text = metrics.render(&[], None);
     assert!(
         text.contains("redis_round_trips_total{connector=\"c\",task=\"1\"} 4"),
         "{text}"
@@ -113,7 +113,7 @@ fn connectors_define_their_own_metrics() {
         "{text}"
     );
     drop(task);
-    let text = metrics.render(&[]);
+    let text = metrics.render(&[], None);
     assert!(!text.contains("redis_round_trips_total{"), "{text}");
 }
 
@@ -149,4 +149,53 @@ fn metrics_cost_per_batch() {
         "metrics cost per 500-record batch: {per_batch:?} ({:.2} ns per record)",
         per_batch.as_nanos() as f64 / 500.0
     );
+}
+
+#[test]
+fn rebalance_metrics_follow_kafka_connect_and_only_on_a_distributed_worker() {
+    let metrics = WorkerMetrics::new();
+    let rebalance = RebalanceSnapshot {
+        leader_url: Some("http://w1:8083/".into()),
+        epoch: 4,
+        completed_rebalances: 3,
+        rebalancing: false,
+        max_time_ms: 250.0,
+        avg_time_ms: 120.5,
+        time_since_last_ms: 1500.0,
+    };
+    let text = metrics.render(&[], Some(&rebalance));
+    for line in [
+        "kafka_connect_connect_worker_rebalance_metrics_leader_name{leader_name=\"http://w1:8083/\"} 1",
+        "kafka_connect_connect_worker_rebalance_metrics_epoch 4",
+        "kafka_connect_connect_worker_rebalance_metrics_completed_rebalances_total 3",
+        "kafka_connect_connect_worker_rebalance_metrics_rebalancing 0",
+        "kafka_connect_connect_worker_rebalance_metrics_rebalance_max_time_ms 250",
+        "kafka_connect_connect_worker_rebalance_metrics_rebalance_avg_time_ms 120.5",
+        "kafka_connect_connect_worker_rebalance_metrics_time_since_last_rebalance_ms 1500",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    // Before its first generation a worker has no leader and has never rebalanced.
+    let joining = RebalanceSnapshot {
+        leader_url: None,
+        epoch: -1,
+        completed_rebalances: 0,
+        rebalancing: true,
+        max_time_ms: 0.0,
+        avg_time_ms: 0.0,
+        time_since_last_ms: f64::INFINITY,
+    };
+    let text = metrics.render(&[], Some(&joining));
+    assert!(!text.contains("leader_name{"), "{text}");
+    for line in [
+        "kafka_connect_connect_worker_rebalance_metrics_epoch -1",
+        "kafka_connect_connect_worker_rebalance_metrics_rebalancing 1",
+        // The prometheus crate writes infinity as `inf`, which Prometheus' parser reads.
+        "kafka_connect_connect_worker_rebalance_metrics_time_since_last_rebalance_ms inf",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+    }
+    // A standalone worker has no group: no series of the group at all.
+    let text = metrics.render(&[], None);
+    assert!(!text.contains("rebalance_metrics"), "{text}");
 }

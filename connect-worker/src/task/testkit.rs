@@ -405,7 +405,7 @@ impl TaskHarness {
 
     /// The value of the task's metric whose name contains `name` (0 when it has none).
     pub fn metric(&self, name: &str) -> f64 {
-        let text = self.metrics.render(&[]);
+        let text = self.metrics.render(&[], None);
         let connector = format!("connector=\"{}\"", self.env.id.connector);
         text.lines()
             .filter(|l| !l.starts_with('#') && l.contains(name) && l.contains(&connector))
