@@ -669,6 +669,12 @@ impl Herder {
 
     /// `PUT /connectors/{name}/topics/reset`: forgets the topics used so far.
     pub async fn reset_active_topics(&self, name: &str) -> Result<()> {
+        if self.cluster.is_some() && self.find(name).is_none() {
+            // Nothing of it runs here: no topic to forget here (active topics are per worker
+            // in distributed mode, docs/distributed.md).
+            self.cluster_config(name)?;
+            return Ok(());
+        }
         self.view(name)?.active_topics.reset();
         Ok(())
     }
