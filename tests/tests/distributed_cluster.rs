@@ -261,6 +261,44 @@ async fn a_connector_created_through_one_worker_runs_spread_over_three() {
     // The tasks work: every record reaches Redis.
     produce(&services, &topic, 6, 0..600).await;
     wait_for_keys(&services, &keyspace, 600, Duration::from_secs(60));
+
+    // Kafka Connect's rebalance metrics: every worker names the same leader (one of them) and
+    // has completed a rebalance; none is rebalancing now.
+    let leaders: BTreeSet<String> = cluster
+        .workers
+        .iter()
+        .map(|w| {
+            let scrape = w.scrape();
+            let completed = scrape
+                .get(
+                    "kafka_connect_connect_worker_rebalance_metrics_completed_rebalances_total",
+                    &[],
+                )
+                .unwrap_or(0.0);
+            assert!(completed >= 1.0, "no completed rebalance on {}", w.url());
+            assert_eq!(
+                scrape.get(
+                    "kafka_connect_connect_worker_rebalance_metrics_rebalancing",
+                    &[]
+                ),
+                Some(0.0)
+            );
+            scrape
+                .0
+                .iter()
+                .find(|(name, _, _)| {
+                    name == "kafka_connect_connect_worker_rebalance_metrics_leader_name"
+                })
+                .and_then(|(_, labels, _)| labels.get("leader_name").cloned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(leaders.len(), 1, "{leaders:?}");
+    let leader = leaders.into_iter().next().unwrap_or_default();
+    assert!(
+        (0..3).any(|i| leader == format!("http://{}/", cluster.worker_id(i))),
+        "the leader {leader} is none of the workers"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
