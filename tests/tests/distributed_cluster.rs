@@ -462,7 +462,10 @@ async fn the_internal_topics_hold_kafka_connects_records() {
     });
 
     write(&cluster, 1, "PUT", "/connectors/source/pause", 202);
+    // Both workers: the one that does not run the task answers from the status topic, so
+    // PAUSED has been written there before the resume.
     wait_state(&cluster, 0, "source", 1, "PAUSED");
+    wait_state(&cluster, 1, "source", 1, "PAUSED");
     write(&cluster, 0, "PUT", "/connectors/source/resume", 202);
     cluster.wait_running(1, "source", 1, &everyone, Duration::from_secs(30));
 
@@ -770,4 +773,91 @@ async fn a_fourth_worker_takes_work_without_restarting_the_rest() {
 
     produce(&services, &topic, 6, 0..300).await;
     wait_for_keys(&services, &keyspace, 300, Duration::from_secs(30));
+}
+
+/// The counters `c0..c<keys>` under `keyspace:` as redis-cli reads them (0 when absent).
+fn counters(services: &Services, keyspace: &str, keys: usize) -> Vec<f64> {
+    let names: Vec<String> = (0..keys).map(|k| format!("{keyspace}:c{k}")).collect();
+    let mut args = vec!["MGET"];
+    args.extend(names.iter().map(String::as_str));
+    let out = services.redis_cli(&args).unwrap();
+    out.lines()
+        .map(|l| l.trim().parse().unwrap_or(0.0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exactly_once_sink_counts_every_record_once_across_a_kill_and_a_new_worker() {
+    const RECORDS: usize = 200_000;
+    const KEYS: usize = 100;
+    let services = Services::get();
+    let mut cluster = Cluster::start(&services, "eos-move", 3, &[]);
+    let topic = services.new_topic("eos-move", 4).await.unwrap();
+    let keyspace = unique_name("eos-move");
+    let mut config = redis_sink(&services, &topic, &keyspace, 4);
+    config["redis.type"] = json!("COUNTER");
+    config["redis.exactly.once"] = json!("true");
+    cluster.create(0, "eos-move", &config);
+    let everyone = cluster.ids(&[0, 1, 2]);
+    cluster.wait_running(0, "eos-move", 4, &everyone, Duration::from_secs(60));
+
+    // Record i adds 1 to counter c<i % KEYS>: each ends at RECORDS / KEYS exactly.
+    let kafka = services.kafka().await.unwrap();
+    let records = (0..RECORDS)
+        .map(|i| {
+            (
+                (i % 4) as i32,
+                Some(format!("c{}", i % KEYS).into_bytes()),
+                Some(b"1".to_vec()),
+            )
+        })
+        .collect();
+    services.produce(&kafka, &topic, records).await.unwrap();
+
+    // Mid-run: a worker running tasks is killed and a fourth one joins.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let total: f64 = counters(&services, &keyspace, KEYS).iter().sum();
+        if total >= (RECORDS / 10) as f64 {
+            assert!(
+                total < RECORDS as f64,
+                "the sink finished before the kill: make it slower"
+            );
+            println!("{total} records counted when worker 1 is killed");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sink counted {total} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cluster.workers[1].kill9();
+    cluster.add(&services);
+
+    let expected = (RECORDS / KEYS) as f64;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let values = counters(&services, &keyspace, KEYS);
+        assert!(
+            values.iter().all(|v| *v <= expected),
+            "a record was counted twice: {values:?}"
+        );
+        if values.iter().all(|v| *v == expected) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every record counted within 180 s: {values:?}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    cluster.wait_running(
+        0,
+        "eos-move",
+        4,
+        &cluster.ids(&[0, 2, 3]),
+        Duration::from_secs(30),
+    );
 }
