@@ -9,6 +9,10 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns; a failure should panic
 
+// The Redis source tests' helpers; this file uses a few of them (and none of its re-exports).
+#[allow(unused_imports)]
+mod redis_source_support;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -858,6 +862,89 @@ async fn an_exactly_once_sink_counts_every_record_once_across_a_kill_and_a_new_w
         "eos-move",
         4,
         &cluster.ids(&[0, 2, 3]),
+        Duration::from_secs(30),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_source_moved_by_a_kill_delivers_every_entry_and_leaves_none_pending() {
+    use redis_source_support::{group_number, read_distinct, source_config, value, xadd};
+    const ENTRIES: usize = 50_000;
+    const GROUP: &str = "kafka-consumer-group";
+    let services = Services::get();
+    let redis = services.redis().await.unwrap();
+    let stream = unique_name("dist-orders");
+    xadd(&redis, &stream, 0..ENTRIES).await;
+    let mut cluster = Cluster::start(&services, "stream-move", 3, &[]);
+    let config = source_config(
+        "RedisStreamSource",
+        &services.redis_url,
+        &[("redis.stream.name", &stream), ("tasks.max", "2")],
+    );
+    cluster.create(0, "stream-move", &config);
+    let entries_read = || group_number(&services, &stream, GROUP, "entries-read");
+    let pending = || group_number(&services, &stream, GROUP, "pending");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while entries_read() < ENTRIES / 4 {
+        assert!(
+            Instant::now() < deadline,
+            "a quarter of the entries not read in 120 s\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Kill a worker that runs one of the source's tasks.
+    let status = cluster.workers[0].status("stream-move");
+    let owner = status["tasks"][0]["worker_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let victim = (0..3).find(|&i| cluster.worker_id(i) == owner).unwrap_or(1);
+    let at_kill = entries_read();
+    assert!(
+        at_kill < ENTRIES,
+        "the source finished before the kill; the test proves nothing"
+    );
+    cluster.workers[victim].kill9();
+    let killed = Instant::now();
+    println!("{at_kill} of {ENTRIES} entries read when worker {victim} (running task 0) is killed");
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !(entries_read() >= ENTRIES && pending() == 0) {
+        assert!(
+            Instant::now() < deadline,
+            "{} read, {} pending 180 s after the kill\n{}",
+            entries_read(),
+            pending(),
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "every entry read and acknowledged {:?} after the kill",
+        killed.elapsed()
+    );
+    let records = read_distinct(&services, &stream, ENTRIES, Duration::from_secs(120), |r| {
+        r.key.clone().unwrap_or_default()
+    });
+    let numbers: BTreeSet<usize> = records
+        .iter()
+        .map(|r| {
+            value(r)["body"]["n"]
+                .as_str()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(numbers.len(), ENTRIES, "every entry is in Kafka");
+    println!("{} records in Kafka for {ENTRIES} entries", records.len());
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != victim).collect();
+    cluster.wait_running(
+        survivors[0],
+        "stream-move",
+        2,
+        &cluster.ids(&survivors),
         Duration::from_secs(30),
     );
 }
