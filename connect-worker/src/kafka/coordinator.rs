@@ -173,29 +173,9 @@ impl Coordinators {
         if let Some(connection) = self.known().connections.get(&node) {
             return Ok((node, connection.clone()));
         }
-        let context =
-            || format!("cannot reach broker {node}, the coordinator of consumer group {group}");
-        let connected =
-            tokio::time::timeout(time_left(deadline), self.client.connect_to_broker(node))
-                .await
-                .unwrap_or(Err(RsError::Timeout))
-                .map_err(|e| {
-                    self.forget(group, node, Next::FindCoordinator);
-                    KafkaError::new(context(), e)
-                })?;
-        let Some(connection) = connected else {
-            // The broker that FindCoordinator named is not in the metadata (it left, or has
-            // not joined yet): as if it had answered COORDINATOR_NOT_AVAILABLE.
-            self.forget(group, node, Next::FindCoordinator);
-            let error = RsError::ServerError {
-                protocol_error: ProtocolError::CoordinatorNotAvailable,
-                error_message: Some(format!("broker {node} is not in the cluster's metadata")),
-                request: RequestContext::Group(group.to_owned()),
-                response: None,
-                is_virtual: true,
-            };
-            return Err(KafkaError::new(context(), error));
-        };
+        let connection = connect_to_coordinator(&self.client, group, node, deadline)
+            .await
+            .inspect_err(|_| self.forget(group, node, Next::FindCoordinator))?;
         // Another request may have connected meanwhile: keep one connection per broker.
         let connection = self
             .known()
@@ -228,7 +208,35 @@ impl Coordinators {
     }
 }
 
-fn time_left(deadline: Instant) -> Duration {
+/// A new connection to broker `node`, the coordinator of `group`, within `deadline`. A broker
+/// missing from the metadata (it left, or has not joined yet) fails as if it had answered
+/// COORDINATOR_NOT_AVAILABLE; the caller forgets the coordinator on any failure.
+pub(crate) async fn connect_to_coordinator(
+    client: &Client,
+    group: &str,
+    node: i32,
+    deadline: Instant,
+) -> Result<RawConnection, KafkaError> {
+    let context =
+        || format!("cannot reach broker {node}, the coordinator of consumer group {group}");
+    let connected = tokio::time::timeout(time_left(deadline), client.connect_to_broker(node))
+        .await
+        .unwrap_or(Err(RsError::Timeout))
+        .map_err(|e| KafkaError::new(context(), e))?;
+    connected.ok_or_else(|| {
+        let error = RsError::ServerError {
+            protocol_error: ProtocolError::CoordinatorNotAvailable,
+            error_message: Some(format!("broker {node} is not in the cluster's metadata")),
+            request: RequestContext::Group(group.to_owned()),
+            response: None,
+            is_virtual: true,
+        };
+        KafkaError::new(context(), error)
+    })
+}
+
+/// What is left of the time until `deadline` (zero once it passed).
+pub(crate) fn time_left(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 

@@ -30,7 +30,7 @@ use rskafka::client::raw::RawConnection;
 use rskafka::client::Client;
 use tokio::time::Instant;
 
-use super::coordinator::Coordinators;
+use super::coordinator::{connect_to_coordinator, Coordinators};
 use super::raw_request::{self, answered_error};
 use super::KafkaError;
 
@@ -163,26 +163,9 @@ impl GroupMember {
     ) -> Result<Self, KafkaError> {
         let deadline = Instant::now() + request_timeout;
         let node = coordinators.node_of(group, deadline).await?;
-        let context =
-            || format!("cannot reach broker {node}, the coordinator of consumer group {group}");
-        let connected = tokio::time::timeout(time_left(deadline), client.connect_to_broker(node))
+        let connection = connect_to_coordinator(client, group, node, deadline)
             .await
-            .unwrap_or(Err(RsError::Timeout))
-            .map_err(|e| {
-                coordinators.forget_coordinator(group);
-                KafkaError::new(context(), e)
-            })?;
-        let Some(connection) = connected else {
-            coordinators.forget_coordinator(group);
-            let error = RsError::ServerError {
-                protocol_error: ProtocolError::CoordinatorNotAvailable,
-                error_message: Some(format!("broker {node} is not in the cluster's metadata")),
-                request: RequestContext::Group(group.to_owned()),
-                response: None,
-                is_virtual: true,
-            };
-            return Err(KafkaError::new(context(), error));
-        };
+            .inspect_err(|_| coordinators.forget_coordinator(group))?;
         Ok(Self {
             group: group.to_owned(),
             config,
@@ -520,10 +503,6 @@ fn text(s: &str) -> StrBytes {
 /// A timeout in the protocol's milliseconds, capped at what an INT32 holds.
 fn millis(timeout: Duration) -> i32 {
     i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX)
-}
-
-fn time_left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
 }
 
 #[cfg(test)]

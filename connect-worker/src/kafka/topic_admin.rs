@@ -22,6 +22,7 @@ use rskafka::client::error::{Error as RsError, ProtocolError, RequestContext};
 use rskafka::client::raw::RawConnection;
 use tokio::time::Instant;
 
+use super::coordinator::time_left;
 use super::raw_request::{self, answered_error};
 use super::{Kafka, KafkaError};
 
@@ -251,8 +252,4 @@ fn is_invalid_replication_factor(error: &RsError) -> bool {
             ..
         }
     )
-}
-
-fn time_left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
 }
