@@ -5,6 +5,8 @@
 #   - sink: N JSON records (4 partitions) from Kafka into Redis as STRING, HASH and STREAM,
 #     exactly-once on and off, tasks.max 1 and 4;
 #   - source: N Redis Stream entries into Kafka;
+#   - distributed: the STRING sink (exactly-once on and off, tasks.max 4) on a cluster of three
+#     workers sharing a group.id, next to the same connector on one standalone worker;
 #   - latency: p50/p99 from produce to visible in Redis at a steady 10,000 records/s;
 #   - perf profiles of the worker sinking STRING records (exactly-once, one task) and reading
 #     the stream into Kafka (one task).
@@ -13,7 +15,8 @@
 #                               in 30 minutes on 2 cores; the report says how long each part took)
 #   scripts/bench.sh --quick    100,000 records, 1 repetition, 5 s of latency; the report goes
 #                               to the results directory only (add --docs to write docs/ too)
-# Options: --count N, --runs N, --only sink,source,latency,python,profile, --types string,hash,stream,
+# Options: --count N, --runs N, --only sink,source,latency,python,profile,distributed,
+#          --types string,hash,stream,
 #          --results DIR (default $CACHE_DIR/bench-results/<UTC time>), --no-profile, --docs.
 #
 # BENCH_COMMIT names the code benchmarked in the report when the checkout is not a git work tree.
@@ -27,7 +30,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 COMMAND="scripts/bench.sh${*:+ $*}"
-COUNT=1000000 RUNS=2 LATENCY_SECONDS=10 ONLY="sink,source,latency,python,profile"
+COUNT=1000000 RUNS=2 LATENCY_SECONDS=10 ONLY="sink,source,latency,python,profile,distributed"
 TYPES="string,hash,stream" RESULTS="" DOCS=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
     --results) RESULTS="$2"; shift ;;
     --no-profile) ONLY="${ONLY//profile/}" ;;
     --docs) DOCS=1 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
     shift

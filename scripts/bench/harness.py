@@ -40,6 +40,8 @@ SINK_TOPIC = "bench-sink"
 STREAM = "bench-stream"
 KEYSPACE = "bench"
 PARTITIONS = 4
+# The distributed scenario's workers.
+CLUSTER_SIZE = 3
 # The worker's default fetch.max.wait.ms (connect-worker/src/kafka/fetcher.rs, FetchConfig).
 WORKER_FETCH_WAIT_MS = 25
 
@@ -54,13 +56,18 @@ def json_value(seq):
 
 
 def proc_cpu(pid):
-    """utime + stime of a process, in seconds."""
+    """utime + stime of a process (or the sum over a list of processes), in seconds."""
+    if isinstance(pid, (list, tuple)):
+        return sum(proc_cpu(p) for p in pid)
     with open(f"/proc/{pid}/stat") as f:
         rest = f.read().rsplit(")", 1)[1].split()
     return (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
 def proc_hwm_mb(pid):
+    """Peak RSS of a process (or the sum of the peaks over a list of processes), in MB."""
+    if isinstance(pid, (list, tuple)):
+        return sum(proc_hwm_mb(p) for p in pid)
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
@@ -89,6 +96,23 @@ def free_port():
     return port
 
 
+def rebalance_view(worker):
+    """(leader, generation) from a distributed worker's rebalance metrics, (None, None) before
+    its first completed rebalance, while it rebalances, or when it does not answer."""
+    try:
+        with urllib.request.urlopen(worker.rest + "/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return None, None
+    prefix = "^kafka_connect_connect_worker_rebalance_metrics_"
+    leader = re.search(prefix + r'leader_name\{leader_name="([^"]+)"\} 1$', text, re.M)
+    epoch = re.search(prefix + r"epoch (\S+)$", text, re.M)
+    busy = re.search(prefix + r"rebalancing (\S+)$", text, re.M)
+    if not (leader and epoch and busy) or float(busy.group(1)) != 0 or float(epoch.group(1)) < 0:
+        return None, None
+    return leader.group(1), float(epoch.group(1))
+
+
 def http(method, url, body=None, timeout=30):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method,
@@ -112,7 +136,8 @@ class Window:
         self.t0 = time.monotonic()
 
     def close(self, pid):
-        """Closes the window, `pid` being the measured process (still running)."""
+        """Closes the window, `pid` being the measured process (still running), or the list
+        of them (a cluster's workers: their CPU and peak RSS add up)."""
         elapsed = time.monotonic() - self.t0
         target = proc_cpu(pid) - (self.target0 if self.pid == pid else 0.0)
         busy, steal = system_busy()
@@ -210,17 +235,25 @@ class Bench:
 
     # ---- the worker ------------------------------------------------------------------
 
-    def start_worker(self, name):
+    def start_worker(self, name, group=None):
+        """A standalone worker, or with `group` a member of that distributed cluster (its
+        three storage topics named after the group, with Kafka Connect's other defaults)."""
         d = tempfile.mkdtemp(prefix=f"{name}-", dir=self.work)
         port = free_port()
         props = os.path.join(d, "worker.properties")
         with open(props, "w") as f:
             f.write(f"bootstrap.servers={self.a.kafka}\n"
                     f"listeners=http://127.0.0.1:{port}\n"
-                    f"offset.storage.file.filename={d}/connect.offsets\n"
                     "offset.flush.interval.ms=10000\n"
                     f"key.converter={STRING_CONVERTER}\n"
                     f"value.converter={STRING_CONVERTER}\n")
+            if group is None:
+                f.write(f"offset.storage.file.filename={d}/connect.offsets\n")
+            else:
+                f.write(f"group.id={group}\n")
+                for store in ("config", "offset", "status"):
+                    f.write(f"{store}.storage.topic={group}-{store}s\n"
+                            f"{store}.storage.replication.factor=1\n")
         p = self.spawn([self.a.worker_bin, props], name, env={"RUST_LOG": "warn"})
         p.rest = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -233,8 +266,37 @@ class Bench:
                     raise RuntimeError(f"the worker did not come up; see {p.log_path}")
                 time.sleep(0.05)
 
-    def create_connector(self, worker, name, config):
-        http("POST", worker.rest + "/connectors", {"name": name, "config": config})
+    def start_cluster(self, name, size):
+        """`size` workers in one new group, once they agree on a leader and a generation."""
+        self.seq += 1
+        group = f"bench-{name}-{self.seq}"
+        workers = [self.start_worker(f"{name}-w{i + 1}", group) for i in range(size)]
+        deadline = time.monotonic() + 60
+        while True:
+            views = [rebalance_view(w) for w in workers]
+            if views[0][0] is not None and all(v == views[0] for v in views):
+                return workers
+            for w in workers:
+                if w.poll() is not None:
+                    raise RuntimeError(f"a cluster worker exited; see {w.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not settle: {views}; see {workers[0].log_path}")
+            time.sleep(0.1)
+
+    def create_connector(self, worker, name, config, initial_state=None):
+        # A distributed worker answers 409 while its group rebalances; a client retries.
+        body = {"name": name, "config": config}
+        if initial_state:
+            body["initial_state"] = initial_state
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http("POST", worker.rest + "/connectors", body)
+                return
+            except urllib.error.HTTPError as e:
+                if e.code != 409 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
     def wait_running(self, worker, name, timeout=30):
         deadline = time.monotonic() + timeout
@@ -247,6 +309,22 @@ class Bench:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"connector {name} is not RUNNING; see {worker.log_path}")
+
+    def wait_state(self, worker, name, state, tasks, timeout):
+        """The connector's status once it and its `tasks` tasks are all in `state`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                s = http("GET", f"{worker.rest}/connectors/{name}/status")
+                if (s["connector"]["state"] == state and len(s["tasks"]) == tasks
+                        and all(t["state"] == state for t in s["tasks"])):
+                    return s
+            except urllib.error.HTTPError:
+                s = None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"connector {name} is not {state} after {timeout} s: {s}; "
+                                   f"see {worker.log_path}")
+            time.sleep(0.05)
 
     def check_worker(self, worker, name):
         """Fails when a task of the connector failed (instead of waiting for the timeout)."""
@@ -268,13 +346,16 @@ class Bench:
         size, present = pipe.execute()
         return size >= self.count and present == len(last)
 
-    def wait_sink(self, kind, proc, worker_name=None):
+    def wait_sink(self, kind, proc, worker_name=None, others=()):
+        """Until Redis holds every record; fails early when `proc` (or one of `others`, the
+        rest of a cluster) exits or, every 100 polls, when a task of `worker_name` failed."""
         deadline = time.monotonic() + self.a.timeout
         n = 0
         while not self.sink_done(kind):
             n += 1
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args[0]} exited; see {proc.log_path}")
+            for p in (proc, *others):
+                if p.poll() is not None:
+                    raise RuntimeError(f"{p.args[0]} exited; see {p.log_path}")
             if worker_name and n % 100 == 0:
                 self.check_worker(proc, worker_name)
             if time.monotonic() > deadline:
@@ -326,6 +407,40 @@ class Bench:
             self.create_connector(worker, name, config)
             proc = worker
             self.wait_sink(kind, worker, name)
+        elif system == "cluster":
+            # One connector on a cluster of CLUSTER_SIZE workers, created PAUSED through the
+            # second worker (it forwards to the leader). Handing out the connector and then its
+            # tasks takes two rebalances, whose length is the broker's (tansu holds a JoinGroup
+            # for half the session timeout), so it is measured apart ("startup"); the clock
+            # runs from the resume, which needs no rebalance, to the last record.
+            scenario += f" eos={'on' if eos else 'off'} tasks={tasks} workers={CLUSTER_SIZE}"
+            name = f"cluster-{kind}-{'eos' if eos else 'alo'}-{tasks}-{rep}"
+            workers = self.start_cluster(name, CLUSTER_SIZE)
+            config = {"connector.class": "RedisSink", "topics": SINK_TOPIC,
+                      "tasks.max": str(tasks), "redis.uri": self.redis_url,
+                      "redis.type": kind.upper(), "redis.keyspace": KEYSPACE,
+                      "redis.exactly.once": "true" if eos else "false"}
+            if kind != "string":
+                config.update({"value.converter": JSON_CONVERTER,
+                               "value.converter.schemas.enable": "false"})
+            t0 = time.monotonic()
+            self.create_connector(workers[1], name, config, initial_state="PAUSED")
+            status = self.wait_state(workers[1], name, "PAUSED", tasks, timeout=60)
+            startup = time.monotonic() - t0
+            pids = [p.pid for p in workers]
+            w = Window(self, pids)
+            http("PUT", f"{workers[1].rest}/connectors/{name}/resume")
+            self.wait_sink(kind, workers[1], name, others=[workers[0], workers[2]])
+            m = w.close(pids)
+            for p in workers:
+                self.stop(p)
+            ok, n = self.verify_sink(kind)
+            row = {"kind": "sink", "scenario": scenario, "type": kind.upper(),
+                   "system": system, "eos": eos, "tasks": tasks, "workers": CLUSTER_SIZE,
+                   "task_workers": len({t["worker_id"] for t in status["tasks"]}),
+                   "startup_s": startup, "rep": rep, "verified": ok, "redis_count": n}
+            self.record(self.finish_row(row, m, self.count, self.data["sink_bytes"]))
+            return
         else:
             w = Window(self)
             if system == "rust":
@@ -568,6 +683,8 @@ def median_rows(runs):
         for k in ("seconds", "records_per_s", "mb_per_s", "cpu_s_per_1m", "peak_rss_mb",
                   "foreign_cores", "load1_before", "steal_cores", "redis_cpu_s", "tansu_cpu_s"):
             row[k] = statistics.median(r[k] for r in rs)
+        if "startup_s" in row:
+            row["startup_s"] = statistics.median(r["startup_s"] for r in rs)
         row["reps"] = len(rs)
         row["verified"] = all(r["verified"] for r in rs)
         out.append(row)
@@ -593,8 +710,9 @@ def main():
     p.add_argument("--source-batch", type=int, default=4000)
     p.add_argument("--timeout", type=int, default=300, help="seconds one run may take")
     p.add_argument("--settle", type=float, default=1.0, help="pause before each run")
-    p.add_argument("--only", default="sink,source,latency,python,profile",
-                   help="comma-separated parts to run: sink, source, latency, python, profile")
+    p.add_argument("--only", default="sink,source,latency,python,profile,distributed",
+                   help="comma-separated parts to run: sink, source, latency, python, profile, "
+                        "distributed (a 3-worker cluster sinking the STRING records; with sink)")
     p.add_argument("--types", default="string,hash,stream")
     p.add_argument("--source", choices=["auto", "yes", "no"], default="auto",
                    help="run the worker's source scenario (auto: if RedisStreamSource exists)")
@@ -625,6 +743,8 @@ def main():
                     for eos in (True, False):
                         for tasks in (1, 4):
                             b.sink_run("worker", kind, eos, tasks, rep)
+                        if "distributed" in only and kind == "string":
+                            b.sink_run("cluster", kind, eos, 4, rep)
             if "python" in only:
                 for rep in range(a.python_runs):
                     b.sink_run("python", kind, rep=rep)

@@ -12,7 +12,7 @@ TARGETS = {"alo": 0.90, "eos": 0.75, "source": 0.90, "python": 6.0, "rss_mb": 64
 
 
 TYPE_ORDER = {"STRING": 0, "HASH": 1, "STREAM": 2}
-SYSTEM_ORDER = {"rust": 0, "worker": 1, "python": 2}
+SYSTEM_ORDER = {"rust": 0, "worker": 1, "cluster": 2, "python": 3}
 
 
 def sort_key(r):
@@ -28,6 +28,9 @@ def label(r):
         return f"source {r['system']}" + (" bridge" if r["system"] != "worker" else "")
     if r["system"] == "worker":
         return f"{r['type']} worker eos={'on' if r['eos'] else 'off'} tasks={r['tasks']}"
+    if r["system"] == "cluster":
+        return (f"{r['type']} {r['workers']}-worker cluster eos={'on' if r['eos'] else 'off'} "
+                f"tasks={r['tasks']}")
     return f"{r['type']} {r['system']} bridge" + (" MULTI/EXEC" if r.get("eos") else "")
 
 
@@ -120,7 +123,7 @@ def chart(results, path):
     import matplotlib.pyplot as plt
 
     summary = results["summary"]
-    colors = {"rust": "#4c72b0", "worker": "#dd8452", "python": "#55a868"}
+    colors = {"rust": "#4c72b0", "worker": "#dd8452", "cluster": "#c44e52", "python": "#55a868"}
     rows = sorted(summary, key=sort_key)
     lat = results.get("latency") or []
     fig, axes = plt.subplots(1, 2 if lat else 1, figsize=(13 if lat else 9, 0.38 * len(rows) + 1.6),
@@ -136,9 +139,10 @@ def chart(results, path):
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     from matplotlib.patches import Patch
-    ax.legend(handles=[Patch(color=colors["rust"], label="hand-written Rust bridge (ceiling)"),
-                       Patch(color=colors["worker"], label="connect-worker"),
-                       Patch(color=colors["python"], label="Python script")],
+    legend = [("rust", "hand-written Rust bridge (ceiling)"), ("worker", "connect-worker"),
+              ("cluster", "connect-worker, 3-worker cluster"), ("python", "Python script")]
+    ax.legend(handles=[Patch(color=colors[k], label=text) for k, text in legend
+                       if any(r["system"] == k for r in rows)],
               fontsize=8, loc="lower right")
     ax.set_xlabel("thousand records/s (higher is better)")
     n = results["meta"]["count"]
@@ -226,6 +230,32 @@ def render(results, png_name):
     add("")
     add(table(s, "sink"))
     add("")
+    clusters = sorted((r for r in s if r["system"] == "cluster"), key=sort_key)
+    if clusters:
+        add("## Distributed: one connector on a cluster")
+        add("")
+        add("The same STRING sink connector (4 tasks) on a cluster of workers sharing a "
+            "`group.id` (created through the second worker, which forwards it to the leader), "
+            "next to it on one standalone worker. All workers share this machine's 2 cores with "
+            "the broker and Redis, so the cluster cannot be faster here: the row measures what "
+            "distribution costs, not how it scales across machines. The connector is created "
+            "paused and the clock runs from its resume; \"startup\" is the time from the POST "
+            "until its tasks are assigned (rebalances: one hands out the connector, the next its tasks; "
+            "on tansu each takes about half the session timeout, the broker holding the "
+            "JoinGroup). CPU and peak RSS add up the workers.")
+        add("")
+        add("| scenario | records/s | vs standalone | seconds | startup s | "
+            "workers running tasks | CPU s / 1M | peak RSS MB (sum) |")
+        add("|---|--:|--:|--:|--:|--:|--:|--:|")
+        for r in clusters:
+            alone = next((x for x in s if x["system"] == "worker" and x["type"] == r["type"]
+                          and x["eos"] == r["eos"] and x["tasks"] == r["tasks"]), None)
+            vs = pct(r["records_per_s"] / alone["records_per_s"]) if alone else "n/a"
+            ok = "" if r["verified"] else " (data check FAILED)"
+            add(f"| {label(r)} | {fmt_int(r['records_per_s'])} | {vs} | {r['seconds']:.2f} | "
+                f"{r['startup_s']:.1f} | {r.get('task_workers', '?')} of {r['workers']} | {r['cpu_s_per_1m']:.2f} | "
+                f"{r['peak_rss_mb']:.1f}{ok} |")
+        add("")
     add("## Source: Redis Stream -> Kafka")
     add("")
     if any(r["kind"] == "source" and r["system"] == "worker" for r in s):
@@ -324,6 +354,12 @@ def render(results, png_name):
         "value into fields, as the bridges do with serde_json / json.loads. "
         "`redis.exactly.once=true` writes each batch with its offsets in MULTI/EXEC; `false` "
         "pipelines it. `tasks.max=4` gives each task one partition.")
+    add("- Distributed runs: three fresh workers with one new `group.id` (storage topics "
+        "named after it, replication factor 1, Kafka Connect's other defaults: 10 s sessions, "
+        "3 s heartbeats). Once they agree on a leader and a generation (their rebalance "
+        "metrics), the connector is POSTed to the second one with `initial_state` PAUSED "
+        "(retried on 409 while the group rebalances); when it and its tasks show PAUSED, the "
+        "clock starts with `PUT .../resume` and stops as a sink run's does.")
     add("- Source runs: the stream is filled with `XADD` before the clock starts; a fresh "
         "4-partition topic per run. The worker runs `RedisStreamSource` (consumer group, "
         f"`batch.size={m['source_batch']}`, key = entry id, JSON value without schema); the "
