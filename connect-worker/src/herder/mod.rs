@@ -200,6 +200,8 @@ impl Herder {
                 },
                 version: view.config.plugin.version.clone(),
                 state: view.status.get().state.name(),
+                // A distributed worker leaves the connectors assigned elsewhere UNASSIGNED.
+                runs_here: self.cluster.is_none() || view.status.get().state != State::Unassigned,
                 tasks: view
                     .tasks
                     .iter()

@@ -30,6 +30,10 @@ pub struct ConnectorSnapshot {
     pub kind: &'static str,
     pub version: String,
     pub state: &'static str,
+    /// Whether the connector's instance runs on this worker. A distributed worker also knows
+    /// connectors that run elsewhere (it may run some of their tasks); Kafka Connect counts
+    /// and describes a connector only on the worker that runs it.
+    pub runs_here: bool,
     pub tasks: Vec<TaskSnapshot>,
 }
 
@@ -199,21 +203,27 @@ impl WorkerMetrics {
         self.task_retry_attempts.reset();
         self.running_ratio.reset();
         self.pause_ratio.reset();
-        self.connector_count.set(connectors.len() as i64);
+        self.connector_count
+            .set(connectors.iter().filter(|c| c.runs_here).count() as i64);
         self.task_count
             .set(connectors.iter().map(|c| c.tasks.len() as i64).sum());
         for c in connectors {
             let n = c.name.as_str();
-            self.connector_status
-                .with_label_values(&[n, &c.state.to_ascii_lowercase()])
-                .set(1);
-            self.connector_type.with_label_values(&[n, c.kind]).set(1);
-            self.connector_class
-                .with_label_values(&[n, &c.class])
-                .set(1);
-            self.connector_version
-                .with_label_values(&[n, &c.version])
-                .set(1);
+            if c.runs_here {
+                self.connector_status
+                    .with_label_values(&[n, &c.state.to_ascii_lowercase()])
+                    .set(1);
+                self.connector_type.with_label_values(&[n, c.kind]).set(1);
+                self.connector_class
+                    .with_label_values(&[n, &c.class])
+                    .set(1);
+                self.connector_version
+                    .with_label_values(&[n, &c.version])
+                    .set(1);
+            } else if c.tasks.is_empty() {
+                // Neither the connector nor a task of it runs here.
+                continue;
+            }
             self.connector_total_task_count
                 .with_label_values(&[n])
                 .set(c.tasks.len() as i64);
@@ -314,6 +324,7 @@ pub fn reference_markdown() -> String {
         kind: "sink",
         version: "1".into(),
         state: "RUNNING",
+        runs_here: true,
         tasks: vec![TaskSnapshot {
             id: 0,
             state: "RUNNING",

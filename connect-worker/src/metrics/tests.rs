@@ -9,6 +9,7 @@ fn snapshot(state: &'static str, task_state: &'static str) -> Vec<ConnectorSnaps
         kind: "sink",
         version: "1.0".into(),
         state,
+        runs_here: true,
         tasks: vec![TaskSnapshot {
             id: 0,
             state: task_state,
@@ -198,4 +199,45 @@ fn rebalance_metrics_follow_kafka_connect_and_only_on_a_distributed_worker() {
     // A standalone worker has no group: no series of the group at all.
     let text = metrics.render(&[], None);
     assert!(!text.contains("rebalance_metrics"), "{text}");
+}
+
+#[test]
+fn a_distributed_worker_counts_and_describes_only_the_connectors_it_runs() {
+    let metrics = WorkerMetrics::new();
+    let mut here = snapshot("RUNNING", "RUNNING");
+    // "tasks-only": its instance runs on another worker, one of its tasks here.
+    let mut tasks_only = snapshot("UNASSIGNED", "RUNNING").remove(0);
+    tasks_only.name = "tasks-only".into();
+    tasks_only.runs_here = false;
+    // "elsewhere": neither the instance nor a task runs here.
+    let mut elsewhere = snapshot("UNASSIGNED", "RUNNING").remove(0);
+    elsewhere.name = "elsewhere".into();
+    elsewhere.runs_here = false;
+    elsewhere.tasks.clear();
+    here.extend([tasks_only, elsewhere]);
+    let text = metrics.render(&here, None);
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(
+        has("kafka_connect_connect_worker_metrics_connector_count 1"),
+        "{text}"
+    );
+    assert!(
+        has("kafka_connect_connect_worker_metrics_task_count 2"),
+        "{text}"
+    );
+    assert!(
+        has("kafka_connect_connector_metrics_status{connector=\"orders\",status=\"running\"} 1"),
+        "{text}"
+    );
+    assert!(
+        has("kafka_connect_connect_worker_metrics_connector_total_task_count{connector=\"tasks-only\"} 1"),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("kafka_connect_connector_metrics_") && l.contains("tasks-only")),
+        "{text}"
+    );
+    assert!(!text.contains("\"elsewhere\""), "{text}");
 }
