@@ -7,9 +7,8 @@
 # kafka-python virtualenv; not the secure test brokers) and builds only connect-worker, with
 # cargo's progress shown. It builds the debug profile: ten orders need no optimizer, a cold
 # release build took 2.4 times as long on 2 cores (22 vs 9 minutes, from a fresh clone with an
-# empty cache, installs included), and scripts/test.sh reuses the
-# dependencies the demo compiled (same target directory, same profile). Build with --release
-# for real use.
+# empty cache, installs included), and scripts/test.sh reuses the dependencies the demo
+# compiled (same target directory, same profile). Build with --release for real use.
 set -euo pipefail
 # Services of the demo's own (not those of scripts/services.sh start, which tests may be using).
 DEMO_DIR="$(mktemp -d)"
