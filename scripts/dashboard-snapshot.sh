@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # Renders docs/grafana-dashboard.png: a cluster of three workers (one group.id) moves real
 # records (FileStreamSource -> Kafka -> Redis sink with 4 tasks, with poison records, a pause
-# and a resume); half way one worker, the group's leader, is killed with SIGKILL, and later a
+# and a resume); half way the worker that runs the most is killed with SIGKILL, and later a
 # fourth worker joins. Every worker's /metrics is scraped every second (each series labelled
 # with its instance, as Prometheus does); then the dashboard's own queries
 # (docs/grafana-dashboard.json) are evaluated on those samples and drawn
@@ -50,6 +50,12 @@ stop_pid() {
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    # SNAPSHOT_KEEP=DIR keeps the samples, the events and the workers' logs, to look into a
+    # picture (render it again with render_dashboard.py render).
+    if [ -n "${SNAPSHOT_KEEP:-}" ]; then
+        mkdir -p "$SNAPSHOT_KEEP"
+        cp -r "$WORK_DIR"/*.jsonl "$WORK_DIR"/worker-* "$SNAPSHOT_KEEP"/ 2>/dev/null || true
+    fi
     scripts/services.sh stop
     rm -rf "$WORK_DIR"
 }
@@ -181,13 +187,20 @@ PY
 mark "load"; write 2000 20 0
 mark "poison records"; write 2000 15 100
 
-# The leader, as the workers' metrics name it: http://127.0.0.1:PORT/.
-LEADER_URL="$(curl -sf "$REST/metrics" | sed -n 's/^kafka_connect_connect_worker_rebalance_metrics_leader_name{leader_name="\([^"]*\)"} 1$/\1/p')"
-[ -n "$LEADER_URL" ] || die "worker 1's metrics name no leader"
+# The worker that runs the most (connectors and tasks), as the statuses say, dies.
+VICTIM_ID="$(for c in pageviews-in pageviews-to-redis; do curl -sf "$REST/connectors/$c/status"; echo; done |
+    "$BENCH_PY" -c '
+import collections, json, sys
+runs = collections.Counter()
+for line in sys.stdin:
+    status = json.loads(line)
+    for unit in [status["connector"]] + status["tasks"]:
+        runs[unit["worker_id"]] += 1
+print(runs.most_common(1)[0][0])')"
 VICTIM=""
-for n in 1 2 3; do [ "$LEADER_URL" = "http://127.0.0.1:${PORTS[$((n - 1))]}/" ] && VICTIM="$n"; done
-[ -n "$VICTIM" ] || die "the leader $LEADER_URL is none of the workers"
-mark "kill -9 worker $VICTIM (leader)"
+for n in 1 2 3; do [ "$VICTIM_ID" = "127.0.0.1:${PORTS[$((n - 1))]}" ] && VICTIM="$n"; done
+[ -n "$VICTIM" ] || die "the statuses name $VICTIM_ID, none of the workers"
+mark "kill -9 $VICTIM_ID"
 kill -KILL "${WORKER_PIDS[VICTIM]}"
 wait_exit "${WORKER_PIDS[VICTIM]}" 5 || die "worker $VICTIM survived SIGKILL"
 # Requests go to a survivor from now on.
@@ -198,10 +211,11 @@ mark "sink paused"; rest PUT /connectors/pageviews-to-redis/pause
 write 2000 15 0
 mark "sink resumed"; rest PUT /connectors/pageviews-to-redis/resume
 write 4000 15 0
-mark "worker 4 joins"; start_cluster_worker 4
+mark "127.0.0.1:${PORTS[3]} joins"; start_cluster_worker 4
 write 2000 25 0
 mark "idle"; sleep 10
 stop_pid "$SCRAPER"
 "$BENCH_PY" scripts/render_dashboard.py render docs/grafana-dashboard.json "$WORK_DIR/samples.jsonl" \
     docs/grafana-dashboard.png "$EVENTS"
 log "wrote docs/grafana-dashboard.png"
+log "took ${SECONDS} s"

@@ -14,9 +14,10 @@ target's series stale.
 
 `render` understands `AGG [by (l1, l2)] (EXPR)` with AGG one of sum, max, min, avg, count and
 EXPR either `metric{matchers}` or `rate(metric{matchers}[N(s|m)])`; matchers are `=`, `!=`,
-`=~`, `!~` (regexes anchored, as in Prometheus) and the dashboard's template variables take
-their "All" value. rate() is per series, over the points inside the window (at least two),
-counter resets handled, without Prometheus' extrapolation to the window's edges. Any other
+`=~`, `!~` (regexes anchored, as in Prometheus); the dashboard's template variables take
+their "All" value and Grafana's `$__rate_interval` its value for the scrape interval of the
+samples (4 s for 1 s). rate() is per series, over the points inside the window (at least two),
+as Prometheus computes it (counter resets, extrapolation to the window's edges). Any other
 query, panel type or layout stops the render with an error naming it: a panel is never
 silently left empty. EVENTS.jsonl (lines of {"t": unix time, "label": text}) marks what the
 run did on every panel.
@@ -112,12 +113,28 @@ def matches(labels, matchers):
     return True
 
 
-def increase(points):
-    """What a counter gained over `points` [(t, value)], counting resets as Prometheus does."""
+def prometheus_rate(points, start, end):
+    """rate() of a counter's `points` [(t, value)] inside the window (start, end], as
+    Prometheus computes it (promql's extrapolatedRate): the increase, resets counted, extended
+    to the window's edges where the points come close to them, over the window's length. A
+    series that starts or stops inside the window (a task that moved, a worker killed) is not
+    extended, so its rate ramps up or down over one window, as in Grafana."""
+    first_t, first_v = points[0]
+    last_t = points[-1][0]
     gained = 0.0
     for (_, before), (_, after) in zip(points, points[1:]):
         gained += after - before if after >= before else after
-    return gained
+    sampled = last_t - first_t
+    average = sampled / (len(points) - 1)
+    to_start, to_end = first_t - start, end - last_t
+    if to_start >= average * 1.1:
+        to_start = average / 2
+    if gained > 0 and first_v >= 0:
+        # A counter is not extrapolated below zero.
+        to_start = min(to_start, sampled * first_v / gained)
+    if to_end >= average * 1.1:
+        to_end = average / 2
+    return gained * (sampled + to_start + to_end) / sampled / (end - start)
 
 
 class Samples:
@@ -125,6 +142,8 @@ class Samples:
 
     def __init__(self, samples):
         self.times = [s["t"] for s in samples]
+        # The scrape interval, as a Prometheus data source is told it (the median spacing).
+        self.interval = sorted(b - a for a, b in zip(self.times, self.times[1:]))[len(self.times) // 2 - 1]
         self.history = {}  # (metric, sorted label items) -> ([sample index], [value])
         for i, s in enumerate(samples):
             for name, labels, value in s["series"]:
@@ -144,8 +163,11 @@ class Samples:
                 if name == metric and matches(dict(labels), matchers)]
 
 
-def substitute_variables(expr, dashboard):
-    """The expression with each template variable replaced by its "All" value."""
+def substitute_variables(expr, dashboard, scrape_interval):
+    """The expression with each template variable replaced by its "All" value, and Grafana's
+    $__rate_interval by its value: max(4 scrape intervals, query step + scrape interval), here
+    with a step of one scrape interval (a value per sample), so 4 scrape intervals."""
+    expr = expr.replace("$__rate_interval", f"{max(1, round(4 * scrape_interval))}s")
     for var in dashboard.get("templating", {}).get("list", []):
         if not var.get("includeAll") or "allValue" not in var:
             raise ValueError(f"template variable {var.get('name')} has no 'All' value to render with")
@@ -179,7 +201,7 @@ def evaluate(expr, samples):
                 points = [(samples.times[j], v) for j, v in zip(indexes[first:last], values[first:last])]
                 if len(points) < 2:
                     continue
-                rate = increase(points) / (points[-1][0] - points[0][0])
+                rate = prometheus_rate(points, samples.times[i] - window, samples.times[i])
                 per_index[i].setdefault(group, []).append(rate)
     else:
         if "(" in inner:
@@ -252,9 +274,10 @@ def render(dashboard_path, samples_path, out, events_path=None):
     lines = layout(dashboard)
     heights = [0.22 if kind == "row" else 1.0 for kind, _ in lines]
     plt.style.use("dark_background")
-    fig = plt.figure(figsize=(16, 3.4 * sum(heights) + 0.6), facecolor="#111217")
+    fig = plt.figure(figsize=(16, 3.9 * sum(heights) + 0.6), facecolor="#111217")
     grid = GridSpec(len(lines), 2, figure=fig, height_ratios=heights)
-    fig.suptitle(dashboard["title"] + "  (rendered from a real run by scripts/dashboard-snapshot.sh)",
+    fig.suptitle(dashboard["title"] + "  (rendered from a real run by scripts/dashboard-snapshot.sh;"
+                 " x axis: seconds)",
                  color="#d8d9da", fontsize=13)
     for row, (kind, content) in enumerate(lines):
         if kind == "row":
@@ -275,9 +298,9 @@ def draw_panel(ax, panel, dashboard, samples, t0, events):
 
     ax.set_facecolor("#181b1f")
     ax.set_title(panel["title"], loc="left", color="#d8d9da", fontsize=11)
-    drawn = 0
+    drawn, highest = 0, 0.0
     for target in panel["targets"]:
-        by, lines = evaluate(substitute_variables(target["expr"], dashboard), samples)
+        by, lines = evaluate(substitute_variables(target["expr"], dashboard, samples.interval), samples)
         for group, (indexes, ys) in sorted(lines.items()):
             xs = [samples.times[i] - t0 for i in indexes]
             # A series that vanishes (a killed worker) and comes back is not joined across the gap.
@@ -291,24 +314,27 @@ def draw_panel(ax, panel, dashboard, samples, t0, events):
             ax.plot(xs_gapped, ys_gapped, label=legend(target, by, group),
                     linewidth=max(1.0, 3.2 - 0.5 * drawn))
             drawn += 1
+            highest = max([highest] + [y for y in ys if y != float("inf")])
     for event in events:
         ax.axvline(event["t"] - t0, color="#8e8e8e", linestyle=":", linewidth=1)
-        ax.text(event["t"] - t0, 1.0, " " + event["label"], color="#b0b0b0", fontsize=7,
-                rotation=90, va="top", ha="right", transform=ax.get_xaxis_transform())
+        ax.text(event["t"] - t0, 0.98, event["label"], color="#b0b0b0", fontsize=7,
+                rotation=90, va="top", ha="left", transform=ax.get_xaxis_transform())
     if not drawn:
         ax.text(0.5, 0.5, "No data", color="#8e8e8e", ha="center", va="center",
                 transform=ax.transAxes)
     ax.set_xlim(0, samples.times[-1] - t0)
     defaults = panel.get("fieldConfig", {}).get("defaults", {})
     if "min" in defaults:
-        ax.set_ylim(bottom=defaults["min"], top=max(ax.get_ylim()[1], defaults["min"] + 1))
+        # Room above the highest line, as Grafana leaves (a line at the top stays visible).
+        ax.set_ylim(bottom=defaults["min"], top=max(highest * 1.15, defaults["min"] + 1))
     if defaults.get("decimals") == 0:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(color="#2c3235", linewidth=0.6)
-    ax.set_xlabel("seconds", color="#8e8e8e", fontsize=8)
     ax.tick_params(colors="#8e8e8e", labelsize=8)
     if drawn:
-        ax.legend(fontsize=7, loc="upper left", framealpha=0.3)
+        # Under the panel, as the dashboard's legends are (placement bottom).
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.08), ncol=4,
+                  frameon=False, handlelength=1.5)
 
 
 if __name__ == "__main__":
