@@ -10,7 +10,7 @@ real data.
 `scrape` reads every URL once a second, all at once, and labels each series with
 `instance="host:port"`, as Prometheus does with its targets; a URL that does not answer (a
 worker not started yet, or killed) has no series in that sample, as Prometheus marks a failed
-target's series stale.
+target's series stale. It stops after SECONDS or at SIGTERM.
 
 `render` understands `AGG [by (l1, l2)] (EXPR)` with AGG one of sum, max, min, avg, count and
 EXPR either `metric{matchers}` or `rate(metric{matchers}[N(s|m)])`; matchers are `=`, `!=`,
@@ -25,7 +25,9 @@ run did on every panel.
 import bisect
 import json
 import re
+import signal
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -66,8 +68,11 @@ def scrape_one(url):
 def scrape(out, seconds, urls):
     end = time.time() + float(seconds)
     down = set()
+    # SIGTERM ends the scraping after the sample being taken: the file never ends in half a line.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open(out, "w") as f, ThreadPoolExecutor(len(urls)) as pool:
-        while time.time() < end:
+        while time.time() < end and not stop.is_set():
             tick = time.time()
             sample = {"t": tick, "series": []}
             for url, series in zip(urls, pool.map(scrape_one, urls)):
@@ -82,7 +87,7 @@ def scrape(out, seconds, urls):
                     sample["series"].extend(series)
             f.write(json.dumps(sample) + "\n")
             f.flush()
-            time.sleep(max(0.0, tick + 1 - time.time()))
+            stop.wait(max(0.0, tick + 1 - time.time()))
 
 
 def parse_matchers(text, expr):
