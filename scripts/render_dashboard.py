@@ -23,6 +23,7 @@ silently left empty. EVENTS.jsonl (lines of {"t": unix time, "label": text}) mar
 run did on every panel.
 """
 import bisect
+import io
 import json
 import re
 import signal
@@ -147,6 +148,7 @@ class Samples:
 
     def __init__(self, samples):
         self.times = [s["t"] for s in samples]
+        self.instances = sorted({labels.get("instance", "") for s in samples for _, labels, _ in s["series"]})
         # The scrape interval, as a Prometheus data source is told it (the median spacing).
         self.interval = sorted(b - a for a, b in zip(self.times, self.times[1:]))[len(self.times) // 2 - 1]
         self.history = {}  # (metric, sorted label items) -> ([sample index], [value])
@@ -295,40 +297,69 @@ def render(dashboard_path, samples_path, out, events_path=None):
             ax = fig.add_subplot(grid[row, column:column + span])
             draw_panel(ax, panel, dashboard, samples, t0, events)
     fig.tight_layout(rect=(0, 0, 1, 0.985))
-    fig.savefig(out, dpi=80, facecolor=fig.get_facecolor())
+    drawn = io.BytesIO()
+    fig.savefig(drawn, format="png", dpi=80, facecolor=fig.get_facecolor())
+    # 128 colours look the same and take a third of the bytes in the repository.
+    from PIL import Image
+    Image.open(drawn).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
 
 
 def draw_panel(ax, panel, dashboard, samples, t0, events):
+    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     ax.set_facecolor("#181b1f")
     ax.set_title(panel["title"], loc="left", color="#d8d9da", fontsize=11)
-    drawn, highest = 0, 0.0
-    for target in panel["targets"]:
+    defaults = panel.get("fieldConfig", {}).get("defaults", {})
+    stacking = defaults.get("custom", {}).get("stacking", {}).get("mode", "none")
+    if stacking not in ("none", "normal"):
+        raise ValueError(f"panel {panel['title']!r}: stacking {stacking!r} is not drawn")
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    series = []  # (label, colour, line style, {sample index: value})
+    for number, target in enumerate(panel["targets"]):
         by, lines = evaluate(substitute_variables(target["expr"], dashboard, samples.interval), samples)
         for group, (indexes, ys) in sorted(lines.items()):
-            xs = [samples.times[i] - t0 for i in indexes]
+            # A worker has one colour on every panel; a panel's second query is dashed.
+            if "instance" in by:
+                color = palette[samples.instances.index(group[by.index("instance")]) % len(palette)]
+            else:
+                color = palette[len(series) % len(palette)]
+            series.append((legend(target, by, group), color, ("-", "--", ":")[number % 3],
+                           dict(zip(indexes, ys))))
+    base = [0.0] * len(samples.times)
+    highest = 0.0
+    for drawn, (label, color, style, values) in enumerate(series):
+        # Stacked, each series is drawn on top of the ones before it (Grafana's "normal").
+        below = base if stacking == "normal" else [0.0] * len(base)
+        points = [(i, below[i], below[i] + v) for i, v in sorted(values.items())]
+        xs, lows, ys = [], [], []
+        for k, (i, low, y) in enumerate(points):
             # A series that vanishes (a killed worker) and comes back is not joined across the gap.
-            gaps = [k for k in range(1, len(indexes)) if indexes[k] != indexes[k - 1] + 1]
-            xs_gapped, ys_gapped = list(xs), list(ys)
-            for k in reversed(gaps):
-                xs_gapped.insert(k, float("nan"))
-                ys_gapped.insert(k, float("nan"))
+            if k and i != points[k - 1][0] + 1:
+                for column in (xs, lows, ys):
+                    column.append(float("nan"))
+            xs.append(samples.times[i] - t0)
+            lows.append(low)
+            ys.append(y)
+        if stacking == "normal":
+            ax.fill_between(xs, lows, ys, color=color, alpha=0.45, linewidth=0)
+            ax.plot(xs, ys, label=label, color=color, linestyle=style, linewidth=1.4)
+            for i, _, y in points:
+                base[i] = y
+        else:
             # Each line a little thinner than the one before: equal lines (three workers with
             # two tasks each) stay visible as a striped band.
-            ax.plot(xs_gapped, ys_gapped, label=legend(target, by, group),
+            ax.plot(xs, ys, label=label, color=color, linestyle=style,
                     linewidth=max(1.0, 3.2 - 0.5 * drawn))
-            drawn += 1
-            highest = max([highest] + [y for y in ys if y != float("inf")])
+        highest = max([highest] + [y for _, _, y in points if y != float("inf")])
     for event in events:
         ax.axvline(event["t"] - t0, color="#8e8e8e", linestyle=":", linewidth=1)
         ax.text(event["t"] - t0, 0.98, event["label"], color="#b0b0b0", fontsize=7,
                 rotation=90, va="top", ha="left", transform=ax.get_xaxis_transform())
-    if not drawn:
+    if not series:
         ax.text(0.5, 0.5, "No data", color="#8e8e8e", ha="center", va="center",
                 transform=ax.transAxes)
     ax.set_xlim(0, samples.times[-1] - t0)
-    defaults = panel.get("fieldConfig", {}).get("defaults", {})
     if "min" in defaults:
         # Room above the highest line, as Grafana leaves (a line at the top stays visible).
         ax.set_ylim(bottom=defaults["min"], top=max(highest * 1.15, defaults["min"] + 1))
@@ -336,7 +367,7 @@ def draw_panel(ax, panel, dashboard, samples, t0, events):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(color="#2c3235", linewidth=0.6)
     ax.tick_params(colors="#8e8e8e", labelsize=8)
-    if drawn:
+    if series:
         # Under the panel, as the dashboard's legends are (placement bottom).
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.08), ncol=4,
                   frameon=False, handlelength=1.5)
