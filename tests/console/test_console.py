@@ -1,0 +1,636 @@
+"""The web console in a real browser: headless Chromium over WebDriver (selenium), against real
+workers (the connect-worker binary), the real tansu broker and the real redis-server of
+scripts/services.sh. Run by scripts/console-test.sh (scripts/test.sh calls it).
+
+What the page did is checked with clients we did not write: the REST API over urllib,
+kafka-python, redis-cli and the files a sink wrote. Every wait is bounded; every process a test
+starts is stopped by its pid. A missing service, browser or binary fails the test.
+
+Each view's screenshot goes to docs/console/*.png (docs/console.md shows them), the
+measurements (size, first paint, the worker's CPU) to docs/console/measurements.json.
+"""
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import bcrypt
+import pytest
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "docs" / "console"
+REDIS_SINK = "com.redis.kafka.connect.RedisSinkConnector"
+STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
+WAIT = 30  # seconds: the bound of every wait on the page or a service
+
+# Wraps the page's fetch to keep the body of every response the page receives, so a test can
+# check that no secret ever reached it.
+RECORDER = """
+window.__responses = [];
+const __fetch = window.fetch;
+window.fetch = async (...args) => {
+  const response = await __fetch(...args);
+  try {
+    const body = await response.clone().text();
+    window.__responses.push({url: response.url, status: response.status, body});
+  } catch (e) { window.__responses.push({url: response.url, status: response.status, body: String(e)}); }
+  return response;
+};
+"""
+
+
+# ---------- services and processes ----------
+
+
+def read_services():
+    path = os.environ.get("CONNECT_SERVICES_ENV") or str(REPO / ".services" / "services.env")
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: start the services (scripts/services.sh start)")
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key.strip()] = value.strip().strip('"').strip("'")
+    return env
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_until(what, check, timeout=WAIT, every=0.2):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - kept for the failure message
+            last = e
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+
+
+def http(url, method="GET", body=None, headers=None):
+    """(status, headers, body text) of one HTTP request; never raises on an HTTP status."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=WAIT) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+class Worker:
+    """A connect-worker process on a free port, its files in a directory of its own."""
+
+    def __init__(self, services, extra=None):
+        binary = os.environ.get("CONSOLE_WORKER_BIN")
+        if not binary or not os.access(binary, os.X_OK):
+            pytest.fail(f"CONSOLE_WORKER_BIN ({binary}) is not an executable connect-worker")
+        self.dir = Path(tempfile.mkdtemp(prefix="console-worker-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.auth = None
+        props = {
+            "bootstrap.servers": services["KAFKA_BOOTSTRAP"],
+            "listeners": self.url,
+            "offset.storage.file.filename": str(self.dir / "offsets.json"),
+            "offset.flush.interval.ms": "1000",
+            "key.converter": STRING_CONVERTER,
+            "value.converter": STRING_CONVERTER,
+        }
+        props.update(extra or {})
+        (self.dir / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        self.log = open(self.dir / "worker.log", "wb")
+        env = dict(os.environ, RUST_LOG=os.environ.get("WORKER_LOG", "warn"))
+        self.process = subprocess.Popen(
+            [binary, str(self.dir / "worker.properties")], stdout=self.log, stderr=subprocess.STDOUT, env=env
+        )
+        wait_until("the worker's REST API", self._answers, timeout=60)
+
+    def _answers(self):
+        if self.process.poll() is not None:
+            pytest.fail(f"the worker exited with {self.process.returncode}: {self.log_tail()}")
+        try:
+            return http(self.url + "/health")[0] in (200, 401)
+        except OSError:
+            return False
+
+    def log_tail(self):
+        return (self.dir / "worker.log").read_text(errors="replace")[-3000:]
+
+    def call(self, method, path, body=None, expect=None):
+        headers = {"Authorization": self.auth} if self.auth else {}
+        status, _, text = http(self.url + path, method, body, headers)
+        if expect is not None:
+            assert status == expect, f"{method} {path}: {status} {text}"
+        return json.loads(text) if text and text.lstrip()[:1] in "{[" else text
+
+    def status(self, name):
+        return self.call("GET", f"/connectors/{name}/status", expect=200)
+
+    def cpu_seconds(self):
+        """User + system CPU time of the worker so far, from /proc/<pid>/stat."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, with a password."""
+
+    def __init__(self, password):
+        self.port = free_port()
+        self.password = password
+        self.dir = tempfile.mkdtemp(prefix="console-redis-")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--requirepass", password, "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until("the private redis-server", lambda: self.cli("PING") == "PONG")
+
+    def cli(self, *args):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "--no-auth-warning", "-a", self.password, *args],
+                             capture_output=True, text=True, timeout=WAIT)
+        return out.stdout.strip()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def redis_cli(services, *args):
+    out = subprocess.run([services.get("REDIS_CLI", "redis-cli"), "-u", services["REDIS_URL"], *args],
+                         capture_output=True, text=True, timeout=WAIT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def create_topic(services, topic, partitions=1):
+    admin = KafkaAdminClient(bootstrap_servers=services["KAFKA_BOOTSTRAP"], request_timeout_ms=20000)
+    try:
+        admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        admin.close()
+
+
+def produce(services, topic, records, per_second=None):
+    """Produces (key, value) pairs with kafka-python, paced at per_second when given."""
+    producer = KafkaProducer(bootstrap_servers=services["KAFKA_BOOTSTRAP"], request_timeout_ms=20000)
+    try:
+        for i, (key, value) in enumerate(records):
+            producer.send(topic, key=key.encode(), value=value.encode())
+            if per_second and i % per_second == per_second - 1:
+                producer.flush(timeout=WAIT)
+                time.sleep(1)
+        producer.flush(timeout=WAIT)
+    finally:
+        producer.close(timeout=WAIT)
+
+
+# ---------- the browser ----------
+
+
+class Page:
+    """The console in headless Chromium."""
+
+    def __init__(self):
+        for program in ("chromium", "chromedriver"):
+            if not shutil.which(program):
+                pytest.fail(f"{program} is missing: scripts/console-test.sh installs it (apt-get install chromium chromium-driver)")
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium")
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1000",
+                    "--disable-gpu", "--hide-scrollbars", "--lang=en-US"):
+            options.add_argument(arg)
+        self.driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+        self.driver.set_page_load_timeout(WAIT)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORDER})
+
+    def open(self, url):
+        self.driver.get(url)
+
+    def find(self, css, timeout=WAIT):
+        return WebDriverWait(self.driver, timeout).until(
+            lambda d: next(iter([e for e in d.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]), None),
+            f"no visible {css}",
+        )
+
+    def text(self, css):
+        return " ".join(e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def wait_text(self, css, predicate, what, timeout=WAIT):
+        try:
+            return WebDriverWait(self.driver, timeout).until(lambda d: predicate(self.text(css)) and self.text(css))
+        except TimeoutException:
+            pytest.fail(f"timed out waiting for {what}: {css} shows {self.text(css)!r}; notice {self.text('#notice')!r}")
+
+    def fill(self, css, value):
+        element = self.find(css)
+        element.clear()
+        element.send_keys(value)
+
+    def click(self, css):
+        self.find(css).click()
+
+    def accept_confirm(self):
+        def alert(d):
+            try:
+                return d.switch_to.alert
+            except NoAlertPresentException:
+                return None
+        WebDriverWait(self.driver, WAIT).until(alert).accept()
+
+    def shot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        time.sleep(0.3)  # let a chart's last frame land
+        self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+    def responses(self):
+        return self.driver.execute_script("return window.__responses || []")
+
+    def quit(self):
+        self.driver.quit()
+
+
+@pytest.fixture(scope="module")
+def services():
+    env = read_services()
+    for key in ("KAFKA_BOOTSTRAP", "REDIS_URL"):
+        if key not in env:
+            pytest.fail(f"{key} is missing from the services' env file")
+    return env
+
+
+@pytest.fixture(scope="module")
+def worker(services):
+    w = Worker(services)
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="module")
+def page():
+    p = Page()
+    yield p
+    p.quit()
+
+
+MEASURED = {}
+
+
+def connector_state(page):
+    return page.text("#view .bar .badge")
+
+
+# ---------- the tests ----------
+
+
+def test_create_a_redis_sink_from_the_form_and_drive_it(services, worker, page):
+    topic, keyspace, name = unique("console-orders"), unique("console:list"), unique("orders-to-redis")
+    create_topic(services, topic)
+
+    page.open(f"{worker.url}/ui/#/new")
+    Select(page.find("#plugin")).select_by_value(REDIS_SINK)
+    page.find("#f-topics")
+    page.fill("#connector-name", name)
+    page.fill("#f-topics", topic)
+    page.fill("#f-redis_uri", services["REDIS_URL"])
+    page.fill("#f-redis_keyspace", keyspace)
+    # One invalid value first: its error shows beside the field, and nothing is created.
+    page.fill("#f-redis_type", "NOT-A-TYPE")
+    page.wait_text('[data-key="redis.type"] .err', bool, "the error beside redis.type")
+    page.click("#create")
+    page.wait_text("#notice", lambda t: "errors" in t, "the refusal to create")
+    assert "invalid" in page.find('[data-key="redis.type"]').get_attribute("class")
+    page.shot("create-validation")
+    assert worker.call("GET", f"/connectors/{name}")["error_code"] == 404, "a connector was created with an invalid value"
+    assert name not in worker.call("GET", "/connectors", expect=200)
+
+    page.fill("#f-redis_type", "LIST")
+    page.wait_text('[data-key="redis.type"] .err', lambda t: t == "", "the error to clear")
+    page.click("#create")
+    page.wait_text("#view h1", lambda t: t == name, "the connector's page")
+    page.wait_text("#view .bar .badge", lambda t: t.startswith("RUNNING"), "RUNNING")
+    assert worker.status(name)["connector"]["state"] == "RUNNING"
+    config = worker.call("GET", f"/connectors/{name}/config", expect=200)
+    assert config["redis.type"] == "LIST" and config["topics"] == topic and config["redis.keyspace"] == keyspace
+
+    # records/s move while records are produced (10 a second for 10 s).
+    records = [(f"k{i:03}", f"v{i}") for i in range(100)]
+    producer = threading.Thread(target=produce, args=(services, topic, records, 10))
+    producer.start()
+    try:
+        page.wait_text("#view .bar", lambda t: "records/s: " in t and t.split("records/s: ")[1].split()[0] not in ("–", "0.0"),
+                       "records/s above 0", timeout=40)
+        page.click("#tab-charts")
+        page.find("canvas.chart")
+        time.sleep(4)
+        page.shot("connector-charts")
+        page.open(f"{worker.url}/ui/#/connectors")
+        page.wait_text(f'tr[data-connector="{name}"] td.num', lambda t: t not in ("", "–", "0.0"), "records/s in the table")
+        page.shot("connectors")
+    finally:
+        producer.join(timeout=60)
+    wait_until("100 entries in the Redis list", lambda: redis_cli(services, "LLEN", keyspace) == "100")
+    assert redis_cli(services, "LRANGE", keyspace, "0", "-1").split() == [k for k, _ in records]
+    page.open(f"{worker.url}/ui/#/")
+    page.wait_text(".cards", lambda t: "RUNNING" in t.upper(), "the overview")
+    time.sleep(3)
+    page.shot("overview")
+
+    # Pause, resume, stop from the page; REST sees each.
+    page.open(f"{worker.url}/ui/#/connectors/{name}")
+    page.wait_text("#view .bar .badge", lambda t: t.startswith("RUNNING"), "RUNNING")
+    page.shot("connector")
+    for action, state in (("pause", "PAUSED"), ("resume", "RUNNING"), ("stop", "STOPPED")):
+        page.click(f'[data-action="{action}"]')
+        wait_until(f"REST to show {state}", lambda: worker.status(name)["connector"]["state"] == state)
+        page.wait_text("#view .bar .badge", lambda t, s=state: t.startswith(s), state)
+
+    # Edit the stopped sink's offset back to 90: resumed, it writes k090..k099 again.
+    page.click("#tab-offsets")
+    editor = page.find("#offsets-editor")
+    wait_until("editable offsets", lambda: editor.get_attribute("readonly") is None)
+    offsets = json.loads(editor.get_attribute("value"))
+    assert offsets["offsets"] == [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 100}}]
+    offsets["offsets"][0]["offset"]["kafka_offset"] = 90
+    page.driver.execute_script("arguments[0].value = arguments[1]", editor, json.dumps(offsets, indent=2))
+    page.shot("connector-offsets")
+    page.click('[data-action="save-offsets"]')
+    page.wait_text("#notice", lambda t: "offsets" in t.lower(), "the offsets saved")
+    got = worker.call("GET", f"/connectors/{name}/offsets", expect=200)
+    assert got["offsets"][0]["offset"]["kafka_offset"] == 90, got
+    page.click('[data-action="resume"]')
+    wait_until("the sink to re-read from offset 90", lambda: redis_cli(services, "LLEN", keyspace) == "110")
+    assert redis_cli(services, "LRANGE", keyspace, "100", "-1").split() == [f"k{i:03}" for i in range(90, 100)]
+    assert worker.status(name)["connector"]["state"] == "RUNNING"
+
+    page.click("#tab-config")
+    page.find("#f-topics")
+    page.shot("connector-config")
+    page.click("#tab-topics")
+    page.wait_text("#topics", lambda t: topic in t, "the active topic")
+
+    page.click('[data-action="delete"]')
+    page.accept_confirm()
+    wait_until("the connector to be gone", lambda: worker.call("GET", f"/connectors/{name}").get("error_code") == 404)
+    page.wait_text("#view h1", lambda t: t == "Connectors", "the connectors table after delete")
+
+
+def test_a_failing_task_shows_its_trace_and_restart_failed_tasks_brings_it_back(services, worker, page):
+    topic, name = unique("console-lines"), unique("lines-to-file")
+    create_topic(services, topic)
+    missing = Path(tempfile.mkdtemp(prefix="console-file-")) / "not-yet"
+    out = missing / "out.txt"
+    # Pasted as properties, as a Kafka Connect user keeps them.
+    properties = f"# a FileStreamSink\nname={name}\nconnector.class=FileStreamSink\ntopics={topic}\nfile={out}\n"
+    page.open(f"{worker.url}/ui/#/new")
+    page.click("#paste-box summary")
+    page.find("#paste").send_keys(properties)
+    page.click("#load-paste")
+    page.wait_text("#validation", lambda t: "valid" in t, "the pasted configuration validated")
+    assert page.find("#f-file").get_attribute("value") == str(out)
+    page.click("#create")
+    page.wait_text("#view h1", lambda t: t == name, "the connector's page")
+    # The task cannot open its file: FAILED, with the trace in the page.
+    page.wait_text("#tasks .badge", lambda t: "FAILED" in t, "the task FAILED")
+    trace = page.find("#tasks pre.trace").text
+    assert "out.txt" in trace, trace
+    assert worker.status(name)["tasks"][0]["state"] == "FAILED"
+    page.shot("connector-failed")
+    page.open(f"{worker.url}/ui/#/")
+    page.wait_text("#view", lambda t: name in t and "out.txt" in t, "the failing task on the overview")
+
+    # The cause fixed, "restart failed tasks" brings it back.
+    missing.mkdir(parents=True)
+    page.open(f"{worker.url}/ui/#/connectors/{name}")
+    page.click('[data-action="restart-failed-tasks"]')
+    wait_until("the task RUNNING again", lambda: worker.status(name)["tasks"][0]["state"] == "RUNNING")
+    page.wait_text("#tasks .badge", lambda t: t == "RUNNING", "RUNNING in the page")
+    produce(services, topic, [("a", "first line"), ("b", "second line")])
+    wait_until("the lines in the file", lambda: out.exists() and out.read_text().splitlines() == ["first line", "second line"])
+    worker.call("DELETE", f"/connectors/{name}", expect=204)
+    shutil.rmtree(missing.parent, ignore_errors=True)
+
+
+def test_a_secret_never_reaches_the_page(services, worker, page):
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    redis = PrivateRedis(secret)
+    topic, keyspace, name = unique("console-secret"), unique("console:secret"), unique("secret-sink")
+    try:
+        create_topic(services, topic)
+        page.open(f"{worker.url}/ui/#/new")
+        Select(page.find("#plugin")).select_by_value(REDIS_SINK)
+        page.find("#f-redis_password")
+        assert page.find("#f-redis_password").get_attribute("type") == "password"
+        page.fill("#connector-name", name)
+        page.fill("#f-topics", topic)
+        page.fill("#f-redis_uri", f"redis://127.0.0.1:{redis.port}")
+        page.fill("#f-redis_password", secret)
+        page.fill("#f-redis_type", "LIST")
+        page.fill("#f-redis_keyspace", keyspace)
+        page.wait_text("#validation", lambda t: "valid" in t, "the configuration validated")
+        assert secret not in page.driver.page_source
+        page.click("#create")
+        page.wait_text("#view .bar .badge", lambda t: t.startswith("RUNNING"), "RUNNING")
+        produce(services, topic, [("one", "1"), ("two", "2")])
+        # The sink writes with the password: the secret works.
+        wait_until("the entries in the private Redis", lambda: redis.cli("LRANGE", keyspace, "0", "-1").split() == ["one", "two"])
+        # Every view of it, and an edit that saves the masked config back.
+        for tab in ("status", "config", "topics", "offsets", "charts"):
+            page.click(f"#tab-{tab}")
+            time.sleep(0.5)
+            assert secret not in page.driver.page_source, f"the secret is in the DOM of the {tab} tab"
+        page.click("#tab-config")
+        password = page.find("#f-redis_password")
+        assert password.get_attribute("value") == ""
+        assert "hidden" in password.get_attribute("placeholder")
+        page.fill("#f-tasks_max", "1")
+        page.click('[data-action="save-config"]')
+        page.wait_text("#notice", lambda t: "saved" in t, "the configuration saved")
+        assert worker.call("GET", f"/connectors/{name}/config", expect=200)["redis.password"] == "[hidden]"
+        produce(services, topic, [("three", "3")])
+        wait_until("the sink still writing with the kept password",
+                   lambda: redis.cli("LRANGE", keyspace, "0", "-1").split() == ["one", "two", "three"])
+        for view in ("#/", "#/connectors"):
+            page.open(f"{worker.url}/ui/{view}")
+            page.find("#view h1")
+            time.sleep(3.5)
+            assert secret not in page.driver.page_source
+        responses = page.responses()
+        assert responses, "the recorder saw no response"
+        leaked = [r["url"] for r in responses if secret in r["body"]]
+        assert not leaked, f"responses holding the secret: {leaked}"
+        worker.call("DELETE", f"/connectors/{name}", expect=204)
+    finally:
+        redis.stop()
+
+
+def test_with_basic_auth_the_console_shows_only_the_login(services, page):
+    users = Path(tempfile.mkdtemp(prefix="console-auth-")) / "users"
+    users.write_text("ann:" + bcrypt.hashpw(b"wonderland", bcrypt.gensalt(rounds=10)).decode() + "\n")
+    secured = Worker(services, {"rest.auth.basic.file": str(users)})
+    name = unique("behind-auth")
+    try:
+        secured.auth = "Basic " + base64.b64encode(b"ann:wonderland").decode()
+        secured.call("POST", "/connectors", {"name": name, "config": {
+            "connector.class": "FileStreamSink", "topics": unique("console-auth"), "file": str(users.parent / "out.txt")}},
+            expect=201)
+        # No REST call is answered without credentials (the console's files hold no data).
+        for path in ("/", "/connectors", "/connectors?expand=status&expand=info", f"/connectors/{name}/config",
+                     f"/connectors/{name}/status", "/connector-plugins", "/metrics", "/openapi.json"):
+            status, headers, body = http(secured.url + path)
+            assert status == 401, f"{path}: {status} {body}"
+            assert name not in body
+            status, headers, _ = http(secured.url + path, headers={"X-Requested-With": "connect-console"})
+            assert status == 401 and "WWW-Authenticate" not in headers, f"{path}: {status} {headers}"
+
+        page.open(f"{secured.url}/ui/#/connectors")
+        page.find("#login-user")
+        assert not page.driver.find_element(By.ID, "nav").is_displayed()
+        assert name not in page.driver.page_source
+        view = page.driver.find_element(By.ID, "view")
+        assert view.find_elements(By.CSS_SELECTOR, "form.login") and not view.find_elements(By.CSS_SELECTOR, "table")
+        unanswered = [r for r in page.responses() if r["status"] != 401 and "/ui/" not in r["url"]]
+        assert not unanswered, f"answered without credentials: {unanswered}"
+        page.shot("login")
+
+        page.fill("#login-user", "ann")
+        page.fill("#login-password", "not-the-password")
+        page.click("form.login button")
+        page.wait_text("#login-error", lambda t: "refused" in t, "the refusal")
+        assert name not in page.driver.page_source
+        page.fill("#login-user", "ann")
+        page.fill("#login-password", "wonderland")
+        page.click("form.login button")
+        page.wait_text("#connectors", lambda t: name in t, "the connectors after signing in")
+        assert page.driver.find_element(By.ID, "nav").is_displayed()
+        # The credentials are in no URL the page used.
+        assert all("wonderland" not in r["url"] and "ann:" not in r["url"] for r in page.responses())
+        page.click("#logout")
+        page.find("#login-user")
+        assert name not in page.driver.page_source
+    finally:
+        secured.stop()
+        shutil.rmtree(users.parent, ignore_errors=True)
+
+
+def test_plugins_view_lists_every_plugin_with_its_documentation(worker, page):
+    page.open(f"{worker.url}/ui/#/plugins")
+    page.wait_text("#plugins", lambda t: "RedisSinkConnector" in t, "the plugins")
+    plugins = worker.call("GET", "/connector-plugins?connectorsOnly=false", expect=200)
+    shown = {e.get_attribute("data-plugin") for e in page.driver.find_elements(By.CSS_SELECTOR, "details.plugin")}
+    assert shown == {p["class"] for p in plugins}
+    assert {p["type"] for p in plugins} >= {"sink", "source", "converter", "transformation", "predicate"}
+    page.click(f'details[data-plugin="{REDIS_SINK}"] summary')
+    page.wait_text(f'details[data-plugin="{REDIS_SINK}"] table', lambda t: "redis.uri" in t, "the sink's settings")
+    page.shot("plugins")
+
+
+def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worker, page):
+    topic = unique("console-load")
+    create_topic(services, topic)
+    names = [f"load-{i:02}" for i in range(50)]
+    out = Path(tempfile.mkdtemp(prefix="console-load-"))
+    for n in names:
+        worker.call("POST", "/connectors", {"name": n, "config": {
+            "connector.class": "FileStreamSink", "topics": topic, "file": str(out / f"{n}.txt")}}, expect=201)
+    wait_until("50 RUNNING connectors", lambda: all(
+        s["status"]["connector"]["state"] == "RUNNING" and s["status"]["tasks"]
+        and s["status"]["tasks"][0]["state"] == "RUNNING"
+        for s in worker.call("GET", "/connectors?expand=status").values()) , timeout=90)
+    seconds = float(os.environ.get("CONSOLE_CPU_SECONDS", "30"))
+
+    def cpu_over(duration):
+        time.sleep(2)
+        start_cpu, start = worker.cpu_seconds(), time.monotonic()
+        time.sleep(duration)
+        return 100 * (worker.cpu_seconds() - start_cpu) / (time.monotonic() - start)
+
+    page.open("about:blank")
+    idle = cpu_over(seconds)
+    page.open(f"{worker.url}/ui/#/connectors")
+    page.wait_text("#connectors tbody", lambda t: "load-49" in t, "50 connectors in the table")
+    console = cpu_over(seconds)
+    page.shot("connectors-50")
+
+    # First paint and bytes of a fresh load of the page (no cache: a new page with cache off).
+    page.driver.execute_cdp_cmd("Network.enable", {})
+    page.driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+    page.open(f"{worker.url}/ui/")
+    page.find("#view h1")
+    paint = page.driver.execute_script(
+        "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null")
+    assets = page.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter(r => r.name.includes('/ui/'))"
+        ".map(r => [r.name, r.encodedBodySize]).concat([[location.href, performance.getEntriesByType('navigation')[0].encodedBodySize]])")
+    page.driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
+    files = sum(p.stat().st_size for p in (REPO / "connect-worker" / "ui").iterdir())
+    bytes_loaded = sum(size for _, size in assets)
+    metrics_size = len(http(worker.url + "/metrics")[2])
+    MEASURED.update({
+        "console_files_bytes": files,
+        "bytes_loaded_by_the_page": bytes_loaded,
+        "first_contentful_paint_ms": round(paint, 1) if paint is not None else None,
+        "worker_cpu_percent_idle_50_connectors": round(idle, 2),
+        "worker_cpu_percent_console_open_50_connectors": round(console, 2),
+        "cpu_window_seconds": seconds,
+        "metrics_bytes_50_connectors": metrics_size,
+        "worker_binary": "debug" if "/debug/" in os.environ.get("CONSOLE_WORKER_BIN", "") else "release",
+    })
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "measurements.json").write_text(json.dumps(MEASURED, indent=2) + "\n")
+    print(json.dumps(MEASURED, indent=2))
+    for n in names:
+        worker.call("DELETE", f"/connectors/{n}", expect=204)
+    shutil.rmtree(out, ignore_errors=True)
+    assert files < 200_000, f"the console is {files} bytes"
+    assert bytes_loaded < 200_000, f"the page loaded {bytes_loaded} bytes: {assets}"
+    assert paint is not None and paint < 1000, f"first paint at {paint} ms"
