@@ -30,7 +30,7 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -263,21 +263,36 @@ class Page:
         )
 
     def text(self, css):
-        return " ".join(e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css))
+        """The text of every element `css` matches, read in one script (a refresh may replace
+        the elements between two WebDriver calls)."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText.trim()).join(' ')", css)
+
+    def retry(self, action):
+        """`action()`, again when a refresh replaced the element meanwhile."""
+        for _ in range(5):
+            try:
+                return action()
+            except StaleElementReferenceException:
+                time.sleep(0.2)
+        return action()
 
     def wait_text(self, css, predicate, what, timeout=WAIT):
         try:
-            return WebDriverWait(self.driver, timeout).until(lambda d: predicate(self.text(css)) and self.text(css))
+            WebDriverWait(self.driver, timeout).until(lambda d: predicate(self.text(css)))
+            return self.text(css)
         except TimeoutException:
             pytest.fail(f"timed out waiting for {what}: {css} shows {self.text(css)!r}; notice {self.text('#notice')!r}")
 
     def fill(self, css, value):
-        element = self.find(css)
-        element.clear()
-        element.send_keys(value)
+        def fill():
+            element = self.find(css)
+            element.clear()
+            element.send_keys(value)
+        self.retry(fill)
 
     def click(self, css):
-        self.find(css).click()
+        self.retry(lambda: self.find(css).click())
 
     def accept_confirm(self):
         def alert(d):
