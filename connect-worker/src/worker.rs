@@ -244,7 +244,7 @@ impl Worker {
                 }
             });
         }
-        let router = crate::rest::with_console(
+        let router = crate::console::beside(
             crate::rest::secured(crate::rest::router(self.herder.clone()), auth),
             self.config.ui_enabled,
         );

@@ -32,7 +32,6 @@ pub mod plugins;
 pub mod root;
 pub mod tls;
 pub mod topics;
-pub mod ui;
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -100,13 +99,6 @@ pub fn secured(router: Router, auth: Option<std::sync::Arc<auth::Authenticator>>
         Some(auth) => router.layer(axum::middleware::from_fn_with_state(auth, auth::require)),
         None => router,
     }
-}
-
-/// `api` (secured) with the web console's files beside it when `enabled` (`ui.enabled`). The
-/// files are outside the authentication: they hold no data, and the console's calls to `api`
-/// carry the user's credentials.
-pub fn with_console(api: Router, enabled: bool) -> Router {
-    ui::router(enabled).merge(api)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets the requests in

@@ -5,6 +5,9 @@
 //! page reads and changes everything through the REST API, with the credentials its user
 //! typed (the same authentication as any other REST client). `ui.enabled=false` leaves the
 //! routes out (404).
+//!
+//! Not in `rest/`: these routes are not the REST API (not in its OpenAPI description, not
+//! behind its authentication).
 
 use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
@@ -25,24 +28,31 @@ const ASSETS: &[Asset] = &[
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
-        body: include_bytes!("../../ui/index.html"),
+        body: include_bytes!("../ui/index.html"),
     },
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../ui/app.js"),
+        body: include_bytes!("../ui/app.js"),
     },
     Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../ui/style.css"),
+        body: include_bytes!("../ui/style.css"),
     },
     Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
-        body: include_bytes!("../../ui/favicon.svg"),
+        body: include_bytes!("../ui/favicon.svg"),
     },
 ];
+
+/// `api` (the REST API, secured) with the console's files beside it when `enabled`
+/// (`ui.enabled`). The files are outside the authentication: they hold no data, and the
+/// console's calls to `api` carry the user's credentials.
+pub fn beside(api: Router, enabled: bool) -> Router {
+    router(enabled).merge(api)
+}
 
 /// The console's routes, or none when it is off (`ui.enabled=false`).
 pub fn router(enabled: bool) -> Router {
@@ -73,7 +83,7 @@ async fn redirect() -> Response {
 /// once, and a current copy costs a 304 without a body.
 fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
-        return super::ApiError::not_found("HTTP 404 Not Found").into_response();
+        return crate::rest::ApiError::not_found("HTTP 404 Not Found").into_response();
     };
     let etag = etag(asset.body);
     let cache = [
@@ -195,27 +205,36 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let users = dir.join("users");
         std::fs::write(&users, format!("ann:{}\n", bcrypt::hash("pw", 4).unwrap())).unwrap();
-        let auth = crate::rest::auth::Authenticator::from_config(&connect_core::config::props(&[(
-            "rest.auth.basic.file",
-            users.to_str().unwrap(),
-        )]))
-        .unwrap();
+        let auth =
+            crate::rest::auth::Authenticator::from_config(&connect_core::config::props(&[(
+                "rest.auth.basic.file",
+                users.to_str().unwrap(),
+            )]))
+            .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         let api = Router::new().route("/connectors", axum::routing::get(|| async { "[]" }));
-        let app = crate::rest::with_console(crate::rest::secured(api, auth), true);
+        let app = beside(crate::rest::secured(api, auth), true);
 
         assert_eq!(get(&app, "/ui/", &[]).await.status(), StatusCode::OK);
         assert_eq!(get(&app, "/ui/app.js", &[]).await.status(), StatusCode::OK);
         let anonymous = get(&app, "/connectors", &[]).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
         assert!(anonymous.headers().contains_key("www-authenticate"));
-        let scripted = get(&app, "/connectors", &[("x-requested-with", "connect-console")]).await;
+        let scripted = get(
+            &app,
+            "/connectors",
+            &[("x-requested-with", "connect-console")],
+        )
+        .await;
         assert_eq!(scripted.status(), StatusCode::UNAUTHORIZED);
         assert!(!scripted.headers().contains_key("www-authenticate"));
         let wrong = get(
             &app,
             "/connectors",
-            &[("x-requested-with", "connect-console"), ("authorization", "Basic YW5uOm5v")],
+            &[
+                ("x-requested-with", "connect-console"),
+                ("authorization", "Basic YW5uOm5v"),
+            ],
         )
         .await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
