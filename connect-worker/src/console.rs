@@ -10,11 +10,18 @@
 //! behind its authentication).
 
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+
+/// The page runs its own files only and talks to this worker only; no other site may frame
+/// it (its buttons change connectors). Inline style attributes colour the chart legends.
+const POLICY: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// One file of the console.
 struct Asset {
@@ -101,7 +108,11 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     (
-        [(CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY)),
+            (X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
         cache,
         asset.body,
     )
@@ -150,6 +161,11 @@ mod tests {
         assert_eq!(page.status(), StatusCode::OK);
         assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
         assert_eq!(page.headers()[CACHE_CONTROL], "no-cache");
+        assert!(page.headers()[CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+        assert_eq!(page.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
         let html = body(page).await;
         assert!(html.contains("<title>"), "{html}");
         for (uri, content_type, needle) in [

@@ -219,7 +219,8 @@ function drawChart(canvas, series, unit = '') {
   for (let i = 0; i <= 4; i++) {
     const y = bottom - ((bottom - top) * i) / 4;
     g.beginPath(); g.moveTo(left, y); g.lineTo(right, y); g.stroke();
-    g.fillText(fmtRate((max * i) / 4), 4, y + 4);
+    const tick = (max * i) / 4;
+    g.fillText(tick >= 100 ? Math.round(tick).toLocaleString('en') : String(+tick.toFixed(2)), 4, y + 4);
   }
   g.fillText('-5 min', left, hgt - 4);
   g.fillText('now', right - 22, hgt - 4);

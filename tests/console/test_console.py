@@ -130,12 +130,31 @@ class Worker:
         }
         props.update(extra or {})
         (self.dir / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        self.log = open(self.dir / "worker.log", "wb")
+        self.binary = binary
+        self.log = open(self.dir / "worker.log", "ab")
+        self._start()
+
+    def _start(self):
         env = dict(os.environ, RUST_LOG=os.environ.get("WORKER_LOG", "warn"))
         self.process = subprocess.Popen(
-            [binary, str(self.dir / "worker.properties")], stdout=self.log, stderr=subprocess.STDOUT, env=env
+            [self.binary, str(self.dir / "worker.properties")], stdout=self.log, stderr=subprocess.STDOUT, env=env
         )
         wait_until("the worker's REST API", self._answers, timeout=60)
+
+    def terminate(self):
+        """SIGTERM, and SIGKILL when it has not exited 20 s later."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def restart(self):
+        """The same worker again: same port, same stored connectors and offsets."""
+        self.terminate()
+        self._start()
 
     def _answers(self):
         if self.process.poll() is not None:
@@ -164,13 +183,7 @@ class Worker:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.terminate()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -255,6 +268,10 @@ class Page:
 
     def open(self, url):
         self.driver.get(url)
+
+    def go(self, fragment):
+        """Another view of the page already open (its charts keep their history)."""
+        self.driver.execute_script("location.hash = arguments[0]", fragment)
 
     def find(self, css, timeout=WAIT):
         return WebDriverWait(self.driver, timeout).until(
@@ -384,24 +401,24 @@ def test_create_a_redis_sink_from_the_form_and_drive_it(services, worker, page):
     try:
         page.wait_text("#view .bar", lambda t: "records/s: " in t and t.split("records/s: ")[1].split()[0] not in ("–", "0.0"),
                        "records/s above 0", timeout=40)
-        page.click("#tab-charts")
-        page.find("canvas.chart")
-        time.sleep(4)
-        page.shot("connector-charts")
-        page.open(f"{worker.url}/ui/#/connectors")
+        page.go("#/connectors")
         page.wait_text(f'tr[data-connector="{name}"] td.num', lambda t: t not in ("", "–", "0.0"), "records/s in the table")
         page.shot("connectors")
     finally:
         producer.join(timeout=60)
     wait_until("100 entries in the Redis list", lambda: redis_cli(services, "LLEN", keyspace) == "100")
     assert redis_cli(services, "LRANGE", keyspace, "0", "-1").split() == [k for k, _ in records]
-    page.open(f"{worker.url}/ui/#/")
+    page.go(f"#/connectors/{name}/charts")
+    page.find("canvas.chart")
+    time.sleep(3.5)
+    page.shot("connector-charts")
+    page.go("#/")
     page.wait_text(".cards", lambda t: "RUNNING" in t.upper(), "the overview")
-    time.sleep(3)
+    time.sleep(1)
     page.shot("overview")
 
     # Pause, resume, stop from the page; REST sees each.
-    page.open(f"{worker.url}/ui/#/connectors/{name}")
+    page.go(f"#/connectors/{name}")
     page.wait_text("#view .bar .badge", lambda t: t.startswith("RUNNING"), "RUNNING")
     page.shot("connector")
     for action, state in (("pause", "PAUSED"), ("resume", "RUNNING"), ("stop", "STOPPED")):
@@ -473,6 +490,25 @@ def test_a_failing_task_shows_its_trace_and_restart_failed_tasks_brings_it_back(
     wait_until("the lines in the file", lambda: out.exists() and out.read_text().splitlines() == ["first line", "second line"])
     worker.call("DELETE", f"/connectors/{name}", expect=204)
     shutil.rmtree(missing.parent, ignore_errors=True)
+
+
+def test_the_page_reconnects_when_the_worker_restarts(services, worker, page):
+    name = unique("survives-restart")
+    out = Path(tempfile.mkdtemp(prefix="console-restart-"))
+    worker.call("POST", "/connectors", {"name": name, "config": {
+        "connector.class": "FileStreamSink", "topics": unique("console-restart"), "file": str(out / "out.txt")}}, expect=201)
+    page.open(f"{worker.url}/ui/#/connectors")
+    page.wait_text("#connectors tbody", lambda t: name in t, "the connector in the table")
+    worker.terminate()
+    page.wait_text("#link", lambda t: "unreachable" in t, "the page to say the worker is away")
+    page.shot("reconnecting")
+    worker.restart()
+    page.wait_text("#link", lambda t: "unreachable" not in t, "the page to reconnect")
+    page.wait_text(f'tr[data-connector="{name}"]', lambda t: "RUNNING" in t, "the connector RUNNING again in the table")
+    page.click(f'tr[data-connector="{name}"] a')
+    page.wait_text("#view h1", lambda t: t == name, "the connector's page after the restart")
+    worker.call("DELETE", f"/connectors/{name}", expect=204)
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_a_secret_never_reaches_the_page(services, worker, page):
@@ -609,7 +645,15 @@ def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worke
         time.sleep(duration)
         return 100 * (worker.cpu_seconds() - start_cpu) / (time.monotonic() - start)
 
+    def cpu_ms_per_call(path, calls=20):
+        start_cpu = worker.cpu_seconds()
+        for _ in range(calls):
+            assert http(worker.url + path)[0] == 200
+        return round(1000 * (worker.cpu_seconds() - start_cpu) / calls, 2)
+
     page.open("about:blank")
+    scrape_ms = cpu_ms_per_call("/metrics")
+    list_ms = cpu_ms_per_call("/connectors?expand=status&expand=info")
     idle = cpu_over(seconds)
     page.open(f"{worker.url}/ui/#/connectors")
     page.wait_text("#connectors tbody", lambda t: "load-49" in t, "50 connectors in the table")
@@ -638,6 +682,9 @@ def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worke
         "worker_cpu_percent_console_open_50_connectors": round(console, 2),
         "cpu_window_seconds": seconds,
         "metrics_bytes_50_connectors": metrics_size,
+        "worker_cpu_ms_per_metrics_scrape": scrape_ms,
+        "worker_cpu_ms_per_connectors_expand_status_info": list_ms,
+        "console_refresh_interval_seconds": 3,
         "worker_binary": "debug" if "/debug/" in os.environ.get("CONSOLE_WORKER_BIN", "") else "release",
     })
     SHOTS.mkdir(parents=True, exist_ok=True)
