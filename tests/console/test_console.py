@@ -33,6 +33,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 REPO = Path(__file__).resolve().parents[2]
@@ -637,6 +638,53 @@ def test_plugins_view_lists_every_plugin_with_its_documentation(worker, page):
     page.shot("plugins")
 
 
+# Every control of these views has an accessible name (a label, aria-label or
+# aria-labelledby, or its own text).
+UNLABELLED = """
+return [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  .filter(e => e.checkVisibility())
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+    && !e.getAttribute('aria-labelledby') && !(e.textContent || '').trim())
+  .map(e => e.outerHTML.slice(0, 120));
+"""
+
+
+def test_every_control_is_labelled_and_the_keyboard_reaches_the_views(services, worker, page):
+    name = unique("labelled")
+    worker.call("POST", "/connectors", {"name": name, "config": {
+        "connector.class": "FileStreamSink", "topics": unique("console-a11y"), "file": "/dev/null"}}, expect=201)
+    try:
+        page.open(f"{worker.url}/ui/#/")
+        page.find("#view h1")
+        for fragment, ready in (("#/", ".cards"), ("#/connectors", "#connectors"), (f"#/connectors/{name}", "#tasks"),
+                                (f"#/connectors/{name}/config", "#f-topics"), (f"#/connectors/{name}/offsets", "#offsets-editor"),
+                                ("#/plugins", "details.plugin")):
+            page.go(fragment)
+            page.find(ready)
+            assert page.driver.execute_script(UNLABELLED) == [], fragment
+        page.go("#/new")
+        Select(page.find("#plugin")).select_by_value(REDIS_SINK)
+        page.find("#f-redis_uri")
+        assert page.driver.execute_script(UNLABELLED) == [], "#/new"
+
+        # From the top of a fresh page, Tab reaches the navigation, and Enter follows it.
+        page.open(f"{worker.url}/ui/#/")
+        page.find(".cards")
+        body = page.driver.find_element(By.TAG_NAME, "body")
+        body.click()
+        reached = []
+        for _ in range(8):
+            page.driver.switch_to.active_element.send_keys(Keys.TAB)
+            focused = page.driver.switch_to.active_element
+            reached.append(focused.text)
+            if focused.get_attribute("href") and focused.get_attribute("href").endswith("#/connectors"):
+                focused.send_keys(Keys.ENTER)
+                break
+        page.wait_text("#view h1", lambda t: t == "Connectors", f"the connectors view by keyboard (focus went {reached})")
+    finally:
+        worker.call("DELETE", f"/connectors/{name}", expect=204)
+
+
 def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worker, page):
     topic = unique("console-load")
     create_topic(services, topic)
@@ -650,6 +698,26 @@ def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worke
         and s["status"]["tasks"][0]["state"] == "RUNNING"
         for s in worker.call("GET", "/connectors?expand=status").values()) , timeout=90)
     seconds = float(os.environ.get("CONSOLE_CPU_SECONDS", "30"))
+
+    # Filter, select what is shown, pause it in one go; the others keep running.
+    page.open(f"{worker.url}/ui/#/connectors")
+    page.wait_text("#connectors tbody", lambda t: "load-49" in t, "50 connectors in the table")
+    page.fill("#filter-text", "load-1")
+    page.wait_text("#connectors tbody", lambda t: "load-10" in t and "load-20" not in t, "the filtered table")
+    page.click("#select-all")
+    page.click('[data-batch="pause"]')
+    batch = [f"load-1{i}" for i in range(10)]
+
+    def states():
+        return {n: s["status"]["connector"]["state"] for n, s in worker.call("GET", "/connectors?expand=status").items()}
+    wait_until("the ten filtered connectors PAUSED", lambda: all(states()[n] == "PAUSED" for n in batch))
+    assert all(state == "RUNNING" for n, state in states().items() if n not in batch)
+    Select(page.find("#filter-state")).select_by_value("PAUSED")
+    page.fill("#filter-text", "")
+    page.wait_text("#connectors tbody", lambda t: sorted(x for x in t.split() if x.startswith("load-")) == batch,
+                   "the PAUSED filter showing the ten")
+    page.click('[data-batch="resume"]')
+    wait_until("the ten RUNNING again", lambda: all(state == "RUNNING" for state in states().values()))
 
     def cpu_over(duration):
         time.sleep(2)
