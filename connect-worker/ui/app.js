@@ -250,8 +250,11 @@ function chart(caption) {
 
 let connectors = {}; // name -> {status, info}
 let refreshing = null;
+let refreshes = 0; // refreshes completed so far
 
+// Views that show nothing of it (create, plugins) say `idle`: no refresh runs for them.
 async function refresh() {
+  if (current?.idle) return null;
   if (refreshing) return refreshing;
   refreshing = (async () => {
     try {
@@ -260,6 +263,7 @@ async function refresh() {
         api('GET', '/metrics', undefined, { text: true }),
       ]);
       connectors = list || {};
+      refreshes += 1;
       addSample(parseMetrics(metrics));
       current?.update?.();
     } catch (e) {
@@ -315,6 +319,7 @@ function route() {
     }
     current = make(...m.slice(1).map((p) => (p === undefined ? p : decodeURIComponent(p))));
     current.update?.();
+    refresh();
     return;
   }
   replace(view(), h('h1', 'Not found'), h('p', h('a', { href: '#/' }, 'Back to the overview')));
@@ -471,8 +476,8 @@ function connectorView(name, tab = 'status') {
   function update() {
     const c = connectors[name];
     if (!c) {
-      replace(head, h('span.muted', refreshedOnce ? 'This connector does not exist (any more).' : 'Loading…'));
-      refreshedOnce = true;
+      // Only a refresh made after the view opened can tell that it is gone.
+      replace(head, h('span.muted', refreshes > openedAt ? 'This connector does not exist (any more).' : 'Loading…'));
       return;
     }
     replace(head, badge(stateOf(c)), h('span', typeOf(c)), h('span.muted', c.info?.config?.['connector.class'] || ''),
@@ -480,7 +485,7 @@ function connectorView(name, tab = 'status') {
     statusPart?.(c);
     chartsPart?.();
   }
-  let refreshedOnce = Object.keys(connectors).length > 0;
+  const openedAt = refreshes;
   return { update };
 }
 
@@ -789,7 +794,7 @@ function createView() {
       location.hash = `#/connectors/${enc(name)}`;
     } catch (e) { fail(e); create.disabled = false; }
   });
-  return {};
+  return { idle: true };
 }
 
 // The connector's configuration: view (secrets masked), edit with validation, save.
@@ -861,7 +866,7 @@ function pluginsView() {
       return details;
     }));
   }).catch((e) => { fail(e); replace(list); });
-  return {};
+  return { idle: true };
 }
 
 // ---------- sign-in ----------

@@ -318,6 +318,11 @@ class Page:
             element.send_keys(value)
         self.retry(fill)
 
+    def select(self, css, value):
+        """Picks `value` in the select `css` once the option is there (options may load later)."""
+        self.find(f'{css} option[value="{value}"]')
+        self.retry(lambda: Select(self.find(css)).select_by_value(value))
+
     def click(self, css):
         self.retry(lambda: self.find(css).click())
 
@@ -381,7 +386,7 @@ def test_create_a_redis_sink_from_the_form_and_drive_it(services, worker, page):
     create_topic(services, topic)
 
     page.open(f"{worker.url}/ui/#/new")
-    Select(page.find("#plugin")).select_by_value(REDIS_SINK)
+    page.select("#plugin", REDIS_SINK)
     page.find("#f-topics")
     page.fill("#connector-name", name)
     page.fill("#f-topics", topic)
@@ -530,7 +535,7 @@ def test_a_secret_never_reaches_the_page(services, worker, page):
     try:
         create_topic(services, topic)
         page.open(f"{worker.url}/ui/#/new")
-        Select(page.find("#plugin")).select_by_value(REDIS_SINK)
+        page.select("#plugin", REDIS_SINK)
         page.find("#f-redis_password")
         assert page.find("#f-redis_password").get_attribute("type") == "password"
         page.fill("#connector-name", name)
@@ -663,7 +668,7 @@ def test_every_control_is_labelled_and_the_keyboard_reaches_the_views(services, 
             page.find(ready)
             assert page.driver.execute_script(UNLABELLED) == [], fragment
         page.go("#/new")
-        Select(page.find("#plugin")).select_by_value(REDIS_SINK)
+        page.select("#plugin", REDIS_SINK)
         page.find("#f-redis_uri")
         assert page.driver.execute_script(UNLABELLED) == [], "#/new"
 
@@ -683,6 +688,35 @@ def test_every_control_is_labelled_and_the_keyboard_reaches_the_views(services, 
         page.wait_text("#view h1", lambda t: t == "Connectors", f"the connectors view by keyboard (focus went {reached})")
     finally:
         worker.call("DELETE", f"/connectors/{name}", expect=204)
+
+
+def write_measurements_table(m):
+    """Puts `m` in docs/console.md, between its MEASUREMENTS markers."""
+    refresh_ms = m["worker_cpu_ms_per_metrics_scrape"] + m["worker_cpu_ms_per_connectors_expand_status_info"]
+    rows = [
+        ("The console's files (HTML, CSS, JavaScript, icon), uncompressed",
+         f"{m['console_files_bytes']:,} bytes (limit 200 KB: a unit test and this test fail above it)"),
+        ("Bytes the page loads on a first visit, cache off", f"{m['bytes_loaded_by_the_page']:,} bytes"),
+        ("First contentful paint, cache off", f"{m['first_contentful_paint_ms']:.0f} ms"),
+        (f"The worker's CPU, 50 RUNNING FileStreamSink connectors, no page open ({m['cpu_window_seconds']:.0f} s)",
+         f"{m['worker_cpu_percent_idle_50_connectors']:.1f} % of one core"),
+        (f"The same with the console open on the connectors table ({m['cpu_window_seconds']:.0f} s)",
+         f"{m['worker_cpu_percent_console_open_50_connectors']:.1f} % of one core"),
+        (f"Worker CPU per `GET /metrics` (50 connectors: {m['metrics_bytes_50_connectors'] // 1000} KB of text)",
+         f"{m['worker_cpu_ms_per_metrics_scrape']:.1f} ms"),
+        ("Worker CPU per `GET /connectors?expand=status&expand=info` (50 connectors)",
+         f"{m['worker_cpu_ms_per_connectors_expand_status_info']:.1f} ms"),
+        (f"So one refresh (both, every {m['console_refresh_interval_seconds']} s)",
+         f"{refresh_ms:.1f} ms, {refresh_ms / m['worker_cpu_ms_per_metrics_scrape']:.1f} scrapes' worth, "
+         f"{refresh_ms / (10 * m['console_refresh_interval_seconds']):.1f} % of a core"),
+    ]
+    table = "| What | Measured |\n|---|---|\n" + "".join(f"| {what} | {value} |\n" for what, value in rows)
+    doc = REPO / "docs" / "console.md"
+    text = doc.read_text()
+    begin = text.index("<!-- BEGIN MEASUREMENTS")
+    begin = text.index("\n", begin) + 1
+    end = text.index("<!-- END MEASUREMENTS -->")
+    doc.write_text(text[:begin] + table + text[end:])
 
 
 def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worker, page):
@@ -712,7 +746,7 @@ def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worke
         return {n: s["status"]["connector"]["state"] for n, s in worker.call("GET", "/connectors?expand=status").items()}
     wait_until("the ten filtered connectors PAUSED", lambda: all(states()[n] == "PAUSED" for n in batch))
     assert all(state == "RUNNING" for n, state in states().items() if n not in batch)
-    Select(page.find("#filter-state")).select_by_value("PAUSED")
+    page.select("#filter-state", "PAUSED")
     page.fill("#filter-text", "")
     page.wait_text("#connectors tbody", lambda t: sorted(x for x in t.split() if x.startswith("load-")) == batch,
                    "the PAUSED filter showing the ten")
@@ -769,6 +803,7 @@ def test_size_first_paint_and_the_workers_cpu_with_50_connectors(services, worke
     })
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / "measurements.json").write_text(json.dumps(MEASURED, indent=2) + "\n")
+    write_measurements_table(MEASURED)
     print(json.dumps(MEASURED, indent=2))
     for n in names:
         worker.call("DELETE", f"/connectors/{n}", expect=204)
