@@ -643,6 +643,17 @@ def test_plugins_view_lists_every_plugin_with_its_documentation(worker, page):
     page.shot("plugins")
 
 
+def test_ui_enabled_false_serves_no_console_and_the_api_still_answers(services):
+    off = Worker(services, {"ui.enabled": "false"})
+    try:
+        for path in ("/ui", "/ui/", "/ui/app.js"):
+            status, _, body = http(off.url + path)
+            assert status == 404 and '"error_code":404' in body, f"{path}: {status} {body}"
+        assert http(off.url + "/connectors")[0] == 200
+    finally:
+        off.stop()
+
+
 # Every control of these views has an accessible name (a label, aria-label or
 # aria-labelledby, or its own text).
 UNLABELLED = """
