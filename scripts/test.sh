@@ -8,6 +8,8 @@
 #      binary depends on the worker runtime only (scripts/check-custom-worker-deps.sh);
 #   3. the unit and doc tests of every crate;
 #   4. starts the real services on loopback, runs the end-to-end tests in tests/ against them,
+#      then drives the web console in headless Chromium against real workers
+#      (scripts/console-test.sh, which installs chromium, chromium-driver and selenium itself),
 #      then fuzzes the REST API of a real worker from its OpenAPI description
 #      (scripts/fuzz-rest.sh, schemathesis), and stops exactly the processes it started,
 #      whatever happened.
@@ -53,6 +55,9 @@ step "end-to-end tests"
 # Worker logs from tests that install the subscriber: warnings and errors only.
 RUST_LOG="${RUST_LOG:-warn}" timeout --signal=TERM --kill-after=30s "$E2E_TIMEOUT" \
     cargo test --locked -p connect-e2e -- --test-threads="${E2E_THREADS:-4}"
+
+step "the web console in a browser (headless Chromium, selenium)"
+scripts/console-test.sh
 
 step "fuzzing the REST API (schemathesis)"
 scripts/fuzz-rest.sh

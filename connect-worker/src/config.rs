@@ -183,6 +183,13 @@ pub fn config_def() -> ConfigDef {
                 .group(group, 12),
         )
         .define(
+            ConfigKey::new("ui.enabled", ConfigType::Boolean)
+                .default_value("true")
+                .importance(Importance::Low)
+                .doc("Ours. Whether the worker serves its web console at /ui (docs/console.md). The console's files need no credentials (they hold no data); every call it makes goes to the REST API with the user's credentials.")
+                .group(group, 20),
+        )
+        .define(
             ConfigKey::new(OVERRIDE_POLICY, ConfigType::String)
                 .default_value("All")
                 .importance(Importance::Medium)
@@ -217,6 +224,8 @@ pub struct WorkerConfig {
     pub request_timeout: Duration,
     pub client_id: String,
     pub topic_creation_enable: bool,
+    /// Serve the web console at `/ui` (`ui.enabled`).
+    pub ui_enabled: bool,
     /// `host:port` of each `metrics.listeners` listener.
     pub metrics_listeners: Vec<String>,
     /// Logs as JSON lines (`log.format=json`).
@@ -336,6 +345,7 @@ impl WorkerConfig {
             request_timeout: millis("request.timeout.ms"),
             client_id: values.string("client.id").unwrap_or_default().to_owned(),
             topic_creation_enable: values.boolean("topic.creation.enable").unwrap_or(true),
+            ui_enabled: values.boolean("ui.enabled").unwrap_or(true),
             metrics_listeners: values
                 .list("metrics.listeners")
                 .iter()

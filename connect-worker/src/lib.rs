@@ -14,6 +14,7 @@ pub mod client_overrides;
 pub mod config;
 pub mod config_providers;
 pub mod connector_config;
+pub mod console;
 pub mod convert;
 pub mod distributed;
 pub mod herder;

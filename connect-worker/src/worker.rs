@@ -244,7 +244,10 @@ impl Worker {
                 }
             });
         }
-        let router = crate::rest::secured(crate::rest::router(self.herder.clone()), auth);
+        let router = crate::console::beside(
+            crate::rest::secured(crate::rest::router(self.herder.clone()), auth),
+            self.config.ui_enabled,
+        );
         let served = if self.config.listener_https {
             let tls = crate::rest::tls::server_config(&self.config.props).map_err(|message| {
                 let mut errors = ConfigErrors::default();

@@ -22,6 +22,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use tokio::sync::Semaphore;
 
+/// The header by which a script says it handles a 401 itself (no `WWW-Authenticate`).
+pub const X_REQUESTED_WITH: &str = "x-requested-with";
+
 /// How many verified `Authorization` values are remembered, so a client does not pay a
 /// bcrypt/argon2 verification (tens of ms) on every request.
 const CACHE_SIZE: usize = 256;
@@ -283,6 +286,8 @@ pub async fn require(
     if auth.health_open && request.uri().path() == "/health" {
         return next.run(request).await;
     }
+    // Any value, as Spring Security and others read it.
+    let scripted = request.headers().contains_key(X_REQUESTED_WITH);
     let header = request
         .headers()
         .get(AUTHORIZATION)
@@ -300,10 +305,15 @@ pub async fn require(
         axum::Json(serde_json::json!({"error_code": 401, "message": message})),
     )
         .into_response();
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"connect-worker\""),
-    );
+    // A script (the web console sends `X-Requested-With: connect-console`) asks for its
+    // credentials itself: without the challenge, the browser does not pop up its own
+    // Basic dialog over the page.
+    if !scripted {
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"connect-worker\""),
+        );
+    }
     response
 }
 

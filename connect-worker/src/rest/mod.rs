@@ -34,6 +34,7 @@ pub mod tls;
 pub mod topics;
 
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -71,6 +72,7 @@ pub fn api() -> OpenApiRouter<Herder> {
 
 /// The whole API over `herder`.
 pub fn router(herder: Herder) -> Router {
+    LazyLock::force(&root::STARTED);
     let (routes, _) = api().split_for_parts();
     let api = routes
         .fallback(not_found)

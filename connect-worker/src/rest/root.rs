@@ -1,6 +1,7 @@
 //! `GET /` (the worker's version) and `GET /health` (KIP-1017).
 
-use std::time::UNIX_EPOCH;
+use std::sync::LazyLock;
+use std::time::{Instant, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::Json;
@@ -15,6 +16,9 @@ use crate::task::{Outage, TaskId};
 /// The commit the worker was built from, `unknown` when not built from a git checkout: set
 /// by the build script (`build.rs`).
 pub const COMMIT: &str = env!("CONNECT_GIT_COMMIT");
+
+/// When the worker started serving: [`router`](super::router) reads it first.
+pub static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// The routes of this module.
 pub fn routes() -> OpenApiRouter<Herder> {
@@ -32,6 +36,9 @@ pub struct ServerInfo {
     commit: &'static str,
     /// The Kafka cluster's id, `unknown` until a broker told it (always with SASL).
     kafka_cluster_id: String,
+    /// Ours: how long the worker has been serving, in milliseconds (the web console shows
+    /// it; Kafka Connect's clients ignore fields they do not know).
+    uptime_ms: u64,
 }
 
 /// `GET /health`'s body (KIP-1017), plus the tasks that are stalled.
@@ -93,6 +100,7 @@ async fn server_info(State(herder): State<Herder>) -> Json<ServerInfo> {
         kafka_cluster_id: herder
             .kafka_cluster_id()
             .unwrap_or_else(|| "unknown".to_owned()),
+        uptime_ms: u64::try_from(STARTED.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
 
