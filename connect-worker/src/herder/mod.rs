@@ -187,6 +187,11 @@ impl Herder {
 
     /// `GET /metrics`: every metric in Prometheus' text format, states as of now.
     pub async fn metrics_text(&self) -> String {
+        self.metrics_text_only(&[]).await
+    }
+
+    /// `GET /metrics?name[]=..`: the families named in `names` (all when it is empty).
+    pub async fn metrics_text_only(&self, names: &[String]) -> String {
         let snapshot: Vec<ConnectorSnapshot> = self
             .views()
             .into_iter()
@@ -227,7 +232,9 @@ impl Herder {
                 std::time::Instant::now(),
             )
         });
-        self.shared.metrics.render(&snapshot, rebalance.as_ref())
+        self.shared
+            .metrics
+            .render_only(&snapshot, rebalance.as_ref(), names)
     }
 
     /// `GET /health`: the tasks retrying an operation now, by connector and task.

@@ -177,11 +177,27 @@ impl WorkerMetrics {
         connectors: &[ConnectorSnapshot],
         rebalance: Option<&RebalanceSnapshot>,
     ) -> String {
+        self.render_only(connectors, rebalance, &[])
+    }
+
+    /// [`render`](Self::render) restricted to the families named in `names` (every family
+    /// when it is empty), as Prometheus' Python client answers `?name[]=`: a reader that
+    /// needs a few series (the web console) does not pay for the whole exposition.
+    pub fn render_only(
+        &self,
+        connectors: &[ConnectorSnapshot],
+        rebalance: Option<&RebalanceSnapshot>,
+        names: &[String],
+    ) -> String {
         let _one_scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
         self.update_states(connectors);
         self.rebalance.update(rebalance);
+        let mut families = self.registry.gather();
+        if !names.is_empty() {
+            families.retain(|family| names.iter().any(|n| n == family.name()));
+        }
         let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
             tracing::error!(error = %e, "cannot encode the metrics");
         }
         String::from_utf8(out).unwrap_or_default()

@@ -241,3 +241,28 @@ fn a_distributed_worker_counts_and_describes_only_the_connectors_it_runs() {
     );
     assert!(!text.contains("\"elsewhere\""), "{text}");
 }
+
+#[test]
+fn render_only_gives_the_families_named_and_nothing_else() {
+    let metrics = Arc::new(WorkerMetrics::new());
+    let mut task = metrics.task("orders", 0).with_sink();
+    task.sink.as_mut().unwrap().send_total.inc_by(7);
+    let names = ["kafka_connect_sink_task_metrics_sink_record_send_total".to_owned()];
+    let text = metrics.render_only(&snapshot("RUNNING", "RUNNING"), None, &names);
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(families, names, "{text}");
+    assert!(
+        text.contains(
+            "kafka_connect_sink_task_metrics_sink_record_send_total{connector=\"orders\",task=\"0\"} 7"
+        ),
+        "{text}"
+    );
+    // No names: everything, as a plain scrape.
+    let all = metrics.render_only(&snapshot("RUNNING", "RUNNING"), None, &[]);
+    assert_eq!(all, metrics.render(&snapshot("RUNNING", "RUNNING"), None));
+    assert!(all.contains("kafka_connect_connect_worker_metrics_connector_count 1"));
+}
