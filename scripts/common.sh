@@ -75,10 +75,17 @@ value.converter=org.apache.kafka.connect.storage.StringConverter
 PROPS
     "$WORKER_BIN" "$dir/worker.properties" >"$dir/worker.log" 2>&1 &
     WORKER_PID=$!
+    wait_for_rest "$REST" "$WORKER_PID" "$dir/worker.log"
+}
+
+# Waits up to 10 s until the worker's REST API at URL answers; dies, with its log LOG, when
+# the worker PID exits first or the time is up.
+wait_for_rest() {
+    local url="$1" pid="$2" log="$3"
     for _ in $(seq 1 100); do
-        curl -sf "$REST/" >/dev/null 2>&1 && return 0
-        kill -0 "$WORKER_PID" 2>/dev/null || { cat "$dir/worker.log" >&2; die "the worker exited"; }
+        curl -sf "$url/" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "the worker at $url exited"; }
         sleep 0.1
     done
-    die "the worker's REST API never answered; see $dir/worker.log"
+    die "the worker's REST API at $url never answered; see $log"
 }

@@ -98,12 +98,7 @@ PROPS
     pid=$!
     PIDS+=("$pid")
     WORKER_PIDS[n]="$pid"
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || { cat "$dir/worker.log" >&2; die "worker $n exited"; }
-        sleep 0.1
-    done
-    die "worker $n's REST API never answered; see $dir/worker.log"
+    wait_for_rest "http://127.0.0.1:$port" "$pid" "$dir/worker.log"
 }
 
 EVENTS="$WORK_DIR/events.jsonl"

@@ -388,6 +388,17 @@ class Bench:
         row["cpu_s_per_1m"] = m["cpu_s"] / records * 1e6
         return row
 
+    def sink_config(self, kind, eos, tasks):
+        """The worker's RedisSink for the sink scenarios (standalone and cluster alike)."""
+        config = {"connector.class": "RedisSink", "topics": SINK_TOPIC,
+                  "tasks.max": str(tasks), "redis.uri": self.redis_url,
+                  "redis.type": kind.upper(), "redis.keyspace": KEYSPACE,
+                  "redis.exactly.once": "true" if eos else "false"}
+        if kind != "string":
+            config.update({"value.converter": JSON_CONVERTER,
+                           "value.converter.schemas.enable": "false"})
+        return config
+
     def sink_run(self, system, kind, eos=None, tasks=None, rep=0):
         self.r.flushall()
         time.sleep(self.a.settle)
@@ -396,13 +407,7 @@ class Bench:
             scenario += f" eos={'on' if eos else 'off'} tasks={tasks}"
             name = f"sink-{kind}-{'eos' if eos else 'alo'}-{tasks}-{rep}"
             worker = self.start_worker(name)
-            config = {"connector.class": "RedisSink", "topics": SINK_TOPIC,
-                      "tasks.max": str(tasks), "redis.uri": self.redis_url,
-                      "redis.type": kind.upper(), "redis.keyspace": KEYSPACE,
-                      "redis.exactly.once": "true" if eos else "false"}
-            if kind != "string":
-                config.update({"value.converter": JSON_CONVERTER,
-                               "value.converter.schemas.enable": "false"})
+            config = self.sink_config(kind, eos, tasks)
             w = Window(self, worker.pid)
             self.create_connector(worker, name, config)
             proc = worker
@@ -416,13 +421,7 @@ class Bench:
             scenario += f" eos={'on' if eos else 'off'} tasks={tasks} workers={CLUSTER_SIZE}"
             name = f"cluster-{kind}-{'eos' if eos else 'alo'}-{tasks}-{rep}"
             workers = self.start_cluster(name, CLUSTER_SIZE)
-            config = {"connector.class": "RedisSink", "topics": SINK_TOPIC,
-                      "tasks.max": str(tasks), "redis.uri": self.redis_url,
-                      "redis.type": kind.upper(), "redis.keyspace": KEYSPACE,
-                      "redis.exactly.once": "true" if eos else "false"}
-            if kind != "string":
-                config.update({"value.converter": JSON_CONVERTER,
-                               "value.converter.schemas.enable": "false"})
+            config = self.sink_config(kind, eos, tasks)
             t0 = time.monotonic()
             self.create_connector(workers[1], name, config, initial_state="PAUSED")
             status = self.wait_state(workers[1], name, "PAUSED", tasks, timeout=60)
