@@ -442,7 +442,11 @@ class Bench:
             return
         else:
             w = Window(self)
-            if system == "rust":
+            if system == "plain":
+                proc = self.spawn([self.a.baseline_bin, "plain-bridge", *self.kafka_args(SINK_TOPIC),
+                                   "--redis", self.redis_url, "--type", kind,
+                                   "--keyspace", KEYSPACE], f"plain-sink-{kind}")
+            elif system == "rust":
                 # eos: each pipeline in MULTI/EXEC with the offsets, as the worker's sink does.
                 if eos:
                     scenario += " eos=on"
@@ -739,6 +743,9 @@ def main():
                 for rep in range(a.runs):
                     b.sink_run("rust", kind, rep=rep)
                     b.sink_run("rust", kind, eos=True, rep=rep)
+                    if kind == "string":
+                        # The plainer bridge a user writes (issue 20's baseline).
+                        b.sink_run("plain", kind, rep=rep)
                     for eos in (True, False):
                         for tasks in (1, 4):
                             b.sink_run("worker", kind, eos, tasks, rep)

@@ -12,7 +12,7 @@ TARGETS = {"alo": 0.90, "eos": 0.75, "source": 0.90, "python": 6.0, "rss_mb": 64
 
 
 TYPE_ORDER = {"STRING": 0, "HASH": 1, "STREAM": 2}
-SYSTEM_ORDER = {"rust": 0, "worker": 1, "cluster": 2, "python": 3}
+SYSTEM_ORDER = {"rust": 0, "plain": 0.5, "worker": 1, "cluster": 2, "python": 3}
 
 
 def sort_key(r):
@@ -26,6 +26,8 @@ def sort_key(r):
 def label(r):
     if r["kind"] == "source":
         return f"source {r['system']}" + (" bridge" if r["system"] != "worker" else "")
+    if r["system"] == "plain":
+        return f"{r['type']} plain concurrent bridge"
     if r["system"] == "worker":
         return f"{r['type']} worker eos={'on' if r['eos'] else 'off'} tasks={r['tasks']}"
     if r["system"] == "cluster":
@@ -69,6 +71,14 @@ def bridge_of(summary, row):
     return None
 
 
+def plain_of(summary, row):
+    """The plain concurrent bridge's row for the same sink type (STRING only)."""
+    for r in summary:
+        if r["system"] == "plain" and r["kind"] == row["kind"] and r["type"] == row["type"]:
+            return r
+    return None
+
+
 def python_of(summary, row):
     for r in summary:
         if r["system"] == "python" and r["kind"] == row["kind"] and r["type"] == row["type"]:
@@ -101,12 +111,18 @@ def verdicts(row, bridge, python):
 def table(summary, kind):
     rows = [r for r in summary if r["kind"] == kind]
     rows.sort(key=sort_key)
-    out = ["| scenario | records/s | MB/s | vs Rust bridge | vs Python | CPU s / 1M | "
-           "peak RSS MB | Redis CPU s / 1M | others' CPU (cores) | targets |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+    plain_rows = any(r["system"] == "plain" for r in rows)
+    out = ["| scenario | records/s | MB/s | vs Rust bridge | "
+           + ("vs plain bridge | " if plain_rows else "")
+           + "vs Python | CPU s / 1M | peak RSS MB | Redis CPU s / 1M | others' CPU (cores) | "
+           "targets |",
+           "|---|--:|--:|--:|" + ("--:|" if plain_rows else "") + "--:|--:|--:|--:|--:|---|"]
     for r in rows:
         bridge, python = bridge_of(summary, r), python_of(summary, r)
         ratio = pct(r["records_per_s"] / bridge["records_per_s"]) if bridge else "n/a"
+        if plain_rows:
+            plain = plain_of(summary, r)
+            ratio += " | " + (pct(r["records_per_s"] / plain["records_per_s"]) if plain else "n/a")
         times = f"{r['records_per_s'] / python['records_per_s']:.1f}x" if python else "n/a"
         ok = "" if r["verified"] else " (data check FAILED)"
         out.append(f"| {label(r)} | {fmt_int(r['records_per_s'])} | "
@@ -123,7 +139,7 @@ def chart(results, path):
     import matplotlib.pyplot as plt
 
     summary = results["summary"]
-    colors = {"rust": "#4c72b0", "worker": "#dd8452", "cluster": "#c44e52", "python": "#55a868"}
+    colors = {"rust": "#4c72b0", "plain": "#8172b3", "worker": "#dd8452", "cluster": "#c44e52", "python": "#55a868"}
     rows = sorted(summary, key=sort_key)
     lat = results.get("latency") or []
     fig, axes = plt.subplots(1, 2 if lat else 1, figsize=(13 if lat else 9, 0.38 * len(rows) + 1.6),
@@ -139,7 +155,8 @@ def chart(results, path):
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     from matplotlib.patches import Patch
-    legend = [("rust", "hand-written Rust bridge (ceiling)"), ("worker", "connect-worker"),
+    legend = [("rust", "hand-written Rust bridge (ceiling)"),
+              ("plain", "plain concurrent Rust bridge"), ("worker", "connect-worker"),
               ("cluster", "connect-worker, 3-worker cluster"), ("python", "Python script")]
     ax.legend(handles=[Patch(color=colors[k], label=text) for k, text in legend
                        if any(r["system"] == k for r in rows)],
@@ -349,6 +366,10 @@ def render(results, png_name):
         "`XLEN` (STREAM), polled every 5 ms. The Rust and Python bridges are started as "
         "processes when the clock starts and are timed the same way; they read from the "
         "earliest offset, as the worker does for a new connector.")
+    add("- The plain concurrent bridge (`bench-baseline plain-bridge`, STRING only) is the one "
+        "a user writes in an afternoon: per partition a loop over rskafka's `StreamConsumer` "
+        "(its defaults, 50 ms fetch wait) taking the records that are ready, up to 2000, and "
+        "writing them as one fred pipeline of `SET`s, every partition at once.")
     add("- Worker sink settings: STRING with `StringConverter` (values pass through as text); "
         "HASH and STREAM with `JsonConverter` (`schemas.enable=false`), which parses each "
         "value into fields, as the bridges do with serde_json / json.loads. "

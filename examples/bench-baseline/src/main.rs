@@ -1,13 +1,14 @@
 //! `bench-baseline`: the ceiling `scripts/bench.sh` measures the worker against, and the tools
 //! it drives.
 //!
-//! The two bridges are what a careful engineer writes by hand with the same crates the worker
+//! The bridges are what a careful engineer writes by hand with the same crates the worker
 //! uses (rskafka and fred) and no framework: no converters, transforms, offsets store or REST
 //! API. They run until they are killed, like a real bridge; the benchmark times them from the
 //! outside exactly as it times the worker.
 //!
 //! ```text
 //! bench-baseline sink-bridge   --kafka H:P --topic T --redis URL --type string|hash|stream --keyspace K
+//! bench-baseline plain-bridge  --kafka H:P --topic T --redis URL --type string --keyspace K
 //! bench-baseline source-bridge --redis URL --stream S --group G --kafka H:P --topic T [--batch N]
 //! bench-baseline produce       --kafka H:P --topic T --partitions P --count N   (fixture)
 //! bench-baseline fill-stream   --redis URL --stream S --count N                 (fixture)
@@ -19,6 +20,7 @@
 mod common;
 mod fixtures;
 mod latency;
+mod plain_bridge;
 mod sink_bridge;
 mod source_bridge;
 
@@ -27,7 +29,7 @@ use std::process::ExitCode;
 
 use common::Result;
 
-const USAGE: &str = "usage: bench-baseline sink-bridge|source-bridge|produce|fill-stream|create-topic|wait-topic|latency --key value ... (see src/main.rs)";
+const USAGE: &str = "usage: bench-baseline sink-bridge|plain-bridge|source-bridge|produce|fill-stream|create-topic|wait-topic|latency --key value ... (see src/main.rs)";
 
 /// `--key value` pairs.
 #[derive(Debug)]
@@ -71,6 +73,7 @@ impl Args {
 async fn run(command: &str, args: &Args) -> Result<()> {
     match command {
         "sink-bridge" => sink_bridge::run(args).await,
+        "plain-bridge" => plain_bridge::run(args).await,
         "source-bridge" => source_bridge::run(args).await,
         "produce" => fixtures::produce(args).await,
         "fill-stream" => fixtures::fill_stream(args).await,
