@@ -185,45 +185,45 @@ impl Herder {
         &self.shared.metrics
     }
 
-    /// `GET /metrics`: every metric in Prometheus' text format, states as of now.
-    pub async fn metrics_text(&self) -> String {
-        self.metrics_text_only(&[]).await
-    }
-
-    /// `GET /metrics?name[]=..`: the families named in `names` (all when it is empty).
-    pub async fn metrics_text_only(&self, names: &[String]) -> String {
+    /// `GET /metrics`: the metrics in Prometheus' text format, states as of now; only the
+    /// families named in `names` (`?name[]=..`), or all when it is empty.
+    pub async fn metrics_text(&self, names: &[String]) -> String {
         let snapshot: Vec<ConnectorSnapshot> = self
             .views()
             .into_iter()
-            .map(|(_, view)| ConnectorSnapshot {
-                name: view.config.name.clone(),
-                class: view.config.plugin.class.clone(),
-                kind: match view.config.kind() {
-                    PluginKind::Source => "source",
-                    PluginKind::Sink => "sink",
-                    _ => "unknown",
-                },
-                version: view.config.plugin.version.clone(),
-                state: view.status.get().state.name(),
-                // A distributed worker leaves the connectors assigned elsewhere UNASSIGNED.
-                runs_here: self.cluster.is_none() || view.status.get().state != State::Unassigned,
-                tasks: view
-                    .tasks
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(id, t)| t.as_ref().map(|t| (id, t)))
-                    .map(|(id, t)| {
-                        let (running_ratio, pause_ratio) = t.status.ratios();
-                        TaskSnapshot {
-                            id,
-                            state: t.status.get().state.name(),
-                            running_ratio,
-                            pause_ratio,
-                            retrying: !t.retries.outages().is_empty(),
-                            retry_attempts: t.retries.attempts(),
-                        }
-                    })
-                    .collect(),
+            .map(|(_, view)| {
+                // One read: the state and whether the connector runs here must agree.
+                let state = view.status.get().state;
+                ConnectorSnapshot {
+                    name: view.config.name.clone(),
+                    class: view.config.plugin.class.clone(),
+                    kind: match view.config.kind() {
+                        PluginKind::Source => "source",
+                        PluginKind::Sink => "sink",
+                        _ => "unknown",
+                    },
+                    version: view.config.plugin.version.clone(),
+                    state: state.name(),
+                    // A distributed worker leaves the connectors assigned elsewhere UNASSIGNED.
+                    runs_here: self.cluster.is_none() || state != State::Unassigned,
+                    tasks: view
+                        .tasks
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(id, t)| t.as_ref().map(|t| (id, t)))
+                        .map(|(id, t)| {
+                            let (running_ratio, pause_ratio) = t.status.ratios();
+                            TaskSnapshot {
+                                id,
+                                state: t.status.get().state.name(),
+                                running_ratio,
+                                pause_ratio,
+                                retrying: !t.retries.outages().is_empty(),
+                                retry_attempts: t.retries.attempts(),
+                            }
+                        })
+                        .collect(),
+                }
             })
             .collect();
         let rebalance = self.cluster.as_ref().map(|cluster| {

@@ -40,8 +40,5 @@ async fn metrics(State(herder): State<Herder>, RawQuery(query): RawQuery) -> imp
         .filter(|(key, _)| key == "name[]")
         .map(|(_, value)| value)
         .collect();
-    (
-        [(CONTENT_TYPE, CONTENT)],
-        herder.metrics_text_only(&names).await,
-    )
+    ([(CONTENT_TYPE, CONTENT)], herder.metrics_text(&names).await)
 }
