@@ -630,6 +630,191 @@ async fn redis_stopped_for_ten_seconds_loses_nothing_and_the_task_stays_running(
     assert_eq!(counted, attempts as f64, "{}", recoveries[0]);
 }
 
+/// Redis stopped and started again while one task has several batches in flight (written
+/// ahead, not answered yet): with exactly-once every record is in the list once and in order;
+/// at-least-once loses none and keeps each partition's order of first arrivals.
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_restarted_while_batches_are_in_flight_loses_nothing() {
+    const RECORDS: usize = 200_000;
+    let services = Services::get();
+    let mut redis = PrivateRedis::start(&temp_dir("sink-in-flight-redis"), &[]);
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-in-flight"), &[]);
+    let id = unique_name("f");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 2).await.unwrap();
+    let records = (0..RECORDS)
+        .map(|i| {
+            (
+                (i % 2) as i32,
+                Some(format!("m{i}").into_bytes()),
+                Some(b"1".to_vec()),
+            )
+        })
+        .collect();
+    services.produce(&kafka, &topic, records).await.unwrap();
+
+    let modes = [("once", "true"), ("least", "false")];
+    for (mode, exactly_once) in modes {
+        let mut config = sink_config(
+            &services,
+            &topic,
+            &[
+                ("redis.type", "LIST"),
+                ("redis.keyspace", &format!("{id}-{mode}")),
+                ("redis.exactly.once", exactly_once),
+            ],
+        );
+        config["redis.uri"] = json!(redis.url());
+        config["redis.timeout"] = json!("2");
+        worker.create_connector(&format!("{id}-{mode}"), &config);
+    }
+    let len = |r: &PrivateRedis, mode: &str| {
+        r.cli(&["LLEN", &format!("{id}-{mode}")])
+            .parse::<usize>()
+            .unwrap_or(0)
+    };
+    wait_until(
+        "an eighth of the records in both lists",
+        Duration::from_secs(60),
+        || {
+            modes
+                .iter()
+                .all(|(mode, _)| len(&redis, mode) >= RECORDS / 8)
+        },
+    );
+    redis.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    redis.start_again();
+    let at_restart: Vec<usize> = modes.iter().map(|(mode, _)| len(&redis, mode)).collect();
+    assert!(
+        at_restart.iter().all(|n| *n < RECORDS),
+        "a sink finished before Redis stopped ({at_restart:?}); the test proves nothing"
+    );
+    wait_until(
+        "every record in both lists",
+        Duration::from_secs(120),
+        || len(&redis, "once") >= RECORDS && len(&redis, "least") >= RECORDS,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    for (mode, _) in modes {
+        let members = redis.cli(&["LRANGE", &format!("{id}-{mode}"), "0", "-1"]);
+        let members: Vec<&str> = members.lines().collect();
+        let mut seen = BTreeSet::new();
+        let firsts: Vec<usize> = members
+            .iter()
+            .filter(|m| seen.insert(**m))
+            .map(|m| m[1..].parse().unwrap())
+            .collect();
+        assert_eq!(
+            seen.len(),
+            RECORDS,
+            "{mode}: records missing (stopped at {at_restart:?})"
+        );
+        if mode == "once" {
+            assert_eq!(members.len(), RECORDS, "exactly-once wrote records twice");
+        }
+        for partition in 0..2 {
+            let order: Vec<usize> = firsts
+                .iter()
+                .copied()
+                .filter(|n| n % 2 == partition)
+                .collect();
+            assert!(
+                order.windows(2).all(|w| w[0] < w[1]),
+                "{mode}: partition {partition} out of order"
+            );
+        }
+        worker.wait_for_tasks(
+            &format!("{id}-{mode}"),
+            1,
+            "RUNNING",
+            Duration::from_secs(10),
+        );
+    }
+}
+
+/// A record Redis refuses (its key holds another type) in a batch written ahead, in a
+/// transaction (exactly-once) or a plain pipeline: it goes to the dead-letter queue once, and
+/// every other record is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_redis_refuses_in_a_batch_written_ahead_goes_to_the_dead_letter_queue_once() {
+    const RECORDS: usize = 3000;
+    const REFUSED: usize = 1700;
+    let services = Services::get();
+    let worker = WorkerProcess::start(WORKER, &services, &temp_dir("sink-refused"), &[]);
+    let id = unique_name("r");
+    let kafka = services.kafka().await.unwrap();
+    let topic = services.create_topic(&kafka, &id, 1).await.unwrap();
+    let records = (0..RECORDS)
+        .map(|i| {
+            (
+                0,
+                Some(format!("k{i:04}").into_bytes()),
+                Some(format!(r#"{{"n":{i}}}"#).into_bytes()),
+            )
+        })
+        .collect();
+    services.produce(&kafka, &topic, records).await.unwrap();
+    for exactly_once in ["true", "false"] {
+        let name = format!("{id}-{exactly_once}");
+        let dlq = format!("{name}-dlq");
+        // The key of one record already holds a string: HSET on it fails with WRONGTYPE.
+        cli(
+            &services,
+            &["SET", &format!("{name}:k{REFUSED:04}"), "a string"],
+        );
+        let config = sink_config(
+            &services,
+            &topic,
+            &[
+                ("redis.type", "HASH"),
+                ("redis.keyspace", &name),
+                ("redis.exactly.once", exactly_once),
+                ("errors.tolerance", "all"),
+                ("errors.deadletterqueue.topic.name", &dlq),
+                ("errors.deadletterqueue.topic.replication.factor", "1"),
+            ],
+        );
+        worker.create_connector(&name, &config);
+        let last = format!("{name}:k{:04}", RECORDS - 1);
+        wait_for_output(&services, &["HGET", &last, "n"], &(RECORDS - 1).to_string());
+        let dead = services
+            .consume_with_kafka_python(&dlq, 1, Duration::from_secs(30))
+            .unwrap();
+        let keys: Vec<_> = dead.iter().map(|r| r.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            [Some(format!("k{REFUSED:04}").as_str())],
+            "exactly.once={exactly_once}"
+        );
+        // Nothing more arrives in the dead-letter queue: the worker sent it one record.
+        std::thread::sleep(Duration::from_secs(2));
+        let task = [("connector", name.as_str()), ("task", "0")];
+        let sent = worker.scrape().get(
+            "kafka_connect_task_error_metrics_deadletterqueue_produce_requests",
+            &task,
+        );
+        assert_eq!(sent, Some(1.0), "exactly.once={exactly_once}");
+        let redis = services.redis().await.unwrap();
+        for i in (0..RECORDS).filter(|i| *i != REFUSED) {
+            let n: Option<String> =
+                fred::prelude::HashesInterface::hget(&redis, format!("{name}:k{i:04}"), "n")
+                    .await
+                    .unwrap();
+            assert_eq!(
+                n,
+                Some(i.to_string()),
+                "exactly.once={exactly_once}: k{i:04}"
+            );
+        }
+        assert_eq!(
+            cli(&services, &["GET", &format!("{name}:k{REFUSED:04}")]),
+            "a string"
+        );
+        worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(10));
+    }
+}
+
 /// The seconds stalled and the failed attempts of a recovery line ("... succeeded again after
 /// 10.3s of retries (12 failed attempts)").
 fn recovery(line: &str) -> (f64, u64) {

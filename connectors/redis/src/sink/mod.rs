@@ -6,6 +6,7 @@ mod encode;
 mod offsets;
 mod task;
 mod template;
+mod window;
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,20 @@
 //! The sink task: each `put` batch is one pipelined round trip to Redis (a MULTI/EXEC with the
-//! batch's Kafka offsets in exactly-once mode), visible in Redis when `put` returns.
+//! batch's Kafka offsets in exactly-once mode).
+//!
+//! Writing ahead: `put` hands the batch to Redis and returns before Redis answers, so the
+//! worker converts the next batch while Redis writes this one (`window.rs` keeps the batch in
+//! flight). `pre_commit` waits for the answer and never returns an offset Redis has not
+//! confirmed. A batch runs only once the batch before it is confirmed: a transaction's body
+//! (which Redis only queues) is sent at once and its `EXEC` then, a pipeline then. So a batch
+//! that failed is never followed by a later one that applied: fred queues commands while it
+//! reconnects and writes them on the new connection, which would otherwise apply a later batch
+//! before an earlier one is written again (out of order), or move the stored offsets past
+//! records Redis does not hold. When a batch written ahead
+//! fails, the task asks the worker to read its partitions again from the first record Redis
+//! did not confirm, and writes them one batch at a time, waiting for each answer, until it is
+//! past the failed batches: errors are then handled with their records at hand, as below.
+//! Writing ahead is off with `redis.wait.replicas` and on a Redis cluster (offsets written
+//! after each batch).
 //!
 //! Exactly-once: the offsets hash is written in the same transaction as the data, so Redis
 //! always holds the data of exactly the records below the stored offsets. The task seeks to
@@ -10,10 +25,10 @@
 //!
 //! Writes and flushes: fred 10 flushes the socket after every command of a transaction
 //! (`client.multi()`), after every custom command, and after every command of a pipeline when
-//! nothing else waits in its router queue. A batch is therefore written as two pipelines sent
-//! back to back: the commands (in exactly-once mode `MULTI`, the commands and the offsets'
-//! `HSET`), then the last command alone (`EXEC`); while fred writes the first, the second
-//! waits in its queue, so the first goes out in a few large writes. The commands of the sink's
+//! nothing else waits in its router queue. A batch is therefore written as pipelines handed to
+//! fred back to back: the commands (in a transaction after `MULTI`), then the last one alone
+//! (the offsets' `HSET` in exactly-once mode), then `EXEC`; while fred writes the first, the
+//! next waits in its queue, so the first goes out in a few large writes. The commands of the sink's
 //! usual types go through fred's typed calls, which it does not flush one by one (see
 //! [`queue`]).
 
@@ -21,7 +36,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connect_core::connector::{SinkTask, SinkTaskContext};
+use connect_core::connector::{Offsets, SinkTask, SinkTaskContext};
 use connect_core::metrics::Counter;
 use connect_core::record::{SinkRecord, TopicPartition};
 use connect_core::ConnectError;
@@ -35,6 +50,7 @@ use fred::types::{ClusterHash, CustomCommand, Key, Value as Arg};
 use super::config::{RedisType, SinkConfig};
 use super::encode::{Command, Encoder};
 use super::offsets;
+use super::window::{first_error, Failed, Reply, Sent, Span, Window};
 use crate::connection::redis_error;
 
 /// Writes records into Redis; see the module documentation.
@@ -50,6 +66,9 @@ pub struct RedisSinkTask {
     unloaded: BTreeSet<TopicPartition>,
     /// A write failed without telling whether it was applied: read the offsets again first.
     uncertain: bool,
+    /// A transaction failed: end any transaction left open on the connection first (see
+    /// `discard_open_transaction`).
+    discard_first: bool,
     /// The offset after the last errant record reported, per partition, so a batch written
     /// again after a retriable error does not report its errant records twice.
     reported: HashMap<TopicPartition, i64>,
@@ -57,6 +76,27 @@ pub struct RedisSinkTask {
     commands: Vec<Command>,
     owners: Vec<usize>,
     metrics: SinkMetrics,
+    /// Batches handed to Redis whose answers have not been taken in.
+    window: Window,
+    /// After a batch written ahead failed: the partitions read again, and the offset after
+    /// the failed batches' records. Batches are written one at a time until past it.
+    replay: HashMap<TopicPartition, i64>,
+    /// After a batch written ahead failed: the offset each partition is read again from, the
+    /// most `pre_commit` returns for it until a batch of it is written again.
+    rewound: HashMap<TopicPartition, i64>,
+    /// After a transaction written ahead failed: its records. If Redis applied it but for a
+    /// refused command (EXEC does not roll back), their keys' types tell which records to
+    /// report when they are read again.
+    recheck: Span,
+}
+
+/// A batch's commands on pipelines, ready to send: `body` then `tail` (its last command, or
+/// the offsets' `HSET`, so fred does not flush the socket after every command of `body`), and
+/// in a transaction `exec`.
+struct Prepared {
+    body: Pipeline<Client>,
+    tail: Pipeline<Client>,
+    exec: Option<Pipeline<Client>>,
 }
 
 impl std::fmt::Debug for RedisSinkTask {
@@ -166,39 +206,62 @@ impl RedisSinkTask {
         Ok(())
     }
 
-    /// Sends the batch's commands (and offsets) as one transaction: `MULTI`, the commands,
-    /// the offsets' `HSET` and `EXEC`, pipelined.
-    async fn exec_transaction(
+    /// Queues the batch's commands (and in exactly-once mode its offsets, in a transaction)
+    /// on pipelines; nothing is sent yet.
+    async fn prepare(
         &mut self,
         next: &HashMap<TopicPartition, i64>,
-    ) -> Result<(), WriteError> {
+    ) -> Result<Prepared, FredError> {
+        let transactional = self.config.transactional();
+        let offsets_args = match (&self.config.offsets_key, self.config.exactly_once) {
+            (Some(key), true) if !next.is_empty() => {
+                let mut args = vec![Arg::from(key.as_str())];
+                args.extend(offsets::hset_args(next));
+                Some(args)
+            }
+            _ => None,
+        };
         let body = self.client.pipeline();
-        // Queued in memory: nothing is sent before `try_all`.
-        body.custom::<(), Arg>(command("MULTI"), vec![])
-            .await
-            .map_err(WriteError::Unknown)?;
-        for c in self.commands.iter_mut() {
+        let tail = self.client.pipeline();
+        if transactional {
+            body.custom::<(), Arg>(command("MULTI"), vec![]).await?;
+        }
+        let count = self.commands.len();
+        for (i, c) in self.commands.iter_mut().enumerate() {
             let args = std::mem::take(&mut c.args);
-            queue(&body, c.name, args)
-                .await
-                .map_err(WriteError::Unknown)?;
+            let last = i + 1 == count && offsets_args.is_none();
+            queue(if last { &tail } else { &body }, c.name, args).await?;
         }
-        if let (true, Some(key), false) = (
-            self.config.exactly_once,
-            &self.config.offsets_key,
-            next.is_empty(),
-        ) {
-            let mut args = vec![Arg::from(key.as_str())];
-            args.extend(offsets::hset_args(next));
-            queue(&body, "HSET", args)
-                .await
-                .map_err(WriteError::Unknown)?;
+        if let Some(args) = offsets_args {
+            queue(&tail, "HSET", args).await?;
         }
-        let exec = self.client.pipeline();
-        exec.custom::<(), Arg>(command("EXEC"), vec![])
-            .await
-            .map_err(WriteError::Unknown)?;
-        let (queued, exec) = send_back_to_back(&body, &exec).await;
+        let exec = if transactional {
+            let exec = self.client.pipeline();
+            exec.custom::<(), Arg>(command("EXEC"), vec![]).await?;
+            Some(exec)
+        } else {
+            None
+        };
+        Ok(Prepared { body, tail, exec })
+    }
+
+    /// Sends the batch and waits for Redis' answer.
+    async fn write_now(&mut self, prepared: Prepared) -> Result<(), WriteError> {
+        let Prepared {
+            body, tail, exec, ..
+        } = prepared;
+        let Some(exec) = exec else {
+            return self.pipeline_answer(body, tail).await;
+        };
+        // `join` polls in order: each pipeline is handed to fred's router at its first poll, so
+        // they reach the connection in this order, and while fred writes `body` the others
+        // wait in its queue (no flush after every command).
+        let (mut queued, last, exec) = futures::join!(
+            body.try_all::<Arg>(),
+            tail.try_all::<Arg>(),
+            exec.try_all::<Arg>()
+        );
+        queued.extend(last);
         // A command Redis refused to queue (arity, unknown command, out of memory) made it
         // discard the transaction (EXECABORT): report that command's error.
         if let Some(Err(e)) = queued.into_iter().find(Result::is_err) {
@@ -217,19 +280,13 @@ impl RedisSinkTask {
         }
     }
 
-    /// Sends the batch's commands pipelined, and tells which records Redis refused.
-    async fn exec_pipeline(&mut self) -> Result<(), WriteError> {
-        let body = self.client.pipeline();
-        let last = self.client.pipeline();
-        let count = self.commands.len();
-        for (i, c) in self.commands.iter_mut().enumerate() {
-            let args = std::mem::take(&mut c.args);
-            let pipe = if i + 1 == count { &last } else { &body };
-            queue(pipe, c.name, args)
-                .await
-                .map_err(WriteError::Unknown)?;
-        }
-        let (mut results, last) = send_back_to_back(&body, &last).await;
+    /// Sends a batch's pipelined commands and tells which records Redis refused.
+    async fn pipeline_answer(
+        &mut self,
+        body: Pipeline<Client>,
+        tail: Pipeline<Client>,
+    ) -> Result<(), WriteError> {
+        let (mut results, last) = futures::join!(body.try_all::<Arg>(), tail.try_all::<Arg>());
         results.extend(last);
         let mut refused = Vec::new();
         for (i, result) in results.into_iter().enumerate() {
@@ -249,6 +306,140 @@ impl RedisSinkTask {
         }
     }
 
+    /// Sends the batch and returns without waiting for Redis' answer (see the module
+    /// documentation); `current` are its records. The batch before it must be confirmed
+    /// first: a transaction's body goes out at once (Redis only queues it) and its `EXEC`
+    /// after that; a pipeline after that.
+    async fn write_ahead(&mut self, prepared: Prepared, current: Span) {
+        let Prepared {
+            body, tail, exec, ..
+        } = prepared;
+        // Not sent before it is first polled (in `Reply::send`).
+        let commands = async move {
+            let (body, tail) = futures::join!(body.try_all::<Arg>(), tail.try_all::<Arg>());
+            first_error(body).and(first_error(tail))
+        };
+        let (queued, commands) = match exec {
+            Some(_) => (Some(Reply::send(commands).await), None),
+            None => (None, Some(commands)),
+        };
+        if let Some(failed) = self.window.drain(&mut self.applied).await {
+            // This batch is not run (a transaction's body waits for the DISCARD the next put
+            // starts with); it is read again with the failed one.
+            if let Some(queued) = queued {
+                let _ = queued.wait().await;
+            }
+            self.read_again(failed, current);
+            return;
+        }
+        let replies = match (queued, commands, exec) {
+            (_, Some(commands), _) => vec![Reply::send(commands).await],
+            (Some(queued), None, Some(exec)) => vec![
+                queued,
+                Reply::send(async move {
+                    match exec.try_all::<Arg>().await.into_iter().next() {
+                        Some(Ok(Arg::Null)) => Err(FredError::new(
+                            fred::error::ErrorKind::Unknown,
+                            "Redis aborted the transaction (EXEC answered nil)",
+                        )),
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(e)) => Err(e),
+                        None => Err(FredError::new(
+                            fred::error::ErrorKind::Unknown,
+                            "Redis did not answer EXEC",
+                        )),
+                    }
+                })
+                .await,
+            ],
+            (_, None, _) => Vec::new(),
+        };
+        self.window.push(Sent {
+            replies,
+            span: current,
+        });
+    }
+
+    /// After a failed transaction: ends a transaction left open on the connection. Its `MULTI`
+    /// and commands may have been queued in fred while the connection was down and written
+    /// after the reconnect without their `EXEC` (which failed at once); Redis would then queue
+    /// every later command instead of running it. Any answer from Redis to `DISCARD`, even
+    /// "DISCARD without MULTI", shows that everything sent before it was seen.
+    async fn discard_open_transaction(&mut self) -> Result<(), ConnectError> {
+        if !self.discard_first {
+            return Ok(());
+        }
+        if let Err(e) = self
+            .client
+            .custom::<(), Arg>(command("DISCARD"), vec![])
+            .await
+        {
+            let e = redis_error(e, "cannot end a transaction left open (DISCARD)");
+            if e.is_retriable() {
+                return Err(e);
+            }
+        }
+        self.discard_first = false;
+        Ok(())
+    }
+
+    /// Whether this batch may be written ahead: not while reading failed batches again, not
+    /// after a write whose outcome is unknown, not when each batch must be confirmed by
+    /// replicas or followed by its offsets (a cluster).
+    fn writes_ahead(&self) -> bool {
+        self.replay.is_empty()
+            && !self.uncertain
+            && self.config.wait_replicas <= 0
+            && (self.config.offsets_key.is_none() || self.config.exactly_once)
+    }
+
+    /// A batch written ahead failed: asks the worker to read every partition of the failed
+    /// batches, of those sent after them and of `current` (a batch not written) again from
+    /// its first record there, and writes one batch at a time until past them.
+    fn read_again(&mut self, failed: Failed, current: Span) {
+        let Failed {
+            error,
+            mut unconfirmed,
+        } = failed;
+        unconfirmed.cover(&current);
+        self.metrics.errors.inc();
+        self.discard_first = self.config.transactional();
+        if self.config.offsets_key.is_some() {
+            // What Redis applied is read from the offsets it holds before the next write.
+            self.uncertain = true;
+            self.recheck.cover(&unconfirmed);
+        }
+        for (tp, first) in &unconfirmed.first {
+            self.ctx.offset(tp, *first);
+            let rewound = self.rewound.entry(tp.clone()).or_insert(*first);
+            *rewound = (*rewound).min(*first);
+        }
+        for (tp, next) in &unconfirmed.next {
+            let until = self.replay.entry(tp.clone()).or_insert(*next);
+            *until = (*until).max(*next);
+        }
+        tracing::warn!(
+            error = %redis_error(error, "a batch written ahead failed"),
+            from = ?unconfirmed.first,
+            "reading the partitions again from the first record Redis did not confirm, one batch at a time"
+        );
+    }
+
+    /// A batch was written and confirmed: its partitions are past a failure once past the
+    /// failed batches.
+    fn confirmed(&mut self, span: &Span) {
+        for (tp, next) in &span.next {
+            self.rewound.remove(tp);
+            if self.recheck.next.get(tp).is_some_and(|until| until <= next) {
+                self.recheck.first.remove(tp);
+                self.recheck.next.remove(tp);
+            }
+            if self.replay.get(tp).is_some_and(|until| until <= next) {
+                self.replay.remove(tp);
+            }
+        }
+    }
+
     /// After a transaction failed with a command error: if Redis has the batch's offsets, it
     /// applied the batch but for the refused commands; finds their records by the type of
     /// their keys. `None` when the batch was not applied.
@@ -265,10 +456,22 @@ impl RedisSinkTask {
             return Ok(None);
         }
         self.applied.extend(stored);
+        self.refused_by_type(keys).await.map(Some)
+    }
+
+    /// The records whose keys hold another type than this sink writes (Redis refused their
+    /// commands with WRONGTYPE), found by asking the keys' `TYPE`.
+    async fn refused_by_type(
+        &mut self,
+        keys: &[(usize, Arg)],
+    ) -> Result<Vec<(usize, String)>, ConnectError> {
         let Some(expected) = expected_type(self.config.ty, self.config.counter_field.is_some())
         else {
-            return Ok(Some(Vec::new()));
+            return Ok(Vec::new());
         };
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let pipe = self.client.pipeline();
         for (_, k) in keys {
             let _ = pipe
@@ -286,7 +489,7 @@ impl RedisSinkTask {
                 ));
             }
         }
-        Ok(Some(refused))
+        Ok(refused)
     }
 
     async fn wait_for_replicas(&self) -> Result<(), ConnectError> {
@@ -310,19 +513,6 @@ impl RedisSinkTask {
         }
         Ok(())
     }
-}
-
-/// Sends two pipelines back to back on the client's connection, in order, and returns the
-/// answers of each (one per command). Both are handed to fred's router before either is
-/// awaited: while it writes `first`, `second` waits in its queue, so fred feeds `first`'s
-/// commands to the socket without flushing after each, and flushes once with `second`.
-async fn send_back_to_back(
-    first: &Pipeline<Client>,
-    second: &Pipeline<Client>,
-) -> (Vec<Result<Arg, FredError>>, Vec<Result<Arg, FredError>>) {
-    // `join` polls `first` before `second`: each is handed to the router at its first poll,
-    // so they reach the connection in this order.
-    futures::join!(first.try_all::<Arg>(), second.try_all::<Arg>())
 }
 
 /// Queues a command on a pipeline. fred flushes the socket after every custom command, so the
@@ -485,9 +675,14 @@ impl SinkTask for RedisSinkTask {
             applied: HashMap::new(),
             unloaded: BTreeSet::new(),
             uncertain: false,
+            discard_first: false,
             reported: HashMap::new(),
             commands: Vec::new(),
             owners: Vec::new(),
+            window: Window::default(),
+            replay: HashMap::new(),
+            rewound: HashMap::new(),
+            recheck: Span::default(),
         })
     }
 
@@ -501,6 +696,20 @@ impl SinkTask for RedisSinkTask {
     }
 
     async fn put(&mut self, records: &[SinkRecord]) -> Result<(), ConnectError> {
+        // Redis' answers to the batches written ahead; after a failure this batch is read
+        // again, with the failed ones.
+        if let Some(failed) = self.window.collect(&mut self.applied).await {
+            self.read_again(failed, Span::of(records));
+            return Ok(());
+        }
+        let ahead = self.writes_ahead();
+        if !ahead {
+            if let Some(failed) = self.window.drain(&mut self.applied).await {
+                self.read_again(failed, Span::of(records));
+                return Ok(());
+            }
+        }
+        self.discard_open_transaction().await?;
         let keeps_offsets = self.config.offsets_key.is_some();
         if keeps_offsets && self.uncertain {
             let key = self.config.offsets_key.clone().unwrap_or_default();
@@ -513,16 +722,36 @@ impl SinkTask for RedisSinkTask {
         let mut next: HashMap<TopicPartition, i64> = HashMap::new();
         let mut errant = Vec::new();
         let mut keys = Vec::new();
+        let mut recheck_keys = Vec::new();
+        let mut span = Span::default();
         self.commands.clear();
         self.owners.clear();
         for (i, record) in records.iter().enumerate() {
             let tp = &record.original;
-            if rewind.contains(tp)
-                || self
-                    .applied
-                    .get(tp)
-                    .is_some_and(|n| record.original_offset < *n)
+            if !rewind.contains(tp) {
+                let first = span
+                    .first
+                    .entry(tp.clone())
+                    .or_insert(record.original_offset);
+                *first = (*first).min(record.original_offset);
+            }
+            if rewind.contains(tp) {
+                continue;
+            }
+            if self
+                .applied
+                .get(tp)
+                .is_some_and(|n| record.original_offset < *n)
             {
+                if self.recheck.holds(tp, record.original_offset) {
+                    // Applied in a transaction that failed: was this record's command refused?
+                    let mut scratch = Vec::new();
+                    if self.encoder.encode(record, &mut scratch).is_ok() {
+                        if let Some(key) = scratch.first().and_then(Command::key) {
+                            recheck_keys.push((i, key.clone()));
+                        }
+                    }
+                }
                 continue;
             }
             let before = self.commands.len();
@@ -541,20 +770,41 @@ impl SinkTask for RedisSinkTask {
         // Before writing: with errors.tolerance=none the task fails here and nothing of the
         // batch, its offsets included, is written.
         self.report(records, &errant).await?;
+        let refused = self.refused_by_type(&recheck_keys).await?;
+        self.report(records, &refused).await?;
+        // Read again from `first` if the batch fails; written up to `next` once confirmed.
+        span.next.clone_from(&next);
         if self.commands.is_empty() && (!self.config.exactly_once || next.is_empty()) {
-            self.applied.extend(next);
+            if self.window.is_empty() {
+                self.applied.extend(next);
+                self.confirmed(&span);
+            } else {
+                // Counts as written once the batches before it are.
+                self.window.push(Sent {
+                    replies: Vec::new(),
+                    span,
+                });
+            }
             return Ok(());
         }
 
         self.metrics.round_trips.inc();
         self.metrics.commands.inc_by(self.commands.len() as u64);
-        let written = if self.config.transactional() {
-            self.exec_transaction(&next).await
-        } else {
-            self.exec_pipeline().await
+        let prepared = match self.prepare(&next).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                self.metrics.errors.inc();
+                return Err(redis_error(e, "cannot write the batch to Redis"));
+            }
         };
+        if ahead {
+            self.write_ahead(prepared, span).await;
+            return Ok(());
+        }
+        let written = self.write_now(prepared).await;
         if written.is_err() {
             self.metrics.errors.inc();
+            self.discard_first = self.config.transactional();
         }
         match written {
             Ok(()) => {}
@@ -602,19 +852,43 @@ impl SinkTask for RedisSinkTask {
                 .map_err(|e| redis_error(e, "cannot write the Kafka offsets"))?;
         }
         self.applied.extend(next);
-        self.wait_for_replicas().await
+        self.wait_for_replicas().await?;
+        self.confirmed(&span);
+        Ok(())
+    }
+
+    async fn pre_commit(&mut self, mut offsets: Offsets) -> Result<Offsets, ConnectError> {
+        if let Some(failed) = self.window.drain(&mut self.applied).await {
+            self.read_again(failed, Span::default());
+        }
+        for (tp, first) in &self.rewound {
+            if let Some(offset) = offsets.get_mut(tp) {
+                *offset = (*offset).min(*first);
+            }
+        }
+        Ok(offsets)
     }
 
     async fn close(&mut self, partitions: &[TopicPartition]) -> Result<(), ConnectError> {
+        // The worker committed (after `pre_commit`, which waits for every answer) before it
+        // closes partitions; this wait finds nothing in flight unless it did not.
+        if let Some(failed) = self.window.drain(&mut self.applied).await {
+            self.read_again(failed, Span::default());
+        }
         for tp in partitions {
             self.applied.remove(tp);
             self.unloaded.remove(tp);
             self.reported.remove(tp);
+            self.replay.remove(tp);
+            self.rewound.remove(tp);
         }
         Ok(())
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
+        // Let the batches in flight finish before the connection closes; their records are
+        // read again if not committed.
+        let _ = self.window.drain(&mut self.applied).await;
         let _ = self.client.quit().await;
         Ok(())
     }
