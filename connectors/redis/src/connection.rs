@@ -17,6 +17,7 @@ use connect_core::ConnectError;
 use fred::error::{Error as FredError, ErrorKind};
 use fred::prelude::{Builder, Client, ClientLike, Config, ReconnectPolicy, TcpConfig};
 use fred::types::config::{TlsConfig, TlsConnector, TlsHostMapping};
+use fred::types::ConnectHandle;
 
 use crate::tls::{self, TlsFiles};
 
@@ -292,32 +293,48 @@ impl RedisSettings {
     /// A command is sent at most once (fred would otherwise resend commands that were in
     /// flight when a connection dropped, and could apply a write twice).
     pub async fn connect(&self) -> Result<Client, ConnectError> {
+        Ok(self.connect_until_timeout(true).await?.0)
+    }
+
+    /// A connected client that never reconnects by itself, and its connection task, which ends
+    /// when the connection drops: from then on every command sent to the client fails and
+    /// none is written on a later connection (the caller connects again). A writer that keeps
+    /// batches in flight needs this: fred queues the commands sent while it reconnects and
+    /// writes them on the new connection, which could apply a later batch before an earlier
+    /// one that failed is written again. Connecting is retried until the timeout.
+    pub async fn connect_without_reconnect(&self) -> Result<(Client, ConnectHandle), ConnectError> {
+        self.connect_until_timeout(false).await
+    }
+
+    /// [`Self::connect_without_reconnect`] in one attempt: a server that cannot be reached is a
+    /// retriable error.
+    pub async fn connect_once_without_reconnect(
+        &self,
+    ) -> Result<(Client, ConnectHandle), ConnectError> {
         let config = self.fred_config()?;
-        let timeout = self.timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
+        self.connect_once(config, false)
+            .await
+            .map_err(|(fatal, e)| {
+                let message = format!("cannot connect to Redis at {}: {}", self.shown, e.details());
+                if fatal {
+                    ConnectError::fatal(message)
+                } else {
+                    ConnectError::retriable(message)
+                }
+            })
+    }
+
+    async fn connect_until_timeout(
+        &self,
+        reconnect: bool,
+    ) -> Result<(Client, ConnectHandle), ConnectError> {
+        let config = self.fred_config()?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let mut delay = Duration::from_millis(100);
         loop {
-            let client = Builder::from_config(config.clone())
-                .with_connection_config(|c| {
-                    c.connection_timeout = timeout.min(Duration::from_secs(10));
-                    c.internal_command_timeout = timeout;
-                    c.max_command_attempts = 1;
-                    c.tcp = TcpConfig {
-                        nodelay: Some(true),
-                        ..TcpConfig::default()
-                    };
-                })
-                .with_performance_config(|p| p.default_command_timeout = timeout)
-                .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-                .build()
-                .map_err(|e| redis_error(e, "cannot create the Redis client"))?;
-            match client.init().await {
-                Ok(_) => return Ok(client),
-                Err(e) => {
-                    let fatal = matches!(
-                        e.kind(),
-                        ErrorKind::Auth | ErrorKind::Config | ErrorKind::Tls
-                    );
+            match self.connect_once(config.clone(), reconnect).await {
+                Ok(connected) => return Ok(connected),
+                Err((fatal, e)) => {
                     if fatal || tokio::time::Instant::now() + delay > deadline {
                         return Err(ConnectError::fatal(format!(
                             "cannot connect to Redis at {}: {}",
@@ -329,6 +346,42 @@ impl RedisSettings {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
+            }
+        }
+    }
+
+    /// One attempt to connect; the error says whether trying again can help (`false`) or not
+    /// (credentials, configuration, TLS: `true`).
+    async fn connect_once(
+        &self,
+        config: Config,
+        reconnect: bool,
+    ) -> Result<(Client, ConnectHandle), (bool, FredError)> {
+        let timeout = self.timeout;
+        let mut builder = Builder::from_config(config);
+        builder
+            .with_connection_config(|c| {
+                c.connection_timeout = timeout.min(Duration::from_secs(10));
+                c.internal_command_timeout = timeout;
+                c.max_command_attempts = 1;
+                c.tcp = TcpConfig {
+                    nodelay: Some(true),
+                    ..TcpConfig::default()
+                };
+            })
+            .with_performance_config(|p| p.default_command_timeout = timeout);
+        if reconnect {
+            builder.set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2));
+        }
+        let client = builder.build().map_err(|e| (true, e))?;
+        match client.init().await {
+            Ok(task) => Ok((client, task)),
+            Err(e) => {
+                let fatal = matches!(
+                    e.kind(),
+                    ErrorKind::Auth | ErrorKind::Config | ErrorKind::Tls
+                );
+                Err((fatal, e))
             }
         }
     }

@@ -2,26 +2,20 @@
 //! batch's Kafka offsets in exactly-once mode).
 //!
 //! Writing ahead: `put` hands the batch to Redis and returns before Redis answers, so the
-//! worker converts the next batch while Redis writes this one (`window.rs` keeps the batch in
-//! flight). `pre_commit` waits for the answer and never returns an offset Redis has not
-//! confirmed. A batch runs only once the batch before it is confirmed: a transaction's body
-//! (which Redis only queues) is sent at once and its `EXEC` then, a pipeline then. So a batch
-//! that failed is never followed by a later one that applied: fred queues commands while it
-//! reconnects and writes them on the new connection, which would otherwise apply a later batch
-//! before an earlier one is written again (out of order), or move the stored offsets past
-//! records Redis does not hold. When a batch written ahead
+//! worker converts the next batch while Redis writes this one (`window.rs` keeps the batches in
+//! flight, in order, up to [`WRITE_AHEAD_BYTES`] of them). `pre_commit` waits for every answer
+//! and never returns an offset Redis has not confirmed. Order holds because every batch goes on
+//! one connection and the client never reconnects by itself (fred would queue the commands
+//! sent meanwhile and write them on the new connection: a later batch could apply before an
+//! earlier one that failed); when the connection drops, every batch still in flight fails and
+//! the task connects again before the next write. A transaction's `EXEC` is sent only once the
+//! transaction before it is confirmed (its body goes out at once: Redis only queues it), so a
+//! transaction Redis refused (`EXECABORT`) is never followed by a later one that applied, which
+//! would move the stored offsets past records Redis does not hold. When a batch written ahead
 //! fails, the task asks the worker to read its partitions again from the first record Redis
 //! did not confirm, and writes them one batch at a time, waiting for each answer, until it is
 //! past the failed batches: errors are then handled with their records at hand, as below.
-//! Writing ahead is off with `redis.wait.replicas` and on a Redis cluster (offsets written
-//! after each batch).
-//!
-//! Exactly-once: the offsets hash is written in the same transaction as the data, so Redis
-//! always holds the data of exactly the records below the stored offsets. The task seeks to
-//! them on `open`, skips records below them, and after a write whose outcome it could not
-//! see (a timeout, a dropped connection) it reads them again before writing anything else.
-//! fred sends each command at most once (see `connection.rs`), so a write it reported as failed
-//! cannot land later.
+//! Writing ahead is off with `redis.wait.replicas` and on a Redis cluster.
 //!
 //! Writes and flushes: fred 10 flushes the socket after every command of a transaction
 //! (`client.multi()`), after every custom command, and after every command of a pipeline when
@@ -45,7 +39,7 @@ use fred::error::Error as FredError;
 use fred::prelude::{
     Client, ClientLike, Expiration, HashesInterface, KeysInterface, StreamsInterface,
 };
-use fred::types::{ClusterHash, CustomCommand, Key, Value as Arg};
+use fred::types::{ClusterHash, ConnectHandle, CustomCommand, Key, Value as Arg};
 
 use super::config::{RedisType, SinkConfig};
 use super::encode::{Command, Encoder};
@@ -76,6 +70,10 @@ pub struct RedisSinkTask {
     commands: Vec<Command>,
     owners: Vec<usize>,
     metrics: SinkMetrics,
+    /// The task of the client's connection, which ends when the connection drops (the client
+    /// does not reconnect by itself; the task connects again). `None` on a Redis cluster,
+    /// where fred reconnects and batches are not written ahead.
+    connection: Option<ConnectHandle>,
     /// Batches handed to Redis whose answers have not been taken in.
     window: Window,
     /// After a batch written ahead failed: the partitions read again, and the offset after
@@ -90,6 +88,12 @@ pub struct RedisSinkTask {
     recheck: Span,
 }
 
+/// The most bytes of command arguments a task keeps in flight to Redis in batches written
+/// ahead without a transaction before `put` waits for the oldest answer. Small: the arguments
+/// share the fetched Kafka buffers, which stay in memory while a batch is in flight, and a few
+/// batches keep Redis busy.
+const WRITE_AHEAD_BYTES: usize = 128 * 1024;
+
 /// A batch's commands on pipelines, ready to send: `body` then `tail` (its last command, or
 /// the offsets' `HSET`, so fred does not flush the socket after every command of `body`), and
 /// in a transaction `exec`.
@@ -97,6 +101,8 @@ struct Prepared {
     body: Pipeline<Client>,
     tail: Pipeline<Client>,
     exec: Option<Pipeline<Client>>,
+    /// The size of the commands' arguments.
+    bytes: usize,
 }
 
 impl std::fmt::Debug for RedisSinkTask {
@@ -227,8 +233,10 @@ impl RedisSinkTask {
             body.custom::<(), Arg>(command("MULTI"), vec![]).await?;
         }
         let count = self.commands.len();
+        let mut bytes = 0;
         for (i, c) in self.commands.iter_mut().enumerate() {
             let args = std::mem::take(&mut c.args);
+            bytes += args.iter().map(arg_size).sum::<usize>();
             let last = i + 1 == count && offsets_args.is_none();
             queue(if last { &tail } else { &body }, c.name, args).await?;
         }
@@ -242,7 +250,12 @@ impl RedisSinkTask {
         } else {
             None
         };
-        Ok(Prepared { body, tail, exec })
+        Ok(Prepared {
+            body,
+            tail,
+            exec,
+            bytes,
+        })
     }
 
     /// Sends the batch and waits for Redis' answer.
@@ -307,56 +320,69 @@ impl RedisSinkTask {
     }
 
     /// Sends the batch and returns without waiting for Redis' answer (see the module
-    /// documentation); `current` are its records. The batch before it must be confirmed
-    /// first: a transaction's body goes out at once (Redis only queues it) and its `EXEC`
-    /// after that; a pipeline after that.
+    /// documentation); `current` are its records.
     async fn write_ahead(&mut self, prepared: Prepared, current: Span) {
         let Prepared {
-            body, tail, exec, ..
+            body,
+            tail,
+            exec,
+            bytes,
         } = prepared;
-        // Not sent before it is first polled (in `Reply::send`).
-        let commands = async move {
-            let (body, tail) = futures::join!(body.try_all::<Arg>(), tail.try_all::<Arg>());
-            first_error(body).and(first_error(tail))
-        };
-        let (queued, commands) = match exec {
-            Some(_) => (Some(Reply::send(commands).await), None),
-            None => (None, Some(commands)),
-        };
-        if let Some(failed) = self.window.drain(&mut self.applied).await {
-            // This batch is not run (a transaction's body waits for the DISCARD the next put
-            // starts with); it is read again with the failed one.
-            if let Some(queued) = queued {
-                let _ = queued.wait().await;
+        let transactional = exec.is_some();
+        let commands = Reply::send(async move {
+            if transactional {
+                // Only the last answers: Redis answers QUEUED to the others, and a command it
+                // refuses to queue makes EXEC fail (EXECABORT), read again one batch at a time.
+                let (body, tail) = futures::join!(body.last::<Arg>(), tail.last::<Arg>());
+                body.and(tail).map(drop)
+            } else {
+                let (body, tail) = futures::join!(body.try_all::<Arg>(), tail.try_all::<Arg>());
+                first_error(body).and(first_error(tail))
             }
+        })
+        .await;
+        let Some(exec) = exec else {
+            self.window.push(Sent {
+                replies: vec![commands],
+                span: current,
+                bytes,
+            });
+            if let Some(failed) = self
+                .window
+                .limit(WRITE_AHEAD_BYTES, &mut self.applied)
+                .await
+            {
+                self.read_again(failed, Span::default());
+            }
+            return;
+        };
+        // Redis only queues the transaction's commands; EXEC once the transaction before is
+        // confirmed.
+        if let Some(failed) = self.window.drain(&mut self.applied).await {
+            // Never run: the next put starts with DISCARD. Read again with the failed one.
+            let _ = commands.wait().await;
             self.read_again(failed, current);
             return;
         }
-        let replies = match (queued, commands, exec) {
-            (_, Some(commands), _) => vec![Reply::send(commands).await],
-            (Some(queued), None, Some(exec)) => vec![
-                queued,
-                Reply::send(async move {
-                    match exec.try_all::<Arg>().await.into_iter().next() {
-                        Some(Ok(Arg::Null)) => Err(FredError::new(
-                            fred::error::ErrorKind::Unknown,
-                            "Redis aborted the transaction (EXEC answered nil)",
-                        )),
-                        Some(Ok(_)) => Ok(()),
-                        Some(Err(e)) => Err(e),
-                        None => Err(FredError::new(
-                            fred::error::ErrorKind::Unknown,
-                            "Redis did not answer EXEC",
-                        )),
-                    }
-                })
-                .await,
-            ],
-            (_, None, _) => Vec::new(),
-        };
+        let exec = Reply::send(async move {
+            match exec.try_all::<Arg>().await.into_iter().next() {
+                Some(Ok(Arg::Null)) => Err(FredError::new(
+                    fred::error::ErrorKind::Unknown,
+                    "Redis aborted the transaction (EXEC answered nil)",
+                )),
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(e),
+                None => Err(FredError::new(
+                    fred::error::ErrorKind::Unknown,
+                    "Redis did not answer EXEC",
+                )),
+            }
+        })
+        .await;
         self.window.push(Sent {
-            replies,
+            replies: vec![commands, exec],
             span: current,
+            bytes,
         });
     }
 
@@ -383,11 +409,38 @@ impl RedisSinkTask {
         Ok(())
     }
 
+    /// Whether the connection dropped (the client does not reconnect by itself).
+    fn connection_lost(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(ConnectHandle::is_finished)
+    }
+
+    /// Connects again after the connection dropped, in one attempt: Redis still away is a
+    /// retriable error (the worker tries the batch again after a back-off).
+    async fn reconnect_if_lost(&mut self) -> Result<(), ConnectError> {
+        if !self.connection_lost() {
+            return Ok(());
+        }
+        let (client, connection) = self.config.redis.connect_once_without_reconnect().await?;
+        self.client = client;
+        self.connection = Some(connection);
+        // A new connection has no transaction open.
+        self.discard_first = false;
+        tracing::info!(
+            uri = self.config.redis.shown_uri(),
+            "connected to Redis again"
+        );
+        Ok(())
+    }
+
     /// Whether this batch may be written ahead: not while reading failed batches again, not
     /// after a write whose outcome is unknown, not when each batch must be confirmed by
-    /// replicas or followed by its offsets (a cluster).
+    /// replicas or followed by its offsets, not on a cluster (fred reconnects by itself
+    /// there, and could write a later batch on a new connection before an earlier one).
     fn writes_ahead(&self) -> bool {
-        self.replay.is_empty()
+        self.connection.is_some()
+            && self.replay.is_empty()
             && !self.uncertain
             && self.config.wait_replicas <= 0
             && (self.config.offsets_key.is_none() || self.config.exactly_once)
@@ -515,6 +568,15 @@ impl RedisSinkTask {
     }
 }
 
+/// The bytes of an argument, to bound what is in flight.
+fn arg_size(arg: &Arg) -> usize {
+    match arg {
+        Arg::Bytes(b) => b.len(),
+        Arg::String(t) => t.len(),
+        _ => 8,
+    }
+}
+
 /// Queues a command on a pipeline. fred flushes the socket after every custom command, so the
 /// commands the sink writes most go through fred's typed calls, which send the same words;
 /// the others go as custom commands.
@@ -627,7 +689,12 @@ impl SinkTask for RedisSinkTask {
         config: SinkConfig,
         ctx: Arc<dyn SinkTaskContext>,
     ) -> Result<Self, ConnectError> {
-        let client = config.redis.connect().await?;
+        let (client, connection) = if config.redis.is_cluster() {
+            (config.redis.connect().await?, None)
+        } else {
+            let (client, connection) = config.redis.connect_without_reconnect().await?;
+            (client, Some(connection))
+        };
         if let Some((name, module)) = config.ty.module_command() {
             let info: Arg = client
                 .custom(
@@ -679,6 +746,7 @@ impl SinkTask for RedisSinkTask {
             reported: HashMap::new(),
             commands: Vec::new(),
             owners: Vec::new(),
+            connection,
             window: Window::default(),
             replay: HashMap::new(),
             rewound: HashMap::new(),
@@ -688,6 +756,13 @@ impl SinkTask for RedisSinkTask {
 
     async fn open(&mut self, partitions: &[TopicPartition]) -> Result<(), ConnectError> {
         self.unloaded.extend(partitions.iter().cloned());
+        if self.window.is_empty() {
+            if let Err(e) = self.reconnect_if_lost().await {
+                // Not fatal: put connects again before writing anything.
+                tracing::warn!(error = %e, "cannot reach Redis yet");
+                return Ok(());
+            }
+        }
         if let Err(e) = self.load_offsets(None).await {
             // Not fatal: put reads them before writing anything.
             tracing::warn!(error = %e, "cannot read the Kafka offsets kept in Redis yet");
@@ -703,12 +778,13 @@ impl SinkTask for RedisSinkTask {
             return Ok(());
         }
         let ahead = self.writes_ahead();
-        if !ahead {
+        if !ahead || self.connection_lost() {
             if let Some(failed) = self.window.drain(&mut self.applied).await {
                 self.read_again(failed, Span::of(records));
                 return Ok(());
             }
         }
+        self.reconnect_if_lost().await?;
         self.discard_open_transaction().await?;
         let keeps_offsets = self.config.offsets_key.is_some();
         if keeps_offsets && self.uncertain {
@@ -783,6 +859,7 @@ impl SinkTask for RedisSinkTask {
                 self.window.push(Sent {
                     replies: Vec::new(),
                     span,
+                    bytes: 0,
                 });
             }
             return Ok(());
@@ -889,7 +966,9 @@ impl SinkTask for RedisSinkTask {
         // Let the batches in flight finish before the connection closes; their records are
         // read again if not committed.
         let _ = self.window.drain(&mut self.applied).await;
-        let _ = self.client.quit().await;
+        if !self.connection_lost() {
+            let _ = self.client.quit().await;
+        }
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Batches written ahead: the sink hands a batch to Redis and returns from `put` before Redis
 //! answers, so the worker converts the next batch while Redis writes this one. The window keeps
-//! the batches Redis has not answered yet, oldest first (the sink keeps one running), and takes
-//! in their answers in order: a batch counts as written only once it and every batch before it
+//! the batches Redis has not answered yet, oldest first, bounded by their size, and takes in
+//! their answers in order: a batch counts as written only once it and every batch before it
 //! were.
 //!
 //! The batches share one connection, so Redis applies them in the order they were sent. A
@@ -106,6 +106,8 @@ pub struct Sent {
     pub replies: Vec<Reply>,
     /// Its records.
     pub span: Span,
+    /// The size of its commands' arguments.
+    pub bytes: usize,
 }
 
 /// Batches written ahead failed: what the sink must read again.
@@ -121,6 +123,7 @@ pub struct Failed {
 #[derive(Default)]
 pub struct Window {
     sent: VecDeque<Sent>,
+    bytes: usize,
 }
 
 impl Window {
@@ -129,6 +132,7 @@ impl Window {
     }
 
     pub fn push(&mut self, sent: Sent) {
+        self.bytes += sent.bytes;
         self.sent.push_back(sent);
     }
 
@@ -140,6 +144,21 @@ impl Window {
             .front()
             .is_some_and(|s| s.replies.iter().all(Reply::is_finished))
         {
+            if let Some(failed) = self.take_oldest(written).await {
+                return Some(failed);
+            }
+        }
+        None
+    }
+
+    /// Waits for the oldest batches until what is in flight is within `limit` bytes (the
+    /// newest batch always stays in flight).
+    pub async fn limit(
+        &mut self,
+        limit: usize,
+        written: &mut HashMap<TopicPartition, i64>,
+    ) -> Option<Failed> {
+        while self.bytes > limit && self.sent.len() > 1 {
             if let Some(failed) = self.take_oldest(written).await {
                 return Some(failed);
             }
@@ -160,6 +179,7 @@ impl Window {
     /// Waits for the oldest batch; if it failed, for every other one too.
     async fn take_oldest(&mut self, written: &mut HashMap<TopicPartition, i64>) -> Option<Failed> {
         let oldest = self.sent.pop_front()?;
+        self.bytes -= oldest.bytes;
         match wait_all(oldest.replies).await {
             Ok(()) => {
                 for (tp, next) in oldest.span.next {
@@ -176,6 +196,7 @@ impl Window {
                     let _ = wait_all(later.replies).await;
                     unconfirmed.cover(&later.span);
                 }
+                self.bytes = 0;
                 Some(Failed { error, unconfirmed })
             }
         }
