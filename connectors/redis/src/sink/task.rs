@@ -1,6 +1,13 @@
 //! The sink task: each `put` batch is one pipelined round trip to Redis (a MULTI/EXEC with the
 //! batch's Kafka offsets in exactly-once mode).
 //!
+//! Exactly-once: the offsets hash is written in the same transaction as the data, so Redis
+//! always holds the data of exactly the records below the stored offsets. The task seeks to
+//! them on `open`, skips records below them, and after a write whose outcome it could not
+//! see (a timeout, a dropped connection) it reads them again before writing anything else.
+//! fred sends each command at most once (see `connection.rs`), so a write it reported as failed
+//! cannot land later.
+//!
 //! Writing ahead: `put` hands the batch to Redis and returns before Redis answers, so the
 //! worker converts the next batch while Redis writes this one (`window.rs` keeps the batches in
 //! flight, in order, up to [`WRITE_AHEAD_BYTES`] of them). `pre_commit` waits for every answer
@@ -804,16 +811,10 @@ impl SinkTask for RedisSinkTask {
         self.owners.clear();
         for (i, record) in records.iter().enumerate() {
             let tp = &record.original;
-            if !rewind.contains(tp) {
-                let first = span
-                    .first
-                    .entry(tp.clone())
-                    .or_insert(record.original_offset);
-                *first = (*first).min(record.original_offset);
-            }
             if rewind.contains(tp) {
                 continue;
             }
+            span.add(tp, record.original_offset);
             if self
                 .applied
                 .get(tp)
@@ -848,8 +849,6 @@ impl SinkTask for RedisSinkTask {
         self.report(records, &errant).await?;
         let refused = self.refused_by_type(&recheck_keys).await?;
         self.report(records, &refused).await?;
-        // Read again from `first` if the batch fails; written up to `next` once confirmed.
-        span.next.clone_from(&next);
         if self.commands.is_empty() && (!self.config.exactly_once || next.is_empty()) {
             if self.window.is_empty() {
                 self.applied.extend(next);

@@ -16,7 +16,7 @@ use fred::error::{Error as FredError, ErrorKind};
 use tokio::task::JoinHandle;
 
 /// Per partition, the first offset of the records of one or more batches (where to read again
-/// if they fail) and the offset after the last one they write (written once confirmed).
+/// if they fail) and the offset after their last one (written up to there once confirmed).
 #[derive(Debug, Default, Clone)]
 pub struct Span {
     pub first: HashMap<TopicPartition, i64>,
@@ -221,4 +221,71 @@ pub fn first_error<T>(replies: Vec<Result<T, FredError>>) -> Result<(), FredErro
         .into_iter()
         .find_map(Result::err)
         .map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(partition: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".into(),
+            partition,
+        }
+    }
+
+    fn sent(partition: i32, first: i64, next: i64, result: Result<(), FredError>) -> Sent {
+        let mut span = Span::default();
+        span.add(&tp(partition), first);
+        span.add(&tp(partition), next - 1);
+        Sent {
+            replies: vec![Reply::Done(result)],
+            span,
+            bytes: 100,
+        }
+    }
+
+    fn refused() -> Result<(), FredError> {
+        Err(FredError::new(ErrorKind::Unknown, "WRONGTYPE"))
+    }
+
+    #[tokio::test]
+    async fn batches_count_as_written_in_order_and_a_failure_sends_every_later_one_back() {
+        let mut window = Window::default();
+        window.push(sent(0, 0, 10, Ok(())));
+        window.push(sent(0, 10, 20, refused()));
+        // Redis applied it, but it came after a batch that failed: read again all the same.
+        window.push(sent(0, 20, 30, Ok(())));
+        window.push(sent(1, 0, 5, Ok(())));
+        let mut written = HashMap::new();
+        let failed = window.collect(&mut written).await.expect("a failure");
+        assert_eq!(written, HashMap::from([(tp(0), 10)]));
+        assert_eq!(failed.error.details(), "WRONGTYPE");
+        assert_eq!(
+            failed.unconfirmed.first,
+            HashMap::from([(tp(0), 10), (tp(1), 0)])
+        );
+        assert_eq!(
+            failed.unconfirmed.next,
+            HashMap::from([(tp(0), 30), (tp(1), 5)])
+        );
+        assert!(window.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_limit_waits_for_the_oldest_and_keeps_the_newest_in_flight() {
+        let mut window = Window::default();
+        for i in 0..5 {
+            window.push(sent(0, i * 10, i * 10 + 10, Ok(())));
+        }
+        let mut written = HashMap::new();
+        assert!(window.limit(250, &mut written).await.is_none());
+        assert_eq!(written, HashMap::from([(tp(0), 30)]));
+        assert!(window.limit(0, &mut written).await.is_none());
+        assert_eq!(written, HashMap::from([(tp(0), 40)]));
+        assert!(!window.is_empty(), "the newest batch stays in flight");
+        assert!(window.drain(&mut written).await.is_none());
+        assert_eq!(written, HashMap::from([(tp(0), 50)]));
+        assert!(window.is_empty());
+    }
 }
