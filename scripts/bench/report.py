@@ -9,6 +9,10 @@ import json
 import os
 
 TARGETS = {"alo": 0.90, "eos": 0.75, "source": 0.90, "python": 6.0, "rss_mb": 64.0, "p99_ms": 50.0}
+# Issue 20: one sink task against the plain concurrent bridge, and the stream source against
+# its bridge.
+ONE_TASK_TARGETS = {"alo": 1.00, "eos": 0.90, "source": 1.00}
+P99_MS_ISSUE_20 = {"alo": 11.6, "eos": 15.8}
 
 
 TYPE_ORDER = {"STRING": 0, "HASH": 1, "STREAM": 2}
@@ -86,7 +90,7 @@ def python_of(summary, row):
     return None
 
 
-def verdicts(row, bridge, python):
+def verdicts(row, bridge, python, plain=None):
     """The targets this row misses, as text ("" when it meets them all)."""
     misses = []
     if row["system"] != "worker":
@@ -95,8 +99,16 @@ def verdicts(row, bridge, python):
         ratio = row["records_per_s"] / bridge["records_per_s"]
         need = TARGETS["source"] if row["kind"] == "source" else (
             TARGETS["eos"] if row["eos"] else TARGETS["alo"])
+        if row["kind"] == "source":
+            need = max(need, ONE_TASK_TARGETS["source"])
         if ratio < need:
             misses.append(f"{pct(ratio)} of the bridge, target {pct(need)} "
+                          f"(short by {(need - ratio) * 100:.0f} points)")
+    if plain and row.get("tasks") == 1:
+        ratio = row["records_per_s"] / plain["records_per_s"]
+        need = ONE_TASK_TARGETS["eos"] if row["eos"] else ONE_TASK_TARGETS["alo"]
+        if ratio < need:
+            misses.append(f"{pct(ratio)} of the plain bridge, target {pct(need)} "
                           f"(short by {(need - ratio) * 100:.0f} points)")
     if python:
         times = row["records_per_s"] / python["records_per_s"]
@@ -120,8 +132,8 @@ def table(summary, kind):
     for r in rows:
         bridge, python = bridge_of(summary, r), python_of(summary, r)
         ratio = pct(r["records_per_s"] / bridge["records_per_s"]) if bridge else "n/a"
+        plain = plain_of(summary, r) if plain_rows else None
         if plain_rows:
-            plain = plain_of(summary, r)
             ratio += " | " + (pct(r["records_per_s"] / plain["records_per_s"]) if plain else "n/a")
         times = f"{r['records_per_s'] / python['records_per_s']:.1f}x" if python else "n/a"
         ok = "" if r["verified"] else " (data check FAILED)"
@@ -129,7 +141,7 @@ def table(summary, kind):
                    f"{r['mb_per_s']:.1f} | {ratio} | {times} | {r['cpu_s_per_1m']:.2f} | "
                    f"{r['peak_rss_mb']:.1f} | {r.get('redis_cpu_s', 0) / r['records'] * 1e6:.2f} | "
                    f"{r['foreign_cores']:.2f} | "
-                   f"{verdicts(r, bridge, python)}{ok} |")
+                   f"{verdicts(r, bridge, python, plain)}{ok} |")
     return "\n".join(out)
 
 
@@ -294,12 +306,13 @@ def render(results, png_name):
         add("")
         add("| system | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | records (missing) | "
             "produce ack p50 / p99 ms | CPU (cores) | peak RSS MB | others' CPU | "
-            "target p99 < 50 ms |")
+            "target p99 (< 50 ms; issue 20: <= 11.6 ms at-least-once, 15.8 ms exactly-once) |")
         add("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
         for l in lat:
+            need = min(TARGETS["p99_ms"], P99_MS_ISSUE_20["eos" if l.get("eos") else "alo"])
             target = "" if l["system"] != "worker" else (
-                "met" if l["p99_ms"] < TARGETS["p99_ms"]
-                else f"missed by {l['p99_ms'] - TARGETS['p99_ms']:.1f} ms")
+                "met" if l["p99_ms"] <= need
+                else f"missed by {l['p99_ms'] - need:.1f} ms")
             add(f"| {l['label']} | {l['p50_ms']:.2f} | {l['p90_ms']:.2f} | {l['p99_ms']:.2f} | "
                 f"{l['p999_ms']:.2f} | {l['max_ms']:.1f} | {l['measured']:,} "
                 f"({l.get('missing', 0)}) | {l.get('produce_ack_p50_ms', float('nan')):.1f} / "
@@ -353,6 +366,14 @@ def render(results, png_name):
         "Python script, worker peak RSS at most 64 MB, p99 under 50 ms at 10,000 records/s. "
         "The \"targets\" columns above say, per row, which are met and by how much the others "
         "are missed.")
+    add("")
+    add("## Targets (issue 20)")
+    add("")
+    add("One sink task at least as fast as the plain concurrent bridge at-least-once and 90% of "
+        "it exactly-once (STRING); the stream source at least as fast as its bridge; peak RSS at "
+        "most 64 MB in every 1,000,000-record scenario; p99 at 10,000 records/s no higher than "
+        "11.6 ms at-least-once and 15.8 ms exactly-once (the figures of 2026-12-01, another "
+        "host). Checked in the same \"targets\" column.")
     add("")
     add("## Method")
     add("")
