@@ -30,6 +30,35 @@ fn sink_config(services: &Services, topic: &str, extra: &[(&str, &str)]) -> Json
     config
 }
 
+/// `count` records: key `m<i>`, value `1`, record `i` in partition `i % 2`.
+fn numbered_records(count: usize) -> Vec<connect_e2e::PlainRecord> {
+    (0..count)
+        .map(|i| {
+            (
+                (i % 2) as i32,
+                Some(format!("m{i}").into_bytes()),
+                Some(b"1".to_vec()),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that the members `m<i>` of each partition of [`numbered_records`] are in the order
+/// they were produced.
+fn assert_each_partition_in_order<S: AsRef<str>>(members: &[S], what: &str) {
+    for partition in 0..2 {
+        let order: Vec<usize> = members
+            .iter()
+            .map(|m| m.as_ref()[1..].parse().unwrap())
+            .filter(|n: &usize| n % 2 == partition)
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "{what}: partition {partition} out of order"
+        );
+    }
+}
+
 /// Produces `{"key","value","headers"?}` lines with kafka-python.
 fn produce(services: &Services, topic: &str, records: &[Json]) {
     let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
@@ -444,16 +473,10 @@ async fn kill_9_mid_run_leaves_every_record_in_the_list_exactly_once() {
     let id = unique_name("k");
     let kafka = services.kafka().await.unwrap();
     let topic = services.create_topic(&kafka, &id, 2).await.unwrap();
-    let records = (0..RECORDS)
-        .map(|i| {
-            (
-                (i % 2) as i32,
-                Some(format!("m{i}").into_bytes()),
-                Some(b"1".to_vec()),
-            )
-        })
-        .collect();
-    services.produce(&kafka, &topic, records).await.unwrap();
+    services
+        .produce(&kafka, &topic, numbered_records(RECORDS))
+        .await
+        .unwrap();
 
     let list = format!("{id}-list");
     let name = format!("{id}-sink");
@@ -491,15 +514,7 @@ async fn kill_9_mid_run_leaves_every_record_in_the_list_exactly_once() {
     let unique: BTreeSet<&String> = members.iter().collect();
     assert_eq!(unique.len(), RECORDS);
     // Within a partition, the order of Kafka is kept.
-    let positions: Vec<usize> = members
-        .iter()
-        .map(|m| m[1..].parse().unwrap())
-        .filter(|n: &usize| n.is_multiple_of(2))
-        .collect();
-    assert!(
-        positions.windows(2).all(|w| w[0] < w[1]),
-        "partition 0 out of order"
-    );
+    assert_each_partition_in_order(&members, "kill -9");
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(10));
 }
 
@@ -642,16 +657,10 @@ async fn redis_restarted_while_batches_are_in_flight_loses_nothing() {
     let id = unique_name("f");
     let kafka = services.kafka().await.unwrap();
     let topic = services.create_topic(&kafka, &id, 2).await.unwrap();
-    let records = (0..RECORDS)
-        .map(|i| {
-            (
-                (i % 2) as i32,
-                Some(format!("m{i}").into_bytes()),
-                Some(b"1".to_vec()),
-            )
-        })
-        .collect();
-    services.produce(&kafka, &topic, records).await.unwrap();
+    services
+        .produce(&kafka, &topic, numbered_records(RECORDS))
+        .await
+        .unwrap();
 
     let modes = [("once", "true"), ("least", "false")];
     for (mode, exactly_once) in modes {
@@ -700,10 +709,10 @@ async fn redis_restarted_while_batches_are_in_flight_loses_nothing() {
         let members = redis.cli(&["LRANGE", &format!("{id}-{mode}"), "0", "-1"]);
         let members: Vec<&str> = members.lines().collect();
         let mut seen = BTreeSet::new();
-        let firsts: Vec<usize> = members
+        let firsts: Vec<&str> = members
             .iter()
-            .filter(|m| seen.insert(**m))
-            .map(|m| m[1..].parse().unwrap())
+            .copied()
+            .filter(|m| seen.insert(*m))
             .collect();
         assert_eq!(
             seen.len(),
@@ -713,17 +722,7 @@ async fn redis_restarted_while_batches_are_in_flight_loses_nothing() {
         if mode == "once" {
             assert_eq!(members.len(), RECORDS, "exactly-once wrote records twice");
         }
-        for partition in 0..2 {
-            let order: Vec<usize> = firsts
-                .iter()
-                .copied()
-                .filter(|n| n % 2 == partition)
-                .collect();
-            assert!(
-                order.windows(2).all(|w| w[0] < w[1]),
-                "{mode}: partition {partition} out of order"
-            );
-        }
+        assert_each_partition_in_order(&firsts, mode);
         worker.wait_for_tasks(
             &format!("{id}-{mode}"),
             1,

@@ -95,11 +95,11 @@ pub struct RedisSinkTask {
     recheck: Span,
 }
 
-/// The most bytes of command arguments a task keeps in flight to Redis in batches written
-/// ahead without a transaction before `put` waits for the oldest answer. Small: the arguments
-/// share the fetched Kafka buffers, which stay in memory while a batch is in flight, and a few
-/// batches keep Redis busy.
-const WRITE_AHEAD_BYTES: usize = 128 * 1024;
+/// The most memory (as [`arg_size`] counts it) a task keeps in flight to Redis in batches
+/// written ahead without a transaction before `put` waits for the oldest answer. Small: the
+/// arguments share the fetched Kafka buffers, which stay in memory while a batch is in flight,
+/// fred holds a copy of each command until Redis answers, and a few batches keep Redis busy.
+const WRITE_AHEAD_BYTES: usize = 256 * 1024;
 
 /// A batch's commands on pipelines, ready to send: `body` then `tail` (its last command, or
 /// the offsets' `HSET`, so fred does not flush the socket after every command of `body`), and
@@ -575,13 +575,16 @@ impl RedisSinkTask {
     }
 }
 
-/// The bytes of an argument, to bound what is in flight.
+/// The memory an argument holds while its batch is in flight: its bytes and fred's value
+/// around them (a command of many small arguments, such as a HSET of many fields, holds
+/// more than its bytes).
 fn arg_size(arg: &Arg) -> usize {
-    match arg {
+    let bytes = match arg {
         Arg::Bytes(b) => b.len(),
         Arg::String(t) => t.len(),
-        _ => 8,
-    }
+        _ => 0,
+    };
+    bytes + std::mem::size_of::<Arg>()
 }
 
 /// Queues a command on a pipeline. fred flushes the socket after every custom command, so the
