@@ -287,16 +287,11 @@ impl RedisSinkTask {
         if let Some(Err(e)) = queued.into_iter().find(Result::is_err) {
             return Err(WriteError::Unknown(e));
         }
-        match exec.into_iter().next() {
-            Some(Ok(Arg::Null)) => Err(WriteError::Failed(ConnectError::retriable(
-                "Redis aborted the transaction (EXEC answered nil)",
-            ))),
-            Some(Ok(_)) => Ok(()),
+        match exec_answer(exec) {
+            ExecAnswer::Ran => Ok(()),
+            ExecAnswer::NotRun(why) => Err(WriteError::Failed(ConnectError::retriable(why))),
             // An error inside EXEC's answer (e.g. WRONGTYPE): the other commands were applied.
-            Some(Err(e)) => Err(WriteError::Unknown(e)),
-            None => Err(WriteError::Failed(ConnectError::retriable(
-                "Redis did not answer EXEC",
-            ))),
+            ExecAnswer::Failed(e) => Err(WriteError::Unknown(e)),
         }
     }
 
@@ -372,17 +367,12 @@ impl RedisSinkTask {
             return;
         }
         let exec = Reply::send(async move {
-            match exec.try_all::<Arg>().await.into_iter().next() {
-                Some(Ok(Arg::Null)) => Err(FredError::new(
-                    fred::error::ErrorKind::Unknown,
-                    "Redis aborted the transaction (EXEC answered nil)",
-                )),
-                Some(Ok(_)) => Ok(()),
-                Some(Err(e)) => Err(e),
-                None => Err(FredError::new(
-                    fred::error::ErrorKind::Unknown,
-                    "Redis did not answer EXEC",
-                )),
+            match exec_answer(exec.try_all::<Arg>().await) {
+                ExecAnswer::Ran => Ok(()),
+                ExecAnswer::NotRun(why) => {
+                    Err(FredError::new(fred::error::ErrorKind::Unknown, why))
+                }
+                ExecAnswer::Failed(e) => Err(e),
             }
         })
         .await;
@@ -572,6 +562,27 @@ impl RedisSinkTask {
             )));
         }
         Ok(())
+    }
+}
+
+/// What `EXEC` answered.
+enum ExecAnswer {
+    /// Redis ran the transaction.
+    Ran,
+    /// Redis did not run it (why).
+    NotRun(&'static str),
+    /// An error in the answer: a command refused (the others were applied) or the connection.
+    Failed(FredError),
+}
+
+fn exec_answer(answers: Vec<Result<Arg, FredError>>) -> ExecAnswer {
+    match answers.into_iter().next() {
+        Some(Ok(Arg::Null)) => {
+            ExecAnswer::NotRun("Redis aborted the transaction (EXEC answered nil)")
+        }
+        Some(Ok(_)) => ExecAnswer::Ran,
+        Some(Err(e)) => ExecAnswer::Failed(e),
+        None => ExecAnswer::NotRun("Redis did not answer EXEC"),
     }
 }
 
