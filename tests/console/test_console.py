@@ -276,7 +276,11 @@ class Page:
             return []
 
     def open(self, url):
+        """Loads `url` afresh. Through about:blank: a URL that differs from the page's only in
+        its fragment would not load the page again, only change the view later (hashchange),
+        after which a field filled in the view shown first is gone."""
         self.seen.extend(self._recorded())
+        self.driver.get("about:blank")
         self.driver.get(url)
 
     def go(self, fragment):
