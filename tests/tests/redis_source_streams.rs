@@ -304,6 +304,47 @@ async fn entries_a_transform_drops_are_acknowledged_not_left_pending() {
     worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
 }
 
+/// The reads sent ahead hand out the entries in the stream's order: every partition of the
+/// topic holds its entries in the order they were added, each once.
+#[tokio::test(flavor = "multi_thread")]
+async fn entries_read_ahead_reach_kafka_in_the_streams_order() {
+    const ENTRIES: usize = 30_000;
+    let services = Services::get();
+    // Small batches: many polls, each with reads ahead.
+    let (worker, stream, name) =
+        start_stream_source(&services, "ordered", ENTRIES, &[("batch.size", "300")]).await;
+    let records = read_distinct(&services, &stream, ENTRIES, Duration::from_secs(90), |r| {
+        r.key.clone().unwrap_or_default()
+    });
+    assert_eq!(records.len(), ENTRIES, "no entry twice");
+    let mut partitions: BTreeMap<i32, Vec<(i64, usize)>> = BTreeMap::new();
+    for record in &records {
+        let n = value(record)["body"]["n"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        partitions
+            .entry(record.partition)
+            .or_default()
+            .push((record.offset, n));
+    }
+    for (partition, mut entries) in partitions {
+        entries.sort_unstable();
+        let out_of_order = entries.windows(2).find(|pair| pair[0].1 >= pair[1].1);
+        assert!(
+            out_of_order.is_none(),
+            "partition {partition}: entry {:?} comes after {:?} (offset, entry number)",
+            out_of_order.map(|pair| pair[1]),
+            out_of_order.map(|pair| pair[0]),
+        );
+    }
+    wait_until("every entry acknowledged", Duration::from_secs(30), || {
+        group_number(&services, &stream, GROUP, "pending") == 0
+    });
+    worker.wait_for_tasks(&name, 1, "RUNNING", Duration::from_secs(5));
+}
+
 /// A graceful stop while a read is ahead (the task has entries Redis delivered and the worker
 /// never saw): they stay pending for the consumer and the restarted task delivers them.
 #[tokio::test(flavor = "multi_thread")]

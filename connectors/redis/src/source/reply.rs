@@ -54,12 +54,26 @@ pub(crate) fn array(reply: Reply) -> Result<Vec<Reply>, BadReply> {
 
 /// Key/value pairs: a RESP2 flat array `[k1, v1, k2, v2, ...]` or a RESP3 map.
 pub(crate) fn pairs(reply: Reply) -> Result<Vec<(Reply, Reply)>, BadReply> {
+    pairs_of(reply, Ok)
+}
+
+/// Key/value pairs of text (see [`pairs`]).
+fn text_pairs(reply: Reply) -> Result<Vec<(Text, Text)>, BadReply> {
+    pairs_of(reply, text)
+}
+
+/// Key/value pairs, each key and value read with `item`: the items of a flat array are read
+/// where they are, with no list of pairs in between (every stream entry's fields come so).
+fn pairs_of<T>(
+    reply: Reply,
+    item: impl Fn(Reply) -> Result<T, BadReply>,
+) -> Result<Vec<(T, T)>, BadReply> {
     match reply {
-        Reply::Map(map) => Ok(map
+        Reply::Map(map) => map
             .inner()
             .into_iter()
-            .map(|(k, v)| (Reply::Bytes(k.into_bytes()), v))
-            .collect()),
+            .map(|(k, v)| Ok((item(Reply::Bytes(k.into_bytes()))?, item(v)?)))
+            .collect(),
         Reply::Array(items) => {
             if items.len() % 2 != 0 {
                 return Err(BadReply(format!(
@@ -70,7 +84,7 @@ pub(crate) fn pairs(reply: Reply) -> Result<Vec<(Reply, Reply)>, BadReply> {
             let mut out = Vec::with_capacity(items.len() / 2);
             let mut items = items.into_iter();
             while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                out.push((k, v));
+                out.push((item(k)?, item(v)?));
             }
             Ok(out)
         }
@@ -96,12 +110,7 @@ fn entry(reply: Reply) -> Result<Entry, BadReply> {
     let id = text(id)?;
     let fields = match body {
         None | Some(Reply::Null) => None,
-        Some(body) => Some(
-            pairs(body)?
-                .into_iter()
-                .map(|(k, v)| Ok((text(k)?, text(v)?)))
-                .collect::<Result<Vec<_>, BadReply>>()?,
-        ),
+        Some(body) => Some(text_pairs(body)?),
     };
     Ok(Entry { id, fields })
 }

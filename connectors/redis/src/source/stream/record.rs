@@ -6,7 +6,6 @@ use connect_core::data::{Field, Schema, Struct, Text, Value};
 use connect_core::record::{ConnectRecord, SourceMap, SourceRecord};
 
 use super::config::ValueFormat;
-use crate::source::now_millis;
 
 /// The source partition's key: the stream's name. (The Java connector's partition is `{}`,
 /// which cannot tell several streams apart.)
@@ -60,8 +59,14 @@ pub(crate) struct Converter {
 }
 
 impl Converter {
-    /// The record of the entry `id` with these fields.
-    pub(crate) fn record(&self, id: Text, fields: Vec<(Text, Text)>) -> SourceRecord {
+    /// The record of the entry `id` with these fields, read at `timestamp` (ms since the epoch;
+    /// one clock reading serves a whole read).
+    pub(crate) fn record(
+        &self,
+        id: Text,
+        fields: Vec<(Text, Text)>,
+        timestamp: Option<i64>,
+    ) -> SourceRecord {
         let (key_schema, key) = match &self.key_field {
             None => (Schema::string(), Value::String(id.clone())),
             Some(field) => (
@@ -102,7 +107,7 @@ impl Converter {
                 key,
                 value_schema: Some(value_schema),
                 value,
-                timestamp: now_millis(),
+                timestamp,
                 headers: Default::default(),
             },
         )
@@ -129,8 +134,9 @@ mod tests {
 
     #[test]
     fn the_java_connectors_record() {
-        let r = converter(None, ValueFormat::Struct).record("1-0".into(), fields());
+        let r = converter(None, ValueFormat::Struct).record("1-0".into(), fields(), Some(7));
         assert_eq!(r.topic, "t");
+        assert_eq!(r.timestamp, Some(7));
         assert_eq!(r.key, Value::from("1-0"));
         assert_eq!(r.source_partition["stream"], "orders");
         assert_eq!(r.source_offset["offset"], "1-0");
@@ -149,11 +155,11 @@ mod tests {
     #[test]
     fn key_field_and_plain_body() {
         let c = converter(Some("user"), ValueFormat::Body);
-        let r = c.record("1-0".into(), fields());
+        let r = c.record("1-0".into(), fields(), Some(7));
         assert_eq!(r.key, Value::from("u1"));
         assert_eq!(r.value.get("n"), Some(&Value::from("2")));
         assert!(body_schema().validate(&r.value).is_ok());
-        let r = c.record("2-0".into(), vec![]);
+        let r = c.record("2-0".into(), vec![], None);
         assert_eq!(r.key, Value::Null);
         assert!(r
             .key_schema

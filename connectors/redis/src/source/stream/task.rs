@@ -3,12 +3,13 @@
 //!
 //! Reads go on a connection of their own, so a blocking `XREADGROUP` never holds up an `XACK`
 //! or `XAUTOCLAIM`, and run on a tokio task of their own, which also turns the reply into
-//! records. At least once, the next read is sent as soon as `poll` returns (read-ahead), so
-//! Redis and that task work while the worker converts and produces the batch: the stream is
-//! read as fast as a reader that does nothing else. At most one read is ahead (one batch of
-//! memory); its entries are pending for this consumer, so if the task stops before handing
-//! them out they are read again at the next start. At most once (`NOACK`) nothing is read
-//! ahead: entries read and never handed out would be lost.
+//! records. At least once, the next reads are sent as soon as `poll` returns (read-ahead),
+//! so Redis and that task work while the worker converts and produces the batch: the stream
+//! is read as fast as a reader that does nothing else. At most two reads are ahead (two
+//! batches of memory), sent on the connection in order; their entries are pending for this
+//! consumer, so if the task stops before handing them out they are read again at the next
+//! start. At most once (`NOACK`) nothing is read ahead: entries read and never handed out
+//! would be lost.
 //!
 //! Acknowledgement: `commit_record` (Kafka has the record) and `commit_dropped` (a transform
 //! dropped it or `errors.tolerance=all` skipped it; Kafka Connect calls `commitRecord` with no
@@ -18,7 +19,7 @@
 //! not committed yet is in flight, not dropped. Entries handed out and never committed (the
 //! task stopped or crashed) stay pending and are read again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use connect_core::record::SourceRecord;
 use connect_core::ConnectError;
 use fred::prelude::{Client, ClientLike};
 use fred::types::Value as Reply;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -38,12 +40,17 @@ use super::record::{source_partition, Converter, OFFSET_FIELD, STREAM_FIELD};
 use crate::connection::redis_error;
 use crate::source::reply::{self, error_code, Entry};
 use crate::source::scan::all_keys;
-use crate::source::{arg, is_glob, keyed, lossy_text};
+use crate::source::{arg, is_glob, keyed, lossy_text, now_millis};
 
 /// XACK takes this many ids per command at most, to keep commands small.
 const ACK_CHUNK: usize = 1000;
 /// One XREADGROUP of new entries reads at most this many per stream (see `start_read`).
 const READ_CHUNK: usize = 1000;
+/// Reads of new entries sent ahead of the polls that hand them out: while the worker takes
+/// one batch, the next one is read and turned into records, and Redis has the one after
+/// that to serve already. At most this many batches of entries are in memory besides the
+/// worker's.
+const READ_AHEAD: usize = 2;
 
 /// One stream the task reads.
 #[derive(Debug)]
@@ -72,8 +79,10 @@ pub struct RedisStreamSourceTask {
     client: Client,
     /// For `XREADGROUP` only (it blocks).
     read_client: Client,
-    /// The read sent when the last `poll` returned, if any.
-    read_ahead: Option<Read>,
+    /// The reads sent ahead (see `start_read_ahead`), oldest first.
+    read_ahead: VecDeque<Read>,
+    /// Told once the last read started has gone on the connection.
+    last_read_sent: Option<oneshot::Receiver<()>>,
     ctx: Arc<dyn SourceTaskContext>,
     streams: Vec<StreamState>,
     /// The glob patterns of `redis.stream.name`, resolved every `pattern_refresh`.
@@ -114,8 +123,8 @@ impl SourceTask for RedisStreamSourceTask {
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
         let mut records = Vec::new();
-        let read_ahead = self.read_ahead.is_some();
-        match self.read_ahead.take() {
+        let read_ahead = !self.read_ahead.is_empty();
+        match self.read_ahead.pop_front() {
             Some(read) => {
                 // The XACKs go while the read ahead finishes.
                 let (acked, replied) = tokio::join!(self.ack(), read.reply());
@@ -178,8 +187,8 @@ impl SourceTask for RedisStreamSourceTask {
         if !self.to_ack.is_empty() {
             tracing::debug!("stopping with entries not acknowledged yet; they are read again");
         }
-        // Cancelled: its entries stay pending for this consumer.
-        self.read_ahead = None;
+        // Cancelled: their entries stay pending for this consumer.
+        self.read_ahead.clear();
         let _ = self.client.quit().await;
         let _ = self.read_client.quit().await;
         Ok(())
@@ -231,7 +240,8 @@ impl RedisStreamSourceTask {
             consumer,
             client,
             read_client,
-            read_ahead: None,
+            read_ahead: VecDeque::new(),
+            last_read_sent: None,
             streams: Vec::new(),
             patterns,
             next_refresh: now,
@@ -492,15 +502,29 @@ impl RedisStreamSourceTask {
         }
     }
 
-    /// Sends the next read now, when the next `poll` would send the same one: at least once
+    /// Sends the next reads now, when the next polls would send the same ones: at least once
     /// (see the module docs), no claim due (which comes before a read), every group there.
+    /// One read goes ahead while a stream is read again from its pending entries (where the
+    /// next such read starts is in the reply of the one before); up to [`READ_AHEAD`] once
+    /// every stream is read for new entries (`>`), which Redis hands out in the order the
+    /// reads arrive on the connection.
     fn start_read_ahead(&mut self) {
-        if self.read_ahead.is_none()
-            && self.config.at_least_once
-            && !self.claim_due()
-            && self.streams.iter().all(|s| s.group_ready)
+        if !self.config.at_least_once
+            || self.claim_due()
+            || !self.streams.iter().all(|s| s.group_ready)
         {
-            self.read_ahead = self.start_read();
+            return;
+        }
+        let depth = if self.streams.iter().all(|s| s.pending_from.is_none()) {
+            READ_AHEAD
+        } else {
+            1
+        };
+        while self.read_ahead.len() < depth {
+            match self.start_read() {
+                Some(read) => self.read_ahead.push_back(read),
+                None => break,
+            }
         }
     }
 
@@ -577,7 +601,17 @@ impl RedisStreamSourceTask {
             .map(|&i| self.streams[i].converter.clone())
             .collect();
         let client = self.read_client.clone();
+        // Reads hand out entries in the order Redis runs them, so each one goes on the
+        // connection only after the read before it did (tokio may run their tasks in any
+        // order).
+        let previous_sent = self.last_read_sent.take();
+        let (sent, sent_rx) = oneshot::channel::<()>();
+        self.last_read_sent = Some(sent_rx);
         let reply = tokio::spawn(async move {
+            // Sent, or cancelled (then its entries are read again anyway).
+            if let Some(previous_sent) = previous_sent {
+                let _ = previous_sent.await;
+            }
             // Not marked as blocking: fred would then send nothing else on the connection
             // until it returns; this connection is for these reads only.
             let pipe = client.pipeline();
@@ -586,8 +620,19 @@ impl RedisStreamSourceTask {
                     .custom(keyed("XREADGROUP", first_key.as_bytes(), false), args)
                     .await?;
             }
+            // fred queues the commands for the connection in the first poll of `try_all`.
+            let mut sent = Some(sent);
+            let mut replies = std::pin::pin!(pipe.try_all::<Reply>());
+            let answers = std::future::poll_fn(|cx| {
+                let polled = std::future::Future::poll(replies.as_mut(), cx);
+                if let Some(sent) = sent.take() {
+                    let _ = sent.send(());
+                }
+                polled
+            })
+            .await;
             let mut by_stream: HashMap<Text, Vec<Entry>> = HashMap::new();
-            for answer in pipe.try_all::<Reply>().await {
+            for answer in answers {
                 for (stream, entries) in reply::xread(answer?)? {
                     by_stream.entry(stream).or_default().extend(entries);
                 }
@@ -645,6 +690,8 @@ impl RedisStreamSourceTask {
     /// Every stream is read again from this consumer's pending entries (at least once): what
     /// was read and not handed out is delivered again.
     fn read_pending_again(&mut self) {
+        // Their entries stay pending for this consumer, and come first in the reads again.
+        self.read_ahead.clear();
         if self.config.at_least_once {
             for stream in &mut self.streams {
                 stream.pending_from = Some(Text::from("0-0"));
@@ -753,9 +800,10 @@ impl StreamRead {
         let last_id = entries.last().map(|e| e.id.clone());
         let mut records = Vec::with_capacity(entries.len());
         let mut deleted = Vec::new();
+        let now = now_millis();
         for entry in entries {
             match entry.fields {
-                Some(fields) => records.push(converter.record(entry.id, fields)),
+                Some(fields) => records.push(converter.record(entry.id, fields, now)),
                 None => deleted.push(entry.id),
             }
         }
@@ -838,8 +886,11 @@ mod tests {
     fn committed_and_dropped_records_are_queued_for_xack_by_stream() {
         let ctx = TestSourceContext::new();
         let mut task = task(&[("redis.stream.name", "orders,invoices")], &ctx);
-        let record =
-            |stream: usize, id: &str| task.streams[stream].converter.record(id.into(), vec![]);
+        let record = |stream: usize, id: &str| {
+            task.streams[stream]
+                .converter
+                .record(id.into(), vec![], None)
+        };
         let (a, b, c) = (record(0, "1-0"), record(0, "2-0"), record(1, "1-0"));
         task.commit_record(&a, &metadata());
         task.commit_dropped(&b);
@@ -858,7 +909,7 @@ mod tests {
             ],
             &ctx,
         );
-        let record = task.streams[0].converter.record("1-0".into(), vec![]);
+        let record = task.streams[0].converter.record("1-0".into(), vec![], None);
         task.commit_record(&record, &metadata());
         // The client is not connected: an XACK would fail.
         task.commit().await.unwrap();
