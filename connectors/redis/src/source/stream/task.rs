@@ -13,8 +13,10 @@
 //!
 //! Acknowledgement: `commit_record` (Kafka has the record) and `commit_dropped` (a transform
 //! dropped it or `errors.tolerance=all` skipped it; Kafka Connect calls `commitRecord` with no
-//! metadata then) queue the id in `to_ack`; the next `poll` (together with waiting for the read
-//! ahead) and every `commit` send those `XACK`s. Nothing else acknowledges an entry: the worker
+//! metadata then) queue the id in `to_ack`; the next `poll` and every `commit` send those
+//! `XACK`s. A poll does not wait for their answer: the next poll reads it (Redis answers them
+//! between the reads ahead, which took as long as a read); `commit` waits for it. One round of
+//! `XACK`s is in flight at a time; ids whose `XACK` failed are sent again. Nothing else acknowledges an entry: the worker
 //! polls the next batch while the previous one is being produced, so an entry handed out and
 //! not committed yet is in flight, not dropped. Entries handed out and never committed (the
 //! task stopped or crashed) stay pending and are read again.
@@ -93,6 +95,8 @@ pub struct RedisStreamSourceTask {
     rotate: usize,
     /// Ids to XACK, by stream.
     to_ack: HashMap<Text, Vec<Text>>,
+    /// The XACKs sent last, until their answer is read.
+    acking: Option<Acking>,
     /// Entries acknowledged with XACK, and claimed with XAUTOCLAIM (metrics).
     acknowledged: Counter,
     claimed: Counter,
@@ -126,8 +130,11 @@ impl SourceTask for RedisStreamSourceTask {
         let read_ahead = !self.read_ahead.is_empty();
         match self.read_ahead.pop_front() {
             Some(read) => {
-                // The XACKs go while the read ahead finishes.
-                let (acked, replied) = tokio::join!(self.ack(), read.reply());
+                // The last poll's XACKs had a batch's time to be answered; this poll's are
+                // answered while the worker writes the batch.
+                let acked = self.finish_ack().await;
+                self.start_ack();
+                let replied = read.reply().await;
                 let result = self.finish_read(replied).await;
                 match (acked, result) {
                     (Ok(()), result) => records = result?,
@@ -187,7 +194,8 @@ impl SourceTask for RedisStreamSourceTask {
         if !self.to_ack.is_empty() {
             tracing::debug!("stopping with entries not acknowledged yet; they are read again");
         }
-        // Cancelled: their entries stay pending for this consumer.
+        // Cancelled: their entries stay pending for this consumer. XACKs in flight are
+        // answered before the QUIT below, which goes on the same connection.
         self.read_ahead.clear();
         let _ = self.client.quit().await;
         let _ = self.read_client.quit().await;
@@ -248,6 +256,7 @@ impl RedisStreamSourceTask {
             next_claim: now + claim_interval(config.claim_idle),
             rotate: 0,
             to_ack: HashMap::new(),
+            acking: None,
             acknowledged: ctx.counter(
                 "redis_source_stream_acknowledged_total",
                 "Stream entries acknowledged (XACK) once Kafka had their records.",
@@ -310,42 +319,56 @@ impl RedisStreamSourceTask {
         }
     }
 
-    /// XACKs every id Kafka acknowledged (or the worker dropped). On failure they stay to be
-    /// sent again.
+    /// XACKs every id Kafka acknowledged (or the worker dropped) and waits for Redis' answer.
+    /// On failure the ids stay to be sent again.
     async fn ack(&mut self) -> Result<(), ConnectError> {
+        self.finish_ack().await?;
+        self.start_ack();
+        self.finish_ack().await
+    }
+
+    /// Sends the XACKs of every id queued so far, answered on a tokio task of their own (see
+    /// [`Acking`]); one round of them at a time.
+    fn start_ack(&mut self) {
         if !self.config.at_least_once {
             self.to_ack.clear();
+            return;
+        }
+        if self.to_ack.is_empty() || self.acking.is_some() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.to_ack);
+        let client = self.client.clone();
+        let group = self.config.group.clone();
+        self.acking = Some(tokio::spawn(xack(client, group, ids)));
+    }
+
+    /// Waits for the XACKs sent last, if any. When they failed, their ids are queued again.
+    async fn finish_ack(&mut self) -> Result<(), ConnectError> {
+        let Some(acking) = self.acking.take() else {
             return Ok(());
-        }
-        let streams: Vec<Text> = self.to_ack.keys().cloned().collect();
-        for stream in streams {
-            let Some(ids) = self.to_ack.get(&stream) else {
-                continue;
-            };
-            // One round trip for the stream's chunks. XACK is idempotent: after a failure the
-            // ids stay to be sent again, including those that were acknowledged.
-            let pipe = self.client.pipeline();
-            for chunk in ids.chunks(ACK_CHUNK) {
-                let mut args: Vec<Reply> = Vec::with_capacity(chunk.len() + 2);
-                args.push(arg(&stream));
-                args.push(Reply::from(self.config.group.as_str()));
-                args.extend(chunk.iter().map(arg));
-                let _: () = pipe
-                    .custom(keyed("XACK", stream.as_bytes(), false), args)
-                    .await
-                    .map_err(|e| redis_error(e, "queueing XACK"))?;
+        };
+        match acking.await {
+            Ok(Ok(count)) => {
+                self.acknowledged.inc_by(count);
+                Ok(())
             }
-            let results: Vec<Result<Reply, _>> = pipe.try_all().await;
-            if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
-                return Err(redis_error(
-                    e,
-                    &format!("acknowledging entries of {stream}"),
-                ));
+            Ok(Err(failed)) => {
+                // XACK is idempotent: the ids of streams already acknowledged go again too.
+                for (stream, ids) in failed.ids {
+                    self.to_ack.entry(stream).or_default().extend(ids);
+                }
+                Err(redis_error(
+                    failed.error,
+                    &format!("acknowledging entries of {}", failed.stream),
+                ))
             }
-            self.acknowledged.inc_by(ids.len() as u64);
-            self.to_ack.remove(&stream);
+            // Its ids are lost to this task; their entries stay pending and are read again
+            // after a restart, or claimed.
+            Err(e) => Err(ConnectError::fatal(format!(
+                "acknowledging entries stopped: {e}"
+            ))),
         }
-        Ok(())
     }
 
     /// Resolves the patterns again when it is time to.
@@ -739,6 +762,59 @@ impl RedisStreamSourceTask {
         }
         read.records
     }
+}
+
+/// XACKs sent, their answer read on a tokio task of their own: the number of ids
+/// acknowledged, or what failed with the ids to send again. Waiting for them in `poll` took
+/// as long as reading a batch, since Redis serves them between the reads ahead.
+type Acking = JoinHandle<Result<u64, AckFailed>>;
+
+/// XACKs that failed.
+struct AckFailed {
+    /// Every id of the round, by stream.
+    ids: HashMap<Text, Vec<Text>>,
+    stream: Text,
+    error: fred::error::Error,
+}
+
+/// XACKs `ids` in `group`: one round trip per stream, in commands of at most [`ACK_CHUNK`]
+/// ids.
+async fn xack(
+    client: Client,
+    group: String,
+    ids: HashMap<Text, Vec<Text>>,
+) -> Result<u64, AckFailed> {
+    let mut count = 0;
+    for (stream, stream_ids) in &ids {
+        let pipe = client.pipeline();
+        let mut queued = Ok(());
+        for chunk in stream_ids.chunks(ACK_CHUNK) {
+            let mut args: Vec<Reply> = Vec::with_capacity(chunk.len() + 2);
+            args.push(arg(stream));
+            args.push(Reply::from(group.as_str()));
+            args.extend(chunk.iter().map(arg));
+            queued = pipe
+                .custom::<(), _>(keyed("XACK", stream.as_bytes(), false), args)
+                .await;
+            if queued.is_err() {
+                break;
+            }
+        }
+        let failed = match queued {
+            Err(e) => Some(e),
+            Ok(()) => pipe
+                .try_all::<Reply>()
+                .await
+                .into_iter()
+                .find_map(Result::err),
+        };
+        if let Some(error) = failed {
+            let stream = stream.clone();
+            return Err(AckFailed { ids, stream, error });
+        }
+        count += stream_ids.len() as u64;
+    }
+    Ok(count)
 }
 
 /// An `XREADGROUP` sent, its reply read into records on a tokio task of its own. Dropped, the
