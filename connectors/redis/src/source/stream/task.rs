@@ -14,9 +14,10 @@
 //! Acknowledgement: `commit_record` (Kafka has the record) and `commit_dropped` (a transform
 //! dropped it or `errors.tolerance=all` skipped it; Kafka Connect calls `commitRecord` with no
 //! metadata then) queue the id in `to_ack`; the next `poll` and every `commit` send those
-//! `XACK`s. A poll does not wait for their answer: the next poll reads it (Redis answers them
-//! between the reads ahead, which took as long as a read); `commit` waits for it. One round of
-//! `XACK`s is in flight at a time; ids whose `XACK` failed are sent again. Nothing else acknowledges an entry: the worker
+//! `XACK`s. A poll does not wait for their answer (Redis serves them between the reads ahead,
+//! and waiting took as long as a read): a later poll reads it once it is there, and `commit`
+//! waits for it. One round of `XACK`s is in flight at a time (ids queued meanwhile go with the
+//! next round); ids whose `XACK` failed are sent again. Nothing else acknowledges an entry: the worker
 //! polls the next batch while the previous one is being produced, so an entry handed out and
 //! not committed yet is in flight, not dropped. Entries handed out and never committed (the
 //! task stopped or crashed) stay pending and are read again.
@@ -130,9 +131,13 @@ impl SourceTask for RedisStreamSourceTask {
         let read_ahead = !self.read_ahead.is_empty();
         match self.read_ahead.pop_front() {
             Some(read) => {
-                // The last poll's XACKs had a batch's time to be answered; this poll's are
-                // answered while the worker writes the batch.
-                let acked = self.finish_ack().await;
+                // XACKs answered meanwhile are read, and the ids queued since go out; while
+                // Redis has not answered yet, they wait for a later poll.
+                let acked = if self.acking.as_ref().is_some_and(|a| !a.is_finished()) {
+                    Ok(())
+                } else {
+                    self.finish_ack().await
+                };
                 self.start_ack();
                 let replied = read.reply().await;
                 let result = self.finish_read(replied).await;
