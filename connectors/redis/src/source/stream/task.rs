@@ -16,11 +16,11 @@
 //! metadata then) queue the id in `to_ack`; the next `poll` and every `commit` send those
 //! `XACK`s. A poll does not wait for their answer (Redis serves them between the reads ahead,
 //! and waiting took as long as a read): a later poll reads it once it is there, and `commit`
-//! waits for it. One round of `XACK`s is in flight at a time (ids queued meanwhile go with the
-//! next round); ids whose `XACK` failed are sent again. Nothing else acknowledges an entry: the worker
-//! polls the next batch while the previous one is being produced, so an entry handed out and
-//! not committed yet is in flight, not dropped. Entries handed out and never committed (the
-//! task stopped or crashed) stay pending and are read again.
+//! waits for it. One round of `XACK`s is in flight at a time (ids queued meanwhile go with
+//! the next round); ids whose `XACK` failed are sent again. Nothing else acknowledges an
+//! entry: the worker polls the next batch while the previous one is being produced, so an
+//! entry handed out and not committed yet is in flight, not dropped. Entries handed out and
+//! never committed (the task stopped or crashed) stay pending and are read again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -199,8 +199,8 @@ impl SourceTask for RedisStreamSourceTask {
         if !self.to_ack.is_empty() {
             tracing::debug!("stopping with entries not acknowledged yet; they are read again");
         }
-        // Cancelled: their entries stay pending for this consumer. XACKs in flight are
-        // answered before the QUIT below, which goes on the same connection.
+        // Cancelled: their entries stay pending for this consumer. So do those of XACKs not
+        // sent yet (the QUIT below may go first): they are delivered again at the next start.
         self.read_ahead.clear();
         let _ = self.client.quit().await;
         let _ = self.read_client.quit().await;
