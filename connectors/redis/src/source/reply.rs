@@ -57,11 +57,6 @@ pub(crate) fn pairs(reply: Reply) -> Result<Vec<(Reply, Reply)>, BadReply> {
     pairs_of(reply, Ok)
 }
 
-/// Key/value pairs of text (see [`pairs`]).
-fn text_pairs(reply: Reply) -> Result<Vec<(Text, Text)>, BadReply> {
-    pairs_of(reply, text)
-}
-
 /// Key/value pairs, each key and value read with `item`: the items of a flat array are read
 /// where they are, with no list of pairs in between (every stream entry's fields come so).
 fn pairs_of<T>(
@@ -110,7 +105,7 @@ fn entry(reply: Reply) -> Result<Entry, BadReply> {
     let id = text(id)?;
     let fields = match body {
         None | Some(Reply::Null) => None,
-        Some(body) => Some(text_pairs(body)?),
+        Some(body) => Some(pairs_of(body, text)?),
     };
     Ok(Entry { id, fields })
 }
