@@ -137,6 +137,51 @@ async fn unkeyed_records_of_a_batch_share_one_partition() {
 }
 
 #[tokio::test]
+async fn a_batch_of_two_topics_reports_each_records_own_topic_partition_and_offset() {
+    let services = Services::get();
+    let kafka = kafka(&services).await;
+    let (one, two) = (unique_name("mixed-one"), unique_name("mixed-two"));
+    kafka.create_topic(&one, 3, 1).await.unwrap();
+    kafka.create_topic(&two, 2, 1).await.unwrap();
+    // Interleaved, with an unkeyed record of each topic, as a source batch may come.
+    let mut batch: Vec<ProducerRecord> = (0..200)
+        .map(|i| keyed(if i % 3 == 0 { &two } else { &one }, i))
+        .collect();
+    for topic in [&one, &two] {
+        batch.push(ProducerRecord {
+            topic: topic.as_str().into(),
+            value: Some(Bytes::from_static(b"unkeyed")),
+            ..ProducerRecord::default()
+        });
+    }
+    let producer = Producer::new(kafka, ProducerConfig::default());
+    let metadata = producer.send(&batch).await.expect("send");
+    assert_eq!(metadata.len(), batch.len());
+    for (topic, count) in [(&one, 134), (&two, 68)] {
+        let read = services
+            .consume_with_kafka_python(topic, count, Duration::from_secs(60))
+            .expect("read");
+        assert_eq!(read.len(), count, "{topic}");
+        // Every record where the producer said it went, and nothing else there.
+        let placed: BTreeMap<(i32, i64), Option<&str>> = read
+            .iter()
+            .map(|r| ((r.partition, r.offset), r.key.as_deref()))
+            .collect();
+        let reported: BTreeMap<(i32, i64), Option<&str>> = batch
+            .iter()
+            .zip(&metadata)
+            .filter(|(record, _)| record.topic == topic.as_str())
+            .map(|(record, meta)| {
+                assert_eq!(meta.topic, topic.as_str());
+                let key = record.key.as_ref().map(|k| std::str::from_utf8(k).unwrap());
+                ((meta.partition, meta.offset), key)
+            })
+            .collect();
+        assert_eq!(placed, reported, "{topic}");
+    }
+}
+
+#[tokio::test]
 async fn sending_to_a_missing_topic_or_partition_is_an_error() {
     let services = Services::get();
     let kafka = kafka(&services).await;

@@ -129,6 +129,27 @@ pub enum ProduceError {
     Kafka(#[from] KafkaError),
 }
 
+/// One topic's records of a batch, by partition.
+struct TopicRecords<'a> {
+    topic: &'a Text,
+    count: i32,
+    /// The partition of its unkeyed records (sticky for the batch, as the Java client's).
+    sticky: Option<i32>,
+    /// (index in the batch, record), by partition.
+    by_partition: Vec<Vec<(usize, &'a ProducerRecord)>>,
+}
+
+impl<'a> TopicRecords<'a> {
+    fn new(topic: &'a Text, count: i32) -> Self {
+        Self {
+            topic,
+            count,
+            sticky: None,
+            by_partition: (0..count).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
 /// Sends batches of records to Kafka.
 #[derive(Debug)]
 pub struct Producer {
@@ -170,10 +191,27 @@ impl Producer {
         records: &[ProducerRecord],
         request_failed: &RequestFailed<'_>,
     ) -> Result<Vec<RecordMetadata>, ProduceError> {
-        let mut sticky_choice: HashMap<Text, i32> = HashMap::new();
-        let mut groups: HashMap<(Text, i32), Vec<(usize, &ProducerRecord)>> = HashMap::new();
+        // A batch's records nearly all go to one topic: the topic is looked up once per batch
+        // (not per record) and its records grouped in a vector indexed by partition.
+        let mut topics: Vec<TopicRecords<'_>> = Vec::new();
+        let mut topic_index: HashMap<&str, usize> = HashMap::new();
+        let mut last: Option<usize> = None;
         for (index, record) in records.iter().enumerate() {
-            let count = self.partition_count(&record.topic).await?;
+            let at = match last {
+                Some(at) if *topics[at].topic == record.topic => at,
+                _ => match topic_index.get(&*record.topic) {
+                    Some(&at) => at,
+                    None => {
+                        let count = self.partition_count(&record.topic).await?;
+                        topic_index.insert(&record.topic, topics.len());
+                        topics.push(TopicRecords::new(&record.topic, count));
+                        topics.len() - 1
+                    }
+                },
+            };
+            last = Some(at);
+            let topic = &mut topics[at];
+            let count = topic.count;
             let partition = match (record.partition, &record.key) {
                 (Some(p), _) if p >= 0 && p < count => p,
                 (Some(p), _) => {
@@ -184,17 +222,32 @@ impl Producer {
                     })
                 }
                 (None, Some(key)) => partition_for_key(key, count),
-                (None, None) => *sticky_choice
-                    .entry(record.topic.clone())
-                    .or_insert_with(|| self.sticky.next_batch_partition(count)),
+                (None, None) => *topic
+                    .sticky
+                    .get_or_insert_with(|| self.sticky.next_batch_partition(count)),
             };
-            groups
-                .entry((record.topic.clone(), partition))
-                .or_default()
-                .push((index, record));
+            // Out of range only for a topic the broker lists with no partitions.
+            let Some(group) = usize::try_from(partition)
+                .ok()
+                .and_then(|p| topic.by_partition.get_mut(p))
+            else {
+                return Err(ProduceError::UnknownPartition {
+                    topic: record.topic.to_string(),
+                    partition,
+                    count: count as usize,
+                });
+            };
+            group.push((index, record));
         }
-        let total = groups.values().map(Vec::len).sum();
-        let sent = try_join_all(groups.into_iter().map(|((topic, partition), records)| {
+        let total = records.len();
+        let sends = topics.into_iter().flat_map(|topic| {
+            let name = topic.topic;
+            (0..)
+                .zip(topic.by_partition)
+                .filter(|(_, records)| !records.is_empty())
+                .map(move |(partition, records)| (name.clone(), partition, records))
+        });
+        let sent = try_join_all(sends.map(|(topic, partition, records)| {
             self.send_partition(topic, partition, records, request_failed)
         }))
         .await;

@@ -35,16 +35,21 @@ impl RecordErrors {
         &self.policy
     }
 
-    /// Runs `op`, retrying retriable failures for up to `errors.retry.timeout` with back-off.
+    /// Runs `op`, retrying retriable failures with back-off for up to `errors.retry.timeout`
+    /// from the first failure.
     pub async fn retry<T>(
         &self,
         mut op: impl FnMut() -> Result<T, ConnectError>,
     ) -> Result<T, ConnectError> {
-        let started = Instant::now();
+        // The clock is read at the first failure, not per call: this runs for every record.
+        let mut started = None;
         let mut delay = Duration::from_millis(100);
         loop {
             match op() {
-                Err(e) if e.is_retriable() && self.may_retry(started, delay) => {
+                Err(e)
+                    if e.is_retriable()
+                        && self.may_retry(*started.get_or_insert_with(Instant::now), delay) =>
+                {
                     self.metrics.record_failures.inc();
                     self.metrics.retries.inc();
                     tokio::time::sleep(delay).await;

@@ -331,15 +331,13 @@ async fn prepare(
             }
         }
     }
-    for topic in to_send
-        .iter()
-        .map(|r| r.topic.to_string())
-        .collect::<HashSet<_>>()
-    {
-        if !known_topics.contains(&topic) {
-            ensure_topic(env, &topic).await?;
-            env.active_topics.add(&topic);
-            known_topics.insert(topic);
+    // Only a topic not seen before costs more than a lookup (most batches have none).
+    for record in &to_send {
+        let topic: &str = &record.topic;
+        if !known_topics.contains(topic) {
+            ensure_topic(env, topic).await?;
+            env.active_topics.add(topic);
+            known_topics.insert(topic.to_owned());
         }
     }
     Ok(Batch {
@@ -454,8 +452,12 @@ async fn settle(
             Err(e) => return Err(e),
         },
     };
+    // One pass over the records where they lie: moving each of a batch's thousands out of the
+    // vector showed in the source's profile (~1% of its CPU in memcpy), cloning the offsets of
+    // each partition's last record costs a handful of allocations per batch.
     let mut metadata = metadata.iter();
-    for (record, sent) in batch.records.iter().zip(&batch.sent) {
+    let mut records = batch.records.iter().zip(&batch.sent).peekable();
+    while let Some((record, sent)) = records.next() {
         if *sent {
             if let Some(meta) = metadata.next() {
                 task.commit_record(record, meta);
@@ -463,17 +465,18 @@ async fn settle(
         } else {
             task.commit_dropped(record);
         }
-    }
-    let mut records = batch.records.into_iter().peekable();
-    while let Some(record) = records.next() {
         if records
             .peek()
-            .is_some_and(|next| next.source_partition == record.source_partition)
+            .is_some_and(|(next, _)| next.source_partition == record.source_partition)
         {
             continue; // the next record's offset, of the same partition, replaces this one's
         }
         let key = partition_key(&record.source_partition);
-        pending.insert(key, (record.source_partition, record.source_offset));
+        let offset = (
+            record.source_partition.clone(),
+            record.source_offset.clone(),
+        );
+        pending.insert(key, offset);
     }
     Ok(true)
 }

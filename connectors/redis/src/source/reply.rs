@@ -3,7 +3,7 @@
 //! Pure functions, unit-tested here.
 
 use bytes::Bytes;
-use connect_core::data::Text;
+use connect_core::data::{Text, Value};
 use fred::types::Value as Reply;
 
 use super::lossy_text;
@@ -93,7 +93,9 @@ fn pairs_of<T>(
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     pub(crate) id: Text,
-    pub(crate) fields: Option<Vec<(Text, Text)>>,
+    /// Each name and value a `Value::String`: read straight into the pairs of a record's map,
+    /// with no vector of text pairs to convert per entry.
+    pub(crate) fields: Option<Vec<(Value, Value)>>,
 }
 
 /// One entry: `[id, [field, value, ...] | nil]`.
@@ -105,7 +107,7 @@ fn entry(reply: Reply) -> Result<Entry, BadReply> {
     let id = text(id)?;
     let fields = match body {
         None | Some(Reply::Null) => None,
-        Some(body) => Some(pairs_of(body, text)?),
+        Some(body) => Some(pairs_of(body, |item| text(item).map(Value::String))?),
     };
     Ok(Entry { id, fields })
 }
@@ -237,7 +239,7 @@ mod tests {
             arr(vec![s("f"), Reply::Bytes(Bytes::from_static(b"\xff"))]),
         ]);
         let e = entry(reply).unwrap();
-        assert_eq!(e.fields.unwrap()[0].1, "\u{fffd}");
+        assert_eq!(e.fields.unwrap()[0].1, Value::from("\u{fffd}"));
     }
 
     #[test]

@@ -151,14 +151,9 @@ pub(crate) fn key_state(key: &Text, reply: Reply, now: i64) -> Result<KeyState, 
                     .map(|e| {
                         let body = e.fields.unwrap_or_default();
                         Value::Struct(
-                            Struct::new().with("id", e.id).with(
-                                "body",
-                                Value::Map(
-                                    body.into_iter()
-                                        .map(|(k, v)| (Value::String(k), Value::String(v)))
-                                        .collect(),
-                                ),
-                            ),
+                            Struct::new()
+                                .with("id", e.id)
+                                .with("body", Value::Map(body)),
                         )
                     })
                     .collect(),

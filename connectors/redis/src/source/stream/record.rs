@@ -59,12 +59,12 @@ pub(crate) struct Converter {
 }
 
 impl Converter {
-    /// The record of the entry `id` with these fields, read at `timestamp` (ms since the epoch;
-    /// one clock reading serves a whole read).
+    /// The record of the entry `id` with these fields (names and values `Value::String`s),
+    /// read at `timestamp` (ms since the epoch; one clock reading serves a whole read).
     pub(crate) fn record(
         &self,
         id: Text,
-        fields: Vec<(Text, Text)>,
+        fields: Vec<(Value, Value)>,
         timestamp: Option<i64>,
     ) -> SourceRecord {
         let (key_schema, key) = match &self.key_field {
@@ -73,30 +73,26 @@ impl Converter {
                 Schema::optional_string(),
                 fields
                     .iter()
-                    .find(|(name, _)| name == field.as_str())
-                    .map_or(Value::Null, |(_, v)| Value::String(v.clone())),
+                    .find(|(name, _)| matches!(name, Value::String(n) if n == field.as_str()))
+                    .map_or(Value::Null, |(_, v)| v.clone()),
             ),
         };
-        let body = Value::Map(
-            fields
-                .into_iter()
-                .map(|(k, v)| (Value::String(k), Value::String(v)))
-                .collect(),
-        );
+        let body = Value::Map(fields);
         let (value_schema, value) = match self.format {
             ValueFormat::Body => (body_schema(), body),
             ValueFormat::Struct => (
                 value_schema(),
                 Value::Struct(
+                    // Static field names: no allocation per record.
                     Struct::with_capacity(3)
-                        .with("id", id.clone())
-                        .with("body", body)
-                        .with("stream", self.stream.clone()),
+                        .with(Text::from_static("id"), id.clone())
+                        .with(Text::from_static("body"), body)
+                        .with(Text::from_static("stream"), self.stream.clone()),
                 ),
             ),
         };
         let mut offset = SourceMap::new();
-        offset.insert(OFFSET_FIELD.to_owned(), id.to_string().into());
+        offset.insert(OFFSET_FIELD.to_owned(), String::from(&*id).into());
         SourceRecord::new(
             self.partition.clone(),
             offset,
@@ -128,7 +124,7 @@ mod tests {
         }
     }
 
-    fn fields() -> Vec<(Text, Text)> {
+    fn fields() -> Vec<(Value, Value)> {
         vec![("user".into(), "u1".into()), ("n".into(), "2".into())]
     }
 
