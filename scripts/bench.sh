@@ -7,7 +7,8 @@
 #   - source: N Redis Stream entries into Kafka;
 #   - distributed: the STRING sink (exactly-once on and off, tasks.max 4) on a cluster of three
 #     workers sharing a group.id, next to the same connector on one standalone worker;
-#   - latency: p50/p99 from produce to visible in Redis at a steady 10,000 records/s;
+#   - latency: p50/p99 from produce to visible in Redis at a steady 10,000 records/s (the
+#     worker's and the Rust bridge's runs repeated and interleaved as the throughput runs);
 #   - perf profiles of the worker sinking STRING records (exactly-once, one task) and reading
 #     the stream into Kafka (one task).
 #

@@ -524,7 +524,7 @@ class Bench:
                "verified": in_kafka == self.count, "kafka_count": in_kafka}
         self.record(self.finish_row(row, m, self.count, filled["bytes"]))
 
-    def latency_run(self, system, eos=None, fetch_wait_ms=None):
+    def latency_run(self, system, rep=0, eos=None, fetch_wait_ms=None):
         self.r.flushall()
         self.seq += 1
         topic = f"bench-latency-{self.seq}"
@@ -563,7 +563,7 @@ class Bench:
                            timeout=self.a.latency_seconds + 60)
         m = w.close(proc.pid)
         self.stop(proc)
-        result.update({"system": system, "label": label, "eos": eos,
+        result.update({"system": system, "label": label, "eos": eos, "rep": rep,
                        "fetch_wait_ms": fetch_wait_ms,
                        "cpu_cores": m["cpu_s"] / m["seconds"], "peak_rss_mb": m["peak_rss_mb"],
                        "load1_before": m["load1_before"], "foreign_cores": m["foreign_cores"]})
@@ -771,9 +771,12 @@ def main():
             # The worker fetches with its default fetch.max.wait.ms (25 ms, FetchConfig); the
             # Rust bridge runs with the same, the Python one with kafka-python's default
             # (500 ms, which tansu holds: see FetchConfig::max_wait).
-            b.latency_run("worker", eos=True)
-            b.latency_run("worker", eos=False)
-            b.latency_run("rust", fetch_wait_ms=WORKER_FETCH_WAIT_MS)
+            # Repeated and interleaved as the throughput runs are: one 10-second run's p99
+            # moves by a millisecond or more with the machine's moment.
+            for rep in range(a.runs):
+                b.latency_run("worker", rep, eos=True)
+                b.latency_run("worker", rep, eos=False)
+                b.latency_run("rust", rep, fetch_wait_ms=WORKER_FETCH_WAIT_MS)
             if "python" in only:
                 b.latency_run("python")
             b.phase("latency")
