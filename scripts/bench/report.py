@@ -333,7 +333,7 @@ def render(results, png_name):
             need = min(TARGETS["p99_ms"], P99_MS_ISSUE_20["eos" if l.get("eos") else "alo"])
             target = "" if l["system"] != "worker" else (
                 "met" if l["p99_ms"] <= need
-                else f"missed by {l['p99_ms'] - need:.1f} ms")
+                else f"missed by {l['p99_ms'] - need:.2f} ms")
             reps = ", ".join(f"{p:.2f}" for p in l["p99_reps"])
             add(f"| {l['label']} | {l['p50_ms']:.2f} | {l['p90_ms']:.2f} | {l['p99_ms']:.2f} | "
                 f"{reps} | {l['p999_ms']:.2f} | {l['max_ms']:.1f} | {l['measured']:,.0f} "
