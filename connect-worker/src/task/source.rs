@@ -331,9 +331,14 @@ async fn prepare(
             }
         }
     }
-    // Only a topic not seen before costs more than a lookup (most batches have none).
+    // Records of one topic come in runs: a topic is looked up once per run, and only one not
+    // seen before costs more than that.
+    let mut previous: Option<&str> = None;
     for record in &to_send {
         let topic: &str = &record.topic;
+        if previous.replace(topic) == Some(topic) {
+            continue;
+        }
         if !known_topics.contains(topic) {
             ensure_topic(env, topic).await?;
             env.active_topics.add(topic);
