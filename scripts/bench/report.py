@@ -7,6 +7,7 @@
 import argparse
 import json
 import os
+import statistics
 
 TARGETS = {"alo": 0.90, "eos": 0.75, "source": 0.90, "python": 6.0, "rss_mb": 64.0, "p99_ms": 50.0}
 # Issue 20: one sink task against the plain concurrent bridge, and the stream source against
@@ -16,9 +17,8 @@ P99_MS_ISSUE_20 = {"alo": 11.6, "eos": 15.8}
 
 
 def latency_medians(lat):
-    """One entry per system (label), in the order first run: the median of each figure over
-    its repetitions, with every repetition's p99 in `p99_reps` (the spread)."""
-    import statistics
+    """One entry per system (label), in the order they first ran: the median of each figure
+    over its repetitions, with every repetition's p99 in `p99_reps` (the spread)."""
     groups = {}
     for entry in lat:
         groups.setdefault(entry["label"], []).append(entry)
