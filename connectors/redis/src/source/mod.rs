@@ -86,13 +86,11 @@ pub(crate) fn arg(text: &Text) -> fred::types::Value {
 /// Bytes from Redis as text: without a copy when they are UTF-8 (they nearly always are),
 /// else with invalid sequences replaced, as the Java connectors' UTF-8 codec reads them.
 pub(crate) fn lossy_text(bytes: Bytes) -> Text {
-    if std::str::from_utf8(&bytes).is_err() {
-        return Text::from(String::from_utf8_lossy(&bytes).into_owned());
+    // Cloning `Bytes` only counts a reference; the failed conversion drops its copy.
+    match Text::try_from(bytes.clone()) {
+        Ok(text) => text,
+        Err(_) => Text::from(String::from_utf8_lossy(&bytes).into_owned()),
     }
-    // Checked first rather than converting a clone: a clone counts one more reference, an
-    // atomic shared with fred's thread, which slices every reply out of one buffer. Valid,
-    // so the conversion cannot fail.
-    Text::try_from(bytes).unwrap_or_default()
 }
 
 /// How the list and pub/sub sources hand over a payload (`redis.value.format`).
