@@ -73,7 +73,7 @@ if [[ "$ONLY" == *profile* ]] && ! command -v perf >/dev/null; then
     command -v perf >/dev/null || { log "no perf: the profile is skipped"; ONLY="${ONLY//profile/}"; }
 fi
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+use_cargo_target_dir
 log "building connect-worker and bench-baseline (release)"
 cargo build --quiet --release --locked -p connect-worker -p bench-baseline
 WORKER_BIN="$CARGO_TARGET_DIR/release/connect-worker"

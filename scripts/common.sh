@@ -58,6 +58,36 @@ ensure_bench_venv() {
     ensure_venv "$BENCH_VENV" "kafka-python==$KAFKA_PYTHON_VERSION redis==5.2.1 matplotlib==3.10.3"
 }
 
+# Points CARGO_TARGET_DIR at $CACHE_DIR/target unless it is set: one target directory shared by
+# every checkout on the machine, so a fresh clone does not compile the dependencies again.
+#
+# Sharing has a trap. Cargo names a workspace crate's artifacts the same whatever the
+# checkout's path, and takes them as fresh when they are newer than the crate's files. Build
+# checkout B, then checkout A whose files are older, and A keeps B's artifacts: A's tests and
+# binaries run B's code, without a word. So the target directory records the checkout that
+# built in it last (`.last-checkout`); when another one comes, the crates with a path source
+# (ours and the vendored rskafka) are cleaned, in the debug and release profiles, and only
+# they are built again.
+use_cargo_target_dir() {
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+    local marker="$CARGO_TARGET_DIR/.last-checkout" last packages
+    last="$(cat "$marker" 2>/dev/null || true)"
+    [ "$last" = "$REPO_ROOT" ] && return
+    if [ -d "$CARGO_TARGET_DIR/debug" ] || [ -d "$CARGO_TARGET_DIR/release" ]; then
+        log "$CARGO_TARGET_DIR was last built from ${last:-a checkout it did not record}: cleaning the workspace's own crates there"
+        packages="$(cargo metadata --format-version 1 --locked --manifest-path "$REPO_ROOT/Cargo.toml" |
+            python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"] if p["source"] is None))')" ||
+            die "cargo metadata failed in $REPO_ROOT"
+        [ -n "$packages" ] || die "cargo metadata listed no crate with a path source in $REPO_ROOT"
+        # shellcheck disable=SC2086 # one word per flag and name
+        cargo clean --quiet --manifest-path "$REPO_ROOT/Cargo.toml" $packages
+        # shellcheck disable=SC2086
+        cargo clean --quiet --release --manifest-path "$REPO_ROOT/Cargo.toml" $packages
+    fi
+    mkdir -p "$CARGO_TARGET_DIR"
+    printf '%s\n' "$REPO_ROOT" >"$marker"
+}
+
 # Starts "$WORKER_BIN" with its files in DIR (string keys and values, offsets flushed every
 # FLUSH_MS) against the services of $SERVICES_ENV, and waits until its REST API answers.
 # Sets WORKER_PID and REST; its log is DIR/worker.log.

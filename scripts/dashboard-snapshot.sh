@@ -16,7 +16,7 @@ cd "$REPO_ROOT"
 
 scripts/install-deps.sh
 ensure_bench_venv
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+use_cargo_target_dir
 cargo build --quiet --release --locked -p connect-worker
 WORKER_BIN="$CARGO_TARGET_DIR/release/connect-worker"
 

@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 scripts/install-deps.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+use_cargo_target_dir
 log "building connect-worker; the first build compiles its dependencies and takes several minutes"
 cargo build --locked -p connect-worker
 WORKER_BIN="$CARGO_TARGET_DIR/debug/connect-worker"

@@ -22,7 +22,7 @@ FUZZ_VENV="$CACHE_DIR/fuzz-venv"
 FUZZ_MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-40}"
 FUZZ_MAX_TIME="${FUZZ_MAX_TIME:-180}"
 FUZZ_SEED="${FUZZ_SEED:-20251201}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+use_cargo_target_dir
 
 ensure_fuzz_venv() {
     ensure_venv "$FUZZ_VENV" "schemathesis==$SCHEMATHESIS_VERSION"

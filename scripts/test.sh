@@ -16,13 +16,14 @@
 # Exits non-zero when anything fails. A test that cannot reach a service fails; none skips.
 #
 # The cargo target directory defaults to $CACHE_DIR/target, shared by every checkout on the
-# machine, so a fresh clone does not compile the dependencies again. Set CARGO_TARGET_DIR to
-# use another one.
+# machine, so a fresh clone does not compile the dependencies again; a checkout that did not
+# build there last rebuilds its own crates first (use_cargo_target_dir in common.sh says
+# why). Set CARGO_TARGET_DIR to use another one.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE_DIR/target}"
+use_cargo_target_dir
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # End-to-end tests stop by themselves; this bounds a run that hangs anyway.
 E2E_TIMEOUT="${E2E_TIMEOUT:-30m}"
