@@ -606,14 +606,56 @@ pub fn lines_of(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// A new directory under the system's temporary directory, named after `prefix` and unique
-/// to this run.
+/// A new directory, named after `prefix` and unique to this run, under this test process's
+/// own folder of the system's temporary directory (`<tmp>/connect-e2e/<pid>/`; see
+/// [`run_folder`] for when it goes away).
 pub fn temp_dir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(prefix));
+    let dir = run_folder().join(unique_name(prefix));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         panic!("cannot create {}: {e}", dir.display());
     }
     dir
+}
+
+/// How long the folder of a finished test process is kept, for a look at a failed run's
+/// logs and state files.
+const KEEP_FINISHED_RUNS: Duration = Duration::from_secs(3600);
+
+/// This test process's folder for temporary directories, `<tmp>/connect-e2e/<pid>`. The tests
+/// cannot remove their directories themselves (the worker processes they start outlive many
+/// of the `temp_dir` calls' scopes), so the first call removes the folders of earlier test
+/// processes instead: those whose process is gone and which nothing was added to for
+/// [`KEEP_FINISHED_RUNS`].
+fn run_folder() -> &'static Path {
+    static FOLDER: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FOLDER.get_or_init(|| {
+        let base = std::env::temp_dir().join("connect-e2e");
+        remove_finished_runs(&base);
+        base.join(std::process::id().to_string())
+    })
+}
+
+fn remove_finished_runs(base: &Path) {
+    let Ok(folders) = std::fs::read_dir(base) else {
+        return;
+    };
+    for folder in folders.flatten() {
+        let running = folder
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
+        let idle_long_enough = folder
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|idle| idle >= KEEP_FINISHED_RUNS);
+        if !running && idle_long_enough {
+            // Best effort: another test process may be removing it at the same time.
+            let _ = std::fs::remove_dir_all(folder.path());
+        }
+    }
 }
 
 /// Polls `check` every 100 ms until it returns true; panics naming `what` after `timeout`.
@@ -645,6 +687,38 @@ mod tests {
         let err = Services::load(Path::new("/nonexistent/services.env")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("scripts/services.sh start"), "{msg}");
+    }
+
+    #[test]
+    fn only_the_folders_of_finished_idle_runs_are_removed() {
+        let base = std::env::temp_dir().join(unique_name("run-folders"));
+        let idle = std::time::SystemTime::now() - KEEP_FINISHED_RUNS - Duration::from_secs(60);
+        let folder = |name: &str, modified: Option<std::time::SystemTime>| {
+            let dir = base.join(name);
+            std::fs::create_dir_all(dir.join("worker")).unwrap();
+            if let Some(t) = modified {
+                std::fs::File::open(&dir).unwrap().set_modified(t).unwrap();
+            }
+            dir
+        };
+        // No process has pid u32::MAX (Linux pids stay below 2^22).
+        let finished_idle = folder(&u32::MAX.to_string(), Some(idle));
+        let finished_recent = folder(&(u32::MAX - 1).to_string(), None);
+        let running_idle = folder(&std::process::id().to_string(), Some(idle));
+
+        remove_finished_runs(&base);
+        let exists = |dir: &Path| dir.exists();
+        let left = (
+            exists(&finished_idle),
+            exists(&finished_recent),
+            exists(&running_idle),
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!(
+            left,
+            (false, true, true),
+            "(finished and idle, finished an instant ago, still running) should be (removed, kept, kept)"
+        );
     }
 
     #[test]

@@ -66,7 +66,7 @@ async fn kafka_connect_py_drives_the_worker_unchanged() {
     services.create_topic(&kafka, &topic, 2).await.unwrap();
     let worker = running_worker(&services).await;
     let url = worker.url.clone();
-    let out = std::env::temp_dir().join(unique_name("client-out.txt"));
+    let out = temp_dir("client").join("out.txt");
     let config = serde_json::json!({
         "connector.class": "FileStreamSink",
         "file": out.to_str().unwrap(),
@@ -115,7 +115,7 @@ async fn active_topics_are_listed_and_reset() {
     services.create_topic(&kafka, &topic, 1).await.unwrap();
     let worker = running_worker(&services).await;
     let url = worker.url.clone();
-    let out = std::env::temp_dir().join(unique_name("active-out.txt"));
+    let out = temp_dir("active").join("out.txt");
     let body = serde_json::json!({"name": "active", "config": {
         "connector.class": "FileStreamSink", "file": out.to_str().unwrap(), "topics": topic}});
     let created = curl(&[
