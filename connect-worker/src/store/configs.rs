@@ -381,14 +381,14 @@ impl ConfigStore for FileConfigStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::testkit::TestDir;
 
-    /// A path of its own for each test, no file there yet.
-    fn temp_path(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("connect-configs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{test}.configs"));
-        let _ = std::fs::remove_file(&path);
-        path
+    /// A path of its own for each test, no file there yet, in a directory removed when the
+    /// returned guard drops.
+    fn temp_path(test: &str) -> (TestDir, PathBuf) {
+        let dir = TestDir::new(&format!("configs-{test}"));
+        let path = dir.0.join(format!("{test}.configs"));
+        (dir, path)
     }
 
     fn record(class: &str, target_state: TargetState) -> ConnectorRecord {
@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn changes_are_appended_as_config_topic_records_and_replayed() {
-        let path = temp_path("append");
+        let (_dir, path) = temp_path("append");
         let store = FileConfigStore::open(&path, "test").unwrap();
         store
             .put("a", record("FileStreamSink", TargetState::Stopped))
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_deleted_connector_stays_deleted_and_comes_back_in_its_new_state() {
-        let path = temp_path("delete");
+        let (_dir, path) = temp_path("delete");
         let store = FileConfigStore::open(&path, "test").unwrap();
         store
             .put("a", record("FileStreamSink", TargetState::Stopped))
@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn the_journal_is_compacted_when_it_holds_many_more_lines_than_connectors() {
-        let path = temp_path("compact");
+        let (_dir, path) = temp_path("compact");
         let store = FileConfigStore::open(&path, "test").unwrap();
         for i in 0..10 {
             store
@@ -522,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_torn_last_line_loses_only_the_change_being_written() {
-        let path = temp_path("torn");
+        let (_dir, path) = temp_path("torn");
         let store = FileConfigStore::open(&path, "test").unwrap();
         store
             .put("a", record("FileStreamSink", TargetState::Stopped))
@@ -551,7 +551,7 @@ mod tests {
 
     #[test]
     fn a_version_1_file_is_loaded_and_converted() {
-        let path = temp_path("version1");
+        let (_dir, path) = temp_path("version1");
         // As the worker wrote it before the journal, and world-readable as it was then.
         std::fs::write(
             &path,
@@ -609,7 +609,7 @@ mod tests {
 
     #[test]
     fn a_line_of_an_unknown_kind_is_an_error_naming_it() {
-        let path = temp_path("unknown");
+        let (_dir, path) = temp_path("unknown");
         std::fs::write(
             &path,
             "{\"key\":\"task-a-0\",\"value\":{\"properties\":{}}}\n{\"key\":\"connector-a\",\"value\":null}\n",
@@ -624,7 +624,7 @@ mod tests {
 
     #[test]
     fn a_second_store_on_the_same_file_is_refused() {
-        let path = temp_path("locked");
+        let (_dir, path) = temp_path("locked");
         let first = FileConfigStore::open(&path, "the first").unwrap();
         let err = FileConfigStore::open(&path, "the second")
             .unwrap_err()

@@ -201,13 +201,14 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
+    use crate::task::testkit::TestDir;
 
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("connect-journal-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        let _ = std::fs::remove_file(&path);
-        path
+    /// A path of its own for each test, no file there yet, in a directory removed when the
+    /// returned guard drops.
+    fn temp(name: &str) -> (TestDir, PathBuf) {
+        let dir = TestDir::new(&format!("journal-{name}"));
+        let path = dir.0.join(name);
+        (dir, path)
     }
 
     fn ours(bytes: &[u8]) -> bool {
@@ -220,7 +221,7 @@ mod tests {
 
     #[test]
     fn appends_are_replayed_in_order_and_a_rewrite_replaces_them() {
-        let path = temp("append.jsonl");
+        let (_dir, path) = temp("append.jsonl");
         let (mut journal, entries) = open(&path).unwrap();
         assert!(entries.is_empty());
         journal.append(&[json!({"n": 1}), json!({"n": 2})]).unwrap();
@@ -251,7 +252,7 @@ mod tests {
             b"\0\0\0\0\"n\":3}\n",                // the start of the line lost
             b"{\"n\":\0\0\0\0\0\0\0\0\0\0\0\0\0", // the end lost
         ] {
-            let path = temp("torn.jsonl");
+            let (_dir, path) = temp("torn.jsonl");
             std::fs::write(&path, [&b"{\"n\":1}\n{\"n\":2}\n"[..], tail].concat()).unwrap();
             let (mut journal, entries) = open(&path).unwrap();
             assert_eq!(entries, [json!({"n": 1}), json!({"n": 2})], "{tail:?}");
@@ -269,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_bad_line_with_good_lines_after_it_is_an_error_naming_it() {
-        let path = temp("bad.jsonl");
+        let (_dir, path) = temp("bad.jsonl");
         let text = "{\"n\":1}\n{\"n\":\n{\"n\":3}\n";
         std::fs::write(&path, text).unwrap();
         let err = open(&path).unwrap_err().to_string();
@@ -281,7 +282,7 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_a_journal_is_an_error_not_dropped() {
-        let path = temp("other.properties");
+        let (_dir, path) = temp("other.properties");
         std::fs::write(&path, "bootstrap.servers=localhost:9092").unwrap();
         let err = open(&path).unwrap_err().to_string();
         assert!(err.contains("not a journal"), "{err}");

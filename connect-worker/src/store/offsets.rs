@@ -234,6 +234,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::task::testkit::TestDir;
 
     fn map(v: Json) -> SourceMap {
         v.as_object().cloned().unwrap()
@@ -241,8 +242,8 @@ mod tests {
 
     #[tokio::test]
     async fn offsets_survive_a_reopen_and_partitions_match_whatever_their_key_order() {
-        let path = std::env::temp_dir().join(format!("offsets-{}.json", std::process::id()));
-        let _ = std::fs::remove_file(&path);
+        let dir = TestDir::new("offsets-reopen");
+        let path = dir.0.join("offsets.json");
         let store = FileOffsetStore::open(&path, "test").unwrap();
         let p = map(json!({"kafka_topic": "t", "kafka_partition": 0}));
         let p_reordered = map(json!({"kafka_partition": 0, "kafka_topic": "t"}));
@@ -282,17 +283,16 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
-        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
     fn a_corrupt_file_is_an_error_naming_it() {
-        let path = std::env::temp_dir().join(format!("offsets-bad-{}.json", std::process::id()));
+        let dir = TestDir::new("offsets-corrupt");
+        let path = dir.0.join("offsets.json");
         std::fs::write(&path, b"{not json").unwrap();
         let err = FileOffsetStore::open(&path, "test")
             .unwrap_err()
             .to_string();
         assert!(err.contains("is not a valid store file"), "{err}");
-        std::fs::remove_file(&path).unwrap();
     }
 }
