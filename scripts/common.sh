@@ -79,10 +79,11 @@ use_cargo_target_dir() {
             python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"] if p["source"] is None))')" ||
             die "cargo metadata failed in $REPO_ROOT"
         [ -n "$packages" ] || die "cargo metadata listed no crate with a path source in $REPO_ROOT"
-        # shellcheck disable=SC2086 # one word per flag and name
-        cargo clean --quiet --manifest-path "$REPO_ROOT/Cargo.toml" $packages
-        # shellcheck disable=SC2086
-        cargo clean --quiet --release --manifest-path "$REPO_ROOT/Cargo.toml" $packages
+        local profile
+        for profile in dev release; do # `cargo clean -p` alone cleans the dev profile only
+            # shellcheck disable=SC2086 # one word per flag and name
+            cargo clean --quiet --profile "$profile" --manifest-path "$REPO_ROOT/Cargo.toml" $packages
+        done
     fi
     mkdir -p "$CARGO_TARGET_DIR"
     printf '%s\n' "$REPO_ROOT" >"$marker"

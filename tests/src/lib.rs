@@ -707,11 +707,10 @@ mod tests {
         let running_idle = folder(&std::process::id().to_string(), Some(idle));
 
         remove_finished_runs(&base);
-        let exists = |dir: &Path| dir.exists();
         let left = (
-            exists(&finished_idle),
-            exists(&finished_recent),
-            exists(&running_idle),
+            finished_idle.exists(),
+            finished_recent.exists(),
+            running_idle.exists(),
         );
         std::fs::remove_dir_all(&base).unwrap();
         assert_eq!(
